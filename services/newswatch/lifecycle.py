@@ -1,0 +1,69 @@
+"""One way to run a service: start, wait for SIGTERM / SIGINT, stop in order within a deadline.
+
+A :class:`Service` starts its intake last and stops it first: ``stop()`` stops intake, drains what is in
+flight within the deadline, flushes producers, commits offsets and closes clients. ``stop()`` must be safe
+to call twice and after a failed ``start()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from typing import Protocol
+
+__all__ = ["Service", "run_until_signalled"]
+
+log = logging.getLogger(__name__)
+
+
+class Service(Protocol):
+    name: str
+
+    async def start(self) -> None:
+        """Connect and begin work. May raise; ``stop()`` is still called afterwards."""
+
+    async def stop(self) -> None:
+        """Stop intake, drain, flush, commit, close. Idempotent."""
+
+    async def wait(self) -> None:
+        """Return (or raise) when the service ends by itself, e.g. a fatal error."""
+
+
+async def run_until_signalled(service: Service, deadline_seconds: float) -> int:
+    """Run ``service`` until a signal or its own end; return the process exit code."""
+    loop = asyncio.get_running_loop()
+    stop_requested = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop_requested.set)
+    code = 0
+    try:
+        try:
+            await service.start()
+        except Exception:
+            log.exception("service failed to start", extra={"service": service.name})
+            code = 1
+        else:
+            log.info("service started", extra={"service": service.name})
+            waiter = asyncio.create_task(service.wait())
+            stopper = asyncio.create_task(stop_requested.wait())
+            done, _ = await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            if waiter in done and waiter.exception() is not None:
+                log.error(
+                    "service failed", extra={"service": service.name, "error": repr(waiter.exception())}
+                )
+                code = 1
+            stopper.cancel()
+            waiter.cancel()
+            await asyncio.gather(waiter, stopper, return_exceptions=True)
+        log.info("service stopping", extra={"service": service.name, "deadline_seconds": deadline_seconds})
+        try:
+            await asyncio.wait_for(service.stop(), timeout=deadline_seconds)
+        except TimeoutError:
+            log.error("shutdown deadline passed", extra={"service": service.name})
+            code = code or 1
+        log.info("service stopped", extra={"service": service.name, "exit_code": code})
+        return code
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)

@@ -1,0 +1,248 @@
+"""Every ``NEWSWATCH_*`` setting, declared once: name, default, type, unit and validation.
+
+Sources, later ones winning: the defaults below, an optional YAML file (``NEWSWATCH_CONFIG_FILE`` or
+``--config``; keys are the field names, e.g. ``kafka_bootstrap:``), then environment variables
+``NEWSWATCH_<FIELD_NAME_UPPER>``. A bad value raises :class:`~newswatch.errors.SettingsError` naming
+the environment variable; the CLI turns it into exit code 2.
+
+Domain code receives a :class:`Settings` instance; nothing reads the environment elsewhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+import yaml
+
+from newswatch.errors import SettingsError
+
+__all__ = ["ENV_PREFIX", "Settings", "describe", "env_name", "load_settings"]
+
+ENV_PREFIX = "NEWSWATCH_"
+_HOSTPORT = re.compile(r"^[A-Za-z0-9_.\-\[\]:]+:\d{1,5}$")
+
+Validator = Callable[[Any], str | None]
+
+
+def _help(text: str, check: Validator | None = None) -> dict[str, Any]:
+    return {"help": text, "check": check}
+
+
+def _range(low: float, high: float) -> Validator:
+    def check(value: Any) -> str | None:
+        return None if low <= value <= high else f"must be between {low:g} and {high:g}, got {value!r}"
+
+    return check
+
+
+def _one_of(*choices: str) -> Validator:
+    def check(value: Any) -> str | None:
+        return None if value in choices else f"must be one of {', '.join(choices)}, got {value!r}"
+
+    return check
+
+
+def _bootstrap(value: Any) -> str | None:
+    parts = [p.strip() for p in str(value).split(",") if p.strip()]
+    if not parts:
+        return "must list at least one host:port"
+    bad = [p for p in parts if not _HOSTPORT.match(p) or not 0 < int(p.rsplit(":", 1)[1]) < 65536]
+    return f"not host:port: {', '.join(bad)}" if bad else None
+
+
+def _port(value: Any) -> str | None:
+    return None if 0 <= value < 65536 else f"must be a TCP port (0-65535), got {value!r}"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The service's configuration. Build it with :func:`load_settings`."""
+
+    # Kafka
+    kafka_bootstrap: str = field(
+        default="127.0.0.1:9092", metadata=_help("Kafka bootstrap servers, comma-separated", _bootstrap)
+    )
+    kafka_client_id: str = field(default="newswatch", metadata=_help("client.id prefix sent to Kafka"))
+    topic_partitions: int = field(
+        default=6, metadata=_help("partitions of topics created at start-up", _range(1, 1000))
+    )
+    topic_replication_factor: int = field(
+        default=1, metadata=_help("replication factor of topics created at start-up", _range(1, 10))
+    )
+    # Observability
+    log_format: str = field(default="text", metadata=_help("log format", _one_of("text", "json")))
+    log_level: str = field(
+        default="INFO", metadata=_help("log level", _one_of("DEBUG", "INFO", "WARNING", "ERROR"))
+    )
+    metrics_host: str = field(default="127.0.0.1", metadata=_help("address the /metrics endpoints bind"))
+    poller_metrics_port: int = field(default=9101, metadata=_help("poller /metrics port", _port))
+    processor_metrics_port: int = field(default=9102, metadata=_help("processor /metrics port", _port))
+    alerter_metrics_port: int = field(default=9103, metadata=_help("alerter /metrics port", _port))
+    api_host: str = field(default="127.0.0.1", metadata=_help("address of the alerter HTTP API"))
+    api_port: int = field(default=8080, metadata=_help("alerter HTTP API and console port", _port))
+    # Lifecycle and state
+    data_dir: Path = field(default=Path(".data"), metadata=_help("local state (processor tables)"))
+    shutdown_deadline_seconds: float = field(
+        default=20.0, metadata=_help("drain deadline on SIGTERM", _range(0.1, 600))
+    )
+    # Poller
+    poll_interval_seconds: float = field(
+        default=300.0, metadata=_help("default time between two checks of a feed", _range(1, 86400))
+    )
+    fetch_timeout_seconds: float = field(
+        default=30.0, metadata=_help("total time allowed for one feed fetch", _range(0.1, 600))
+    )
+    fetch_connect_timeout_seconds: float = field(
+        default=10.0, metadata=_help("TCP + TLS connect timeout", _range(0.1, 120))
+    )
+    fetch_max_body_bytes: int = field(
+        default=10 * 1024 * 1024,
+        metadata=_help("cap on a feed body after decompression", _range(1024, 1024**3)),
+    )
+    fetch_concurrency: int = field(
+        default=32, metadata=_help("feeds fetched at once by one poller", _range(1, 10000))
+    )
+    fetch_max_redirects: int = field(default=5, metadata=_help("redirects followed", _range(0, 20)))
+    allow_private_networks: bool = field(
+        default=False,
+        metadata=_help("allow feeds and webhooks on private, loopback and link-local addresses"),
+    )
+    contact_url: str = field(
+        default="https://github.com/newswatch/newswatch",
+        metadata=_help("contact URL sent in the User-Agent header"),
+    )
+    # Alerter
+    webhook_timeout_seconds: float = field(
+        default=10.0, metadata=_help("total time allowed for one webhook delivery", _range(0.1, 300))
+    )
+    delivery_max_attempts: int = field(
+        default=5, metadata=_help("attempts before an alert goes to the DLQ", _range(1, 100))
+    )
+    delivery_backoff_initial_seconds: float = field(
+        default=1.0, metadata=_help("first retry delay (doubles each attempt)", _range(0.01, 3600))
+    )
+    delivery_backoff_max_seconds: float = field(
+        default=60.0, metadata=_help("largest retry delay", _range(0.01, 86400))
+    )
+    delivery_concurrency: int = field(
+        default=64, metadata=_help("deliveries in flight at once", _range(1, 10000))
+    )
+
+    @property
+    def bootstrap_servers(self) -> list[str]:
+        return [p.strip() for p in self.kafka_bootstrap.split(",") if p.strip()]
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with ``changes`` applied and validated."""
+        merged = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        merged.update(changes)
+        return _build(merged, source=lambda name: name)
+
+
+def env_name(field_name: str) -> str:
+    return ENV_PREFIX + field_name.upper()
+
+
+def describe() -> list[tuple[str, str, str]]:
+    """(environment variable, default, help) for every setting, for ``--help`` and the README."""
+    return [
+        (env_name(f.name), str(f.default), str(f.metadata.get("help", "")))
+        for f in dataclasses.fields(Settings)
+    ]
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _convert(kind: Any, raw: Any) -> Any:
+    if kind is bool:
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise ValueError(f"must be true or false, got {raw!r}")
+    if kind is int:
+        if isinstance(raw, bool):
+            raise ValueError(f"must be a whole number, got {raw!r}")
+        try:
+            return int(str(raw).strip())
+        except ValueError:
+            raise ValueError(f"must be a whole number, got {raw!r}") from None
+    if kind is float:
+        if isinstance(raw, bool):
+            raise ValueError(f"must be a number, got {raw!r}")
+        try:
+            return float(str(raw).strip())
+        except ValueError:
+            raise ValueError(f"must be a number, got {raw!r}") from None
+    if kind is Path:
+        return Path(str(raw))
+    return str(raw).strip()
+
+
+def _build(values: Mapping[str, Any], source: Callable[[str], str]) -> Settings:
+    hints = get_type_hints(Settings)
+    converted: dict[str, Any] = {}
+    for f in dataclasses.fields(Settings):
+        if f.name not in values:
+            continue
+        try:
+            value = _convert(hints[f.name], values[f.name])
+        except ValueError as exc:
+            raise SettingsError(source(f.name), str(exc)) from None
+        check: Validator | None = f.metadata.get("check")
+        problem = check(value) if check else None
+        if problem:
+            raise SettingsError(source(f.name), problem)
+        converted[f.name] = value
+    return Settings(**converted)
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, config_file: str | Path | None = None
+) -> Settings:
+    """Defaults, then the YAML file, then ``NEWSWATCH_*`` variables. Raises SettingsError."""
+    env = os.environ if environ is None else environ
+    known = {f.name for f in dataclasses.fields(Settings)}
+    values: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+
+    path = config_file or env.get(ENV_PREFIX + "CONFIG_FILE")
+    if path:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise SettingsError(ENV_PREFIX + "CONFIG_FILE", f"cannot read {path}: {exc.strerror}") from None
+        except yaml.YAMLError as exc:
+            raise SettingsError(ENV_PREFIX + "CONFIG_FILE", f"{path} is not valid YAML: {exc}") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise SettingsError(ENV_PREFIX + "CONFIG_FILE", f"{path} must hold a mapping of settings")
+        for key, value in loaded.items():
+            if key not in known:
+                raise SettingsError(ENV_PREFIX + "CONFIG_FILE", f"{path}: unknown setting {key!r}")
+            values[key] = value
+            origin[key] = f"{key} in {path}"
+
+    for name in known:
+        var = env_name(name)
+        if var in env:
+            values[name] = env[var]
+            origin[name] = var
+
+    unknown = sorted(k for k in env if k.startswith(ENV_PREFIX) and k[len(ENV_PREFIX) :].lower() not in known)
+    unknown = [k for k in unknown if k != ENV_PREFIX + "CONFIG_FILE"]
+    if unknown:
+        raise SettingsError(unknown[0], "unknown setting (see `newswatch settings`)")
+    return _build(values, source=lambda name: origin.get(name, env_name(name)))

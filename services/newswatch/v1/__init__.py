@@ -1,0 +1,1 @@
+"""Generated protobuf code for proto/newswatch/v1 (make proto)."""
