@@ -27,6 +27,7 @@ from newswatch.topics import ALL_TOPICS, TopicSpec
 __all__ = [
     "BrokerUnavailableError",
     "CompactedView",
+    "caught_up",
     "ensure_topics",
     "make_consumer",
     "make_producer",
@@ -145,6 +146,14 @@ async def ensure_topics(settings: Settings, specs: Iterable[TopicSpec] = ALL_TOP
         await admin.close()
 
 
+async def caught_up(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
+    """True once the consumer's position reached ``ends`` on every partition."""
+    for tp, end in ends.items():
+        if await consumer.position(tp) < end:
+            return False
+    return True
+
+
 async def read_compacted(
     settings: Settings, topic: TopicSpec, message_type: type[M], timeout_seconds: float = 30.0
 ) -> dict[str, M]:
@@ -203,19 +212,13 @@ class CompactedView(Generic[M]):
         self._consumer.assign(tps)
         await self._consumer.seek_to_beginning(*tps)
         ends = await self._consumer.end_offsets(tps)
-        while not await self._caught_up(ends):
+        while not await caught_up(self._consumer, ends):
             if time.monotonic() > deadline:
                 raise BrokerUnavailableError(f"timed out reading {self._topic.name}")
             batch = await self._consumer.getmany(timeout_ms=500)
             for records in batch.values():
                 for record in records:
                     self._apply(record)
-
-    async def _caught_up(self, ends: dict[TopicPartition, int]) -> bool:
-        for tp, end in ends.items():
-            if await self._consumer.position(tp) < end:
-                return False
-        return True
 
     def _apply(self, record: Any) -> None:
         key = record.key.decode("utf-8", "replace") if record.key else ""

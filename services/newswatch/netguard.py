@@ -58,19 +58,18 @@ def check_url(url: str, allow_private: bool) -> URL:
     host = (parsed.host or "").rstrip(".").lower()
     if not host:
         raise UnsafeURLError("URL has no host")
-    if not allow_private:
-        if host in _METADATA_HOSTS or host == "localhost" or host.endswith(".localhost"):
-            raise UnsafeURLError(f"host {host!r} is private (set NEWSWATCH_ALLOW_PRIVATE_NETWORKS to allow)")
-        try:
-            ipaddress.ip_address(host)
-        except ValueError:
-            pass
-        else:
-            if not address_allowed(host, allow_private=False):
-                raise UnsafeURLError(
-                    f"address {host} is private, loopback or link-local "
-                    "(set NEWSWATCH_ALLOW_PRIVATE_NETWORKS to allow)"
-                )
+    if not allow_private and (host in _METADATA_HOSTS or host == "localhost" or host.endswith(".localhost")):
+        raise UnsafeURLError(f"host {host!r} is private (set NEWSWATCH_ALLOW_PRIVATE_NETWORKS to allow)")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        if not address_allowed(host, allow_private):
+            raise UnsafeURLError(
+                f"address {host} is private, loopback, link-local or not routable "
+                "(set NEWSWATCH_ALLOW_PRIVATE_NETWORKS to allow private ones)"
+            )
     return parsed
 
 

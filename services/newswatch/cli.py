@@ -1,0 +1,371 @@
+"""The ``newswatch`` command: argument parsing and dispatch only.
+
+Exit codes: 0 success, 1 failure at run time, 2 bad usage or a bad setting (the message names it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
+from typing import Any
+
+from google.protobuf.json_format import MessageToDict
+
+from newswatch import __version__
+from newswatch.errors import NewswatchError, SettingsError
+from newswatch.observability import setup_logging
+from newswatch.settings import Settings, describe, load_settings
+
+__all__ = ["build_parser", "main"]
+
+log = logging.getLogger("newswatch.cli")
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def _asyncio(coro: Coroutine[Any, Any, int]) -> int:
+    return asyncio.run(coro)
+
+
+def _emit(line: str) -> None:
+    print(line, flush=True)
+
+
+# ---------------------------------------------------------------- run
+
+
+def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    service: str = args.service
+    if service == "all":
+        from newswatch.supervisor import supervise
+
+        return _asyncio(supervise(settings.shutdown_deadline_seconds, args.config))
+    if service == "processor":
+        from newswatch.processor.app import run_worker
+
+        return run_worker(settings)
+    from newswatch.lifecycle import Service, run_until_signalled
+
+    svc: Service
+    if service == "poller":
+        from newswatch.poller.service import PollerService
+
+        svc = PollerService(settings)
+    else:
+        from newswatch.alerter.service import AlerterService
+
+        svc = AlerterService(settings)
+    return _asyncio(run_until_signalled(svc, settings.shutdown_deadline_seconds))
+
+
+# ---------------------------------------------------------------- feeds
+
+
+def _feed_row(feed: Any) -> str:
+    interval = feed.poll_interval_seconds or "default"
+    state = "enabled" if feed.enabled else "disabled"
+    return f"{feed.feed_id}  {state:8}  every={interval}s  {feed.language or '-':3}  {feed.url}  {feed.title}"
+
+
+def _cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
+    from newswatch import feeds
+
+    if args.feeds_cmd == "add":
+        from newswatch.contracts import timestamp
+        from newswatch.v1.feed_pb2 import Feed
+
+        feeds.validate_feed_url(args.url, settings.allow_private_networks)
+        feed = Feed(
+            feed_id=feeds.feed_id_for(args.url),
+            url=args.url,
+            title=args.title or "",
+            language=args.language or "",
+            enabled=True,
+            poll_interval_seconds=args.interval or 0,
+            tags=args.tag or [],
+            added_at=timestamp(),
+        )
+        for added in _asyncio_value(feeds.add_feeds(settings, [feed])):
+            _emit(f"added {added.feed_id} {added.url}")
+        return 0
+    if args.feeds_cmd == "import":
+        loaded = feeds.load_feeds_yaml(Path(args.file))
+        for feed in loaded:
+            feeds.validate_feed_url(feed.url, settings.allow_private_networks)
+        added = _asyncio_value(feeds.add_feeds(settings, loaded))
+        _emit(f"imported {len(added)} feeds from {args.file}")
+        return 0
+    if args.feeds_cmd == "remove":
+        removed = _asyncio_value(feeds.remove_feed(settings, args.feed))
+        if not removed:
+            print(f"newswatch: no feed {args.feed!r}", file=sys.stderr)
+            return 1
+        _emit(f"removed {args.feed}")
+        return 0
+    listed = _asyncio_value(feeds.list_feeds(settings))
+    for feed in sorted(listed, key=lambda f: f.url):
+        _emit(_to_json(feed) if args.json else _feed_row(feed))
+    return 0
+
+
+def _asyncio_value(coro: Coroutine[Any, Any, Any]) -> Any:
+    return asyncio.run(coro)
+
+
+def _to_json(message: Any) -> str:
+    return json.dumps(MessageToDict(message, preserving_proto_field_name=True), ensure_ascii=False)
+
+
+# ---------------------------------------------------------------- watch lists
+
+
+def _cmd_watchlists(args: argparse.Namespace, settings: Settings) -> int:
+    from newswatch.processor import watchlist
+
+    if args.wl_cmd == "apply":
+        lists = watchlist.load_watchlists_yaml(Path(args.file))
+        _asyncio_value(watchlist.apply_watchlists(settings, lists))
+        for wl in lists:
+            _emit(f"applied {wl.watchlist_id} ({len(wl.terms)} terms, threshold {wl.threshold:g})")
+        return 0
+    from newswatch.kafka import ensure_topics, read_compacted
+    from newswatch.topics import WATCHLISTS
+    from newswatch.v1.watchlist_pb2 import Watchlist
+
+    async def _list() -> dict[str, Watchlist]:
+        await ensure_topics(settings, [WATCHLISTS])
+        return await read_compacted(settings, WATCHLISTS, Watchlist)
+
+    stored = _asyncio_value(_list())
+    default = watchlist.default_watchlist()
+    everything = {default.watchlist_id: default, **stored}
+    for wl in everything.values():
+        if args.json:
+            _emit(_to_json(wl))
+        else:
+            origin = "stored" if wl.watchlist_id in stored else "built-in"
+            terms = ", ".join(t.label for t in wl.terms)
+            _emit(f"{wl.watchlist_id}  {origin:8}  threshold={wl.threshold:g}  terms: {terms}")
+    return 0
+
+
+# ---------------------------------------------------------------- subscriptions
+
+
+def _cmd_subscriptions(args: argparse.Namespace, settings: Settings) -> int:
+    from newswatch.alerter import subscriptions as subs
+
+    if args.sub_cmd == "add":
+        sub = subs.new_subscription(
+            args.name,
+            webhook_url=args.webhook,
+            console=args.console,
+            secret=args.secret,
+            watchlists=args.watchlist or (),
+            terms=args.term or (),
+            regions=args.region or (),
+            countries=args.country or (),
+            languages=args.language or (),
+            min_score=args.min_score,
+            allow_private=settings.allow_private_networks,
+        )
+        if args.id:
+            sub.subscription_id = args.id
+        _asyncio_value(subs.add_subscription(settings, sub))
+        _emit(f"added subscription {sub.subscription_id} ({args.name})")
+        if args.webhook and not args.secret:
+            # Shown once, here; never stored anywhere else than the subscriptions topic, never logged.
+            _emit(f"webhook secret (keep it; it is not shown again): {sub.webhook.secret}")
+        return 0
+    if args.sub_cmd == "remove":
+        if not _asyncio_value(subs.remove_subscription(settings, args.subscription_id)):
+            print(f"newswatch: no subscription {args.subscription_id!r}", file=sys.stderr)
+            return 1
+        _emit(f"removed {args.subscription_id}")
+        return 0
+    for sub in _asyncio_value(subs.list_subscriptions(settings)):
+        if args.json:
+            _emit(_to_json(sub))
+            continue
+        channel = sub.WhichOneof("channel") or "-"
+        target = sub.webhook.url if channel == "webhook" else ""
+        filters = []
+        for name in ("watchlists", "terms", "regions", "countries", "languages"):
+            values = list(getattr(sub, name))
+            if values:
+                filters.append(f"{name}={','.join(values)}")
+        if sub.min_score:
+            filters.append(f"min_score={sub.min_score:g}")
+        state = "enabled" if sub.enabled else "disabled"
+        shown = " ".join(filters) or "all alerts"
+        _emit(f"{sub.subscription_id}  {state}  {sub.name}  {channel} {target}  {shown}")
+    return 0
+
+
+# ---------------------------------------------------------------- tail, check-feed, replay
+
+
+def _cmd_tail(args: argparse.Namespace, settings: Settings) -> int:
+    from newswatch.tail import tail_alerts
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(
+            tail_alerts(
+                settings,
+                _emit,
+                last=args.last,
+                as_json=args.json,
+                watchlist=args.watchlist,
+                max_alerts=args.max_alerts,
+                timeout_seconds=args.timeout_seconds,
+            )
+        )
+    return 0
+
+
+def _cmd_check_feed(args: argparse.Namespace, settings: Settings) -> int:
+    from newswatch.checkfeed import check_feed_report
+
+    report = _asyncio_value(check_feed_report(settings, args.url))
+    for line in report.lines(as_json=args.json):
+        _emit(line)
+    return 0
+
+
+def _cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
+    from newswatch.replay import parse_since, replay_articles
+
+    since = parse_since(args.since)
+    report = _asyncio_value(replay_articles(settings, since, feed_id=args.feed, dry_run=args.dry_run))
+    verb = "would re-publish" if args.dry_run else "re-published"
+    _emit(
+        f"{verb} {report.republished} articles since {since.isoformat()} "
+        f"(replay {report.replay_id}; {report.skipped_invalid} undecodable skipped)"
+    )
+    return 0
+
+
+def _cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
+    for env, default, text in describe():
+        current = getattr(settings, env.removeprefix("NEWSWATCH_").lower())
+        _emit(f"{env}={current}    # {text} (default {default})")
+    return 0
+
+
+# ---------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="newswatch",
+        description="Streaming news monitoring on Apache Kafka: poll feeds, flag watch-list terms and "
+        "regions, deliver alerts.",
+        epilog="Settings come from NEWSWATCH_* environment variables and an optional YAML file "
+        "(`newswatch settings` lists them).",
+    )
+    parser.add_argument("--version", action="version", version=f"newswatch {__version__}")
+    parser.add_argument("--config", metavar="FILE", help="YAML settings file (keys are setting names)")
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    run = verbs.add_parser("run", help="run the pipeline or one of its services")
+    run.add_argument("service", choices=["all", "poller", "processor", "alerter"])
+    run.set_defaults(handler=_cmd_run)
+
+    feeds = verbs.add_parser("feeds", help="manage watched feeds (newswatch.feeds.v1)")
+    fv = feeds.add_subparsers(dest="feeds_cmd", required=True, metavar="ACTION")
+    add = fv.add_parser("add", help="watch a feed")
+    add.add_argument("url")
+    add.add_argument("--title")
+    add.add_argument("--language", help="language hint, e.g. fr or en")
+    add.add_argument("--interval", type=int, metavar="SECONDS", help="poll interval (default: the poller's)")
+    add.add_argument("--tag", action="append", help="a tag (repeatable)")
+    lst = fv.add_parser("list", help="list watched feeds")
+    lst.add_argument("--json", action="store_true", help="one JSON object per line")
+    rm = fv.add_parser("remove", help="stop watching a feed")
+    rm.add_argument("feed", metavar="FEED_ID_OR_URL")
+    imp = fv.add_parser("import", help="add every feed of a YAML file")
+    imp.add_argument("file", metavar="FILE")
+    feeds.set_defaults(handler=_cmd_feeds)
+
+    wl = verbs.add_parser("watchlists", help="manage watch lists (newswatch.watchlists.v1)")
+    wv = wl.add_subparsers(dest="wl_cmd", required=True, metavar="ACTION")
+    apply = wv.add_parser("apply", help="store the watch lists of a YAML file; workers reload them")
+    apply.add_argument("file", metavar="FILE")
+    wlist = wv.add_parser("list", help="list the built-in and stored watch lists")
+    wlist.add_argument("--json", action="store_true")
+    wl.set_defaults(handler=_cmd_watchlists)
+
+    sb = verbs.add_parser("subscriptions", help="manage alert subscriptions (newswatch.subscriptions.v1)")
+    sv = sb.add_subparsers(dest="sub_cmd", required=True, metavar="ACTION")
+    sadd = sv.add_parser("add", help="subscribe a channel to alerts")
+    sadd.add_argument("--name", required=True)
+    sadd.add_argument("--id", help="subscription id (default: generated)")
+    channel = sadd.add_mutually_exclusive_group(required=True)
+    channel.add_argument("--webhook", metavar="URL", help="POST alerts here (Standard Webhooks signature)")
+    channel.add_argument("--console", action="store_true", help="write alerts to the alerter's log")
+    sadd.add_argument("--secret", help="webhook secret whsec_... (default: generated and shown once)")
+    sadd.add_argument("--watchlist", action="append", help="only these watch lists (repeatable)")
+    sadd.add_argument("--term", action="append", help="only alerts naming this term (repeatable)")
+    sadd.add_argument("--region", action="append", help="only these regions, e.g. mena (repeatable)")
+    sadd.add_argument("--country", action="append", help="only these ISO country codes (repeatable)")
+    sadd.add_argument("--language", action="append", help="only these languages (repeatable)")
+    sadd.add_argument("--min-score", type=float, default=0.0)
+    slist = sv.add_parser("list", help="list subscriptions (secrets are never shown)")
+    slist.add_argument("--json", action="store_true")
+    srm = sv.add_parser("remove", help="remove a subscription")
+    srm.add_argument("subscription_id")
+    sb.set_defaults(handler=_cmd_subscriptions)
+
+    tail = verbs.add_parser("tail", help="print alerts as they arrive")
+    tail.add_argument("-n", "--last", type=int, default=10, help="print the last N stored alerts first")
+    tail.add_argument("--json", action="store_true", help="one JSON object per alert")
+    tail.add_argument("--watchlist", help="only this watch list")
+    tail.add_argument("--max-alerts", type=int, help="exit after printing this many")
+    tail.add_argument("--timeout-seconds", type=float, help="exit after this long")
+    tail.set_defaults(handler=_cmd_tail)
+
+    check = verbs.add_parser(
+        "check-feed", help="fetch, parse and match one feed; print what would be flagged"
+    )
+    check.add_argument("url")
+    check.add_argument("--json", action="store_true")
+    check.set_defaults(handler=_cmd_check_feed)
+
+    replay = verbs.add_parser("replay", help="re-publish stored raw articles through the processor")
+    replay.add_argument("--since", default="1d", help="a duration such as 7d, 12h, or an ISO time")
+    replay.add_argument("--feed", help="only this feed id")
+    replay.add_argument("--dry-run", action="store_true", help="count what would be re-published")
+    replay.set_defaults(handler=_cmd_replay)
+
+    st = verbs.add_parser("settings", help="print every setting with its value and meaning")
+    st.set_defaults(handler=_cmd_settings)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(config_file=args.config)
+    except SettingsError as exc:
+        print(f"newswatch: bad setting {exc}", file=sys.stderr)
+        return 2
+    setup_logging(settings.log_format, settings.log_level)
+    handler: Handler = args.handler
+    try:
+        return handler(args, settings)
+    except SettingsError as exc:
+        print(f"newswatch: bad setting {exc}", file=sys.stderr)
+        return 2
+    except NewswatchError as exc:
+        print(f"newswatch: {exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:
+        print(f"newswatch: {exc}", file=sys.stderr)
+        return 2

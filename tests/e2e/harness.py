@@ -1,0 +1,226 @@
+"""Helpers for end-to-end tests: the pipeline as real processes, a feed server and a webhook receiver."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+from aiohttp import web
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class FeedItem:
+    guid: str
+    title: str
+    body: str
+    link: str
+    published: datetime = field(default_factory=lambda: datetime(2016, 4, 5, 9, 0, tzinfo=UTC))
+
+
+def rss(items: list[FeedItem], title: str = "test feed") -> bytes:
+    entries = "".join(
+        f"<item><title>{escape(i.title)}</title><link>{escape(i.link)}</link>"
+        f'<guid isPermaLink="false">{escape(i.guid)}</guid>'
+        f"<pubDate>{format_datetime(i.published)}</pubDate>"
+        f"<description>{escape(i.body)}</description></item>"
+        for i in items
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+        f"<title>{escape(title)}</title><link>http://127.0.0.1/</link><description>test</description>"
+        f"{entries}</channel></rss>"
+    ).encode()
+
+
+class FeedServer:
+    """Serves ``/feed.xml`` from a list of items that a test may extend while it runs."""
+
+    def __init__(self) -> None:
+        self.items: list[FeedItem] = []
+        self.raw: bytes | None = None  # served as is instead of ``items`` when set
+        self.requests = 0
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/feed.xml", self._feed)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        self.port = free_port()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/feed.xml"
+
+    async def _feed(self, _request: web.Request) -> web.Response:
+        self.requests += 1
+        body = self.raw if self.raw is not None else rss(self.items)
+        return web.Response(body=body, content_type="application/rss+xml")
+
+    async def stop(self) -> None:
+        if self._runner:
+            await self._runner.cleanup()
+
+
+@dataclass
+class Received:
+    headers: dict[str, str]
+    body: bytes
+    received_at: float
+
+
+class WebhookReceiver:
+    """Records every POST; ``fail_with`` makes it answer that status instead of 204."""
+
+    def __init__(self) -> None:
+        self.received: list[Received] = []
+        self.fail_with: int | None = None
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_post("/hook", self._hook)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        self.port = free_port()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    async def _hook(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        if self.fail_with is not None:
+            return web.Response(status=self.fail_with)
+        self.received.append(Received(dict(request.headers), body, time.monotonic()))
+        return web.Response(status=204)
+
+    async def stop(self) -> None:
+        if self._runner:
+            await self._runner.cleanup()
+
+
+def verify_standard_webhook(secret: str, headers: dict[str, str], body: bytes, tolerance: int = 300) -> None:
+    """An independent Standard Webhooks verifier (not the product's code)."""
+    msg_id = headers["webhook-id"]
+    stamp = headers["webhook-timestamp"]
+    if abs(time.time() - int(stamp)) > tolerance:
+        raise AssertionError("stale webhook-timestamp")
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    expected = base64.b64encode(
+        hmac.new(key, f"{msg_id}.{stamp}.".encode() + body, hashlib.sha256).digest()
+    ).decode()
+    offered = [s.split(",", 1)[1] for s in headers["webhook-signature"].split() if s.startswith("v1,")]
+    if not any(hmac.compare_digest(expected, o) for o in offered):
+        raise AssertionError("webhook signature does not verify")
+
+
+class Pipeline:
+    """``newswatch`` processes sharing one environment; logs go to files under ``logdir``."""
+
+    def __init__(self, env: dict[str, str], logdir: Path) -> None:
+        self.env = env
+        self.logdir = logdir
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        logdir.mkdir(parents=True, exist_ok=True)
+
+    async def cli(self, *args: str, timeout_seconds: float = 120) -> str:
+        """Run one ``newswatch`` command without blocking the event loop; return its stdout."""
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "newswatch", *args, env=self.env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        async with asyncio.timeout(timeout_seconds):
+            out, err = await proc.communicate()
+        assert proc.returncode == 0, f"newswatch {' '.join(args)} failed:\n{out.decode()}\n{err.decode()}"
+        return out.decode()
+
+    def start(self, name: str, *args: str) -> None:
+        log = (self.logdir / f"{name}.log").open("ab")
+        self.procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "newswatch", *args], env=self.env, stdout=log, stderr=subprocess.STDOUT
+        )
+
+    def kill(self, name: str) -> None:
+        proc = self.procs.pop(name)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+
+    async def terminate(self, name: str, timeout_seconds: float = 60) -> int:
+        """SIGTERM and wait (without blocking the event loop) for the exit code."""
+        proc = self.procs.pop(name)
+        proc.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(timeout_seconds):
+            while proc.poll() is None:  # noqa: ASYNC110 - Popen offers no awaitable exit
+                await asyncio.sleep(0.1)
+        return proc.returncode
+
+    def stop_all(self) -> None:
+        for name in list(self.procs):
+            proc = self.procs.pop(name)
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=30)
+
+    def log(self, name: str) -> str:
+        path = self.logdir / f"{name}.log"
+        return path.read_text(errors="replace")[-6000:] if path.exists() else ""
+
+
+def pipeline_env(kafka_bootstrap: str, data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWATCH_")}
+    env.update(
+        {
+            "NEWSWATCH_KAFKA_BOOTSTRAP": kafka_bootstrap,
+            "NEWSWATCH_ALLOW_PRIVATE_NETWORKS": "true",
+            "NEWSWATCH_DATA_DIR": str(data_dir),
+            "NEWSWATCH_TOPIC_PARTITIONS": "3",
+            "NEWSWATCH_POLL_INTERVAL_SECONDS": "2",
+            "NEWSWATCH_POLLER_METRICS_PORT": str(free_port()),
+            "NEWSWATCH_PROCESSOR_METRICS_PORT": str(free_port()),
+            "NEWSWATCH_ALERTER_METRICS_PORT": str(free_port()),
+            "NEWSWATCH_API_PORT": str(free_port()),
+            "NEWSWATCH_DELIVERY_BACKOFF_INITIAL_SECONDS": "0.2",
+            "NEWSWATCH_DELIVERY_BACKOFF_MAX_SECONDS": "1",
+            "NEWSWATCH_SHUTDOWN_DEADLINE_SECONDS": "15",
+            "NEWSWATCH_LOG_FORMAT": "json",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+async def wait_for(predicate: Any, seconds: float, what: str, pipeline: Pipeline | None = None) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        await asyncio.sleep(0.25)
+    logs = ""
+    if pipeline is not None:
+        logs = "\n".join(f"--- {n}\n{pipeline.log(n)}" for n in ("poller", "processor", "alerter", "all"))
+    raise AssertionError(f"timed out after {seconds:g}s waiting for {what}\n{logs}")
