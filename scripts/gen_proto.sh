@@ -5,6 +5,9 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 cd "$here"
 py=${PYTHON:-python}
+# protoc-gen-mypy lives beside the interpreter (the virtualenv's bin/).
+PATH="$(dirname "$(command -v "$py")"):$PATH"
+export PATH
 gen() {
   local out=$1
   mkdir -p "$out/newswatch/v1"

@@ -1,0 +1,135 @@
+"""Every alerter metric, declared once and built on an injected registry.
+
+Label values come from closed sets (:data:`CHANNELS`, :data:`OUTCOMES`, :data:`DLQ_REASONS`); every series
+is created at zero so that dashboards and rate() see it before the first event.
+
+==========================================================  ==========  ======================================
+name                                                        type        meaning
+==========================================================  ==========  ======================================
+newswatch_alerter_alerts_consumed_total                     counter     records read from newswatch.alerts.v1
+newswatch_alerter_deliveries_total{channel,outcome}         counter     delivery attempts by outcome
+newswatch_alerter_delivery_duration_seconds{channel}        histogram   time of one delivery attempt
+newswatch_alerter_retries_total{channel}                    counter     attempts scheduled after a failure
+newswatch_alerter_dlq_messages_total{reason}                counter     messages put on the alerts DLQ
+newswatch_alerter_fanout_lag_seconds                        histogram   alert created_at → delivered
+newswatch_alerter_subscriptions                             gauge       subscriptions currently known
+newswatch_alerter_deliveries_in_flight                      gauge       deliveries being attempted right now
+newswatch_alerter_duplicates_suppressed_total               counter     deliveries skipped: already delivered
+newswatch_alerter_commit_failures_total                     counter     offset commits the broker refused
+newswatch_alerter_unusable_subscriptions_total              counter     deliveries skipped: no known channel
+==========================================================  ==========  ======================================
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+__all__ = ["CHANNELS", "DLQ_REASONS", "OUTCOMES", "AlerterMetrics"]
+
+CHANNELS = ("webhook", "console")
+OUTCOMES = ("delivered", "retrying", "failed", "rejected")
+# invalid_message: the record does not decode; delivery_rejected: a receiver refused it for good;
+# delivery_failed: every attempt failed.
+DLQ_REASONS = ("invalid_message", "delivery_rejected", "delivery_failed")
+
+_DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+_LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
+
+
+class AlerterMetrics:
+    """The alerter's metrics on ``registry`` (a fresh one per test)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        ns, sub = "newswatch", "alerter"
+        self.alerts_consumed = Counter(
+            "alerts_consumed",
+            "Records read from newswatch.alerts.v1",
+            namespace=ns,
+            subsystem=sub,
+            registry=registry,
+        )
+        self.deliveries = Counter(
+            "deliveries",
+            "Delivery attempts by channel and outcome",
+            ["channel", "outcome"],
+            namespace=ns,
+            subsystem=sub,
+            registry=registry,
+        )
+        self.delivery_duration = Histogram(
+            "delivery_duration",
+            "Duration of one delivery attempt",
+            ["channel"],
+            namespace=ns,
+            subsystem=sub,
+            unit="seconds",
+            buckets=_DURATION_BUCKETS,
+            registry=registry,
+        )
+        self.retries = Counter(
+            "retries",
+            "Delivery attempts scheduled after a retriable failure",
+            ["channel"],
+            namespace=ns,
+            subsystem=sub,
+            registry=registry,
+        )
+        self.dlq_messages = Counter(
+            "dlq_messages",
+            "Messages published to newswatch.alerts.dlq.v1",
+            ["reason"],
+            namespace=ns,
+            subsystem=sub,
+            registry=registry,
+        )
+        self.fanout_lag = Histogram(
+            "fanout_lag",
+            "Time from an alert's created_at to its delivery",
+            namespace=ns,
+            subsystem=sub,
+            unit="seconds",
+            buckets=_LAG_BUCKETS,
+            registry=registry,
+        )
+        self.subscriptions = Gauge(
+            "subscriptions",
+            "Subscriptions currently known",
+            namespace=ns,
+            subsystem=sub,
+            registry=registry,
+        )
+        self.in_flight = Gauge(
+            "deliveries_in_flight",
+            "Deliveries being attempted right now",
+            namespace=ns,
+            subsystem=sub,
+            registry=registry,
+        )
+        self.duplicates_suppressed = Counter(
+            "duplicates_suppressed",
+            "Deliveries skipped because this process already delivered them",
+            namespace=ns,
+            subsystem=sub,
+            registry=registry,
+        )
+        self.commit_failures = Counter(
+            "commit_failures",
+            "Offset commits the broker refused (the records will be read again)",
+            namespace=ns,
+            subsystem=sub,
+            registry=registry,
+        )
+        self.unusable_subscriptions = Counter(
+            "unusable_subscriptions",
+            "Deliveries skipped because the subscription names no known channel",
+            namespace=ns,
+            subsystem=sub,
+            registry=registry,
+        )
+        for channel in CHANNELS:
+            self.delivery_duration.labels(channel=channel)
+            self.retries.labels(channel=channel)
+            for outcome in OUTCOMES:
+                self.deliveries.labels(channel=channel, outcome=outcome)
+        for reason in DLQ_REASONS:
+            self.dlq_messages.labels(reason=reason)
