@@ -108,6 +108,21 @@ class Settings:
     fetch_concurrency: int = field(
         default=32, metadata=_help("feeds fetched at once by one poller", _range(1, 10000))
     )
+    fetch_max_connections_per_host: int = field(
+        default=4, metadata=_help("connections open to one feed host at once", _range(1, 100))
+    )
+    poll_backoff_initial_seconds: float = field(
+        default=60.0,
+        metadata=_help(
+            "first retry delay after a failed feed check (doubles each failure)", _range(1, 86400)
+        ),
+    )
+    poll_backoff_max_seconds: float = field(
+        default=3600.0,
+        metadata=_help(
+            "largest delay between checks of a failing feed (feeds are never dropped)", _range(1, 604800)
+        ),
+    )
     fetch_max_redirects: int = field(default=5, metadata=_help("redirects followed", _range(0, 20)))
     allow_private_networks: bool = field(
         default=False,

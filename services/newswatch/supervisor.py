@@ -9,6 +9,7 @@ the shutdown deadline before it is killed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -73,25 +74,29 @@ async def supervise(deadline_seconds: float, config: str | None = None) -> int:
             if stop.is_set():
                 break
             for task in done:
-                child = waits.get(task)
-                if child is None:
+                exited = waits.get(task)
+                if exited is None:
                     continue
-                code = task.result()
-                uptime = time.monotonic() - child.started_at
-                child.restarts = 0 if uptime > 60 else child.restarts + 1
-                delay = min(_MAX_BACKOFF_SECONDS, 0.5 * 2**child.restarts)
+                uptime = time.monotonic() - exited.started_at
+                exited.restarts = 0 if uptime > 60 else exited.restarts + 1
+                delay = min(_MAX_BACKOFF_SECONDS, 0.5 * 2**exited.restarts)
                 log.error(
                     "child exited; restarting",
-                    extra={"service": child.service, "exit_code": code, "restart_in_seconds": delay},
+                    extra={
+                        "service": exited.service,
+                        "exit_code": task.result(),
+                        "restart_in_seconds": delay,
+                    },
                 )
-                await asyncio.sleep(delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=delay)
                 if not stop.is_set():
-                    await _spawn(child, config)
+                    await _spawn(exited, config)
         exit_code = 0
         for child in children:  # pipeline order: intake first
-            code = await _stop_child(child, deadline_seconds)
-            log.info("child stopped", extra={"service": child.service, "exit_code": code})
-            if code not in (0, None, -signal.SIGTERM):
+            stopped = await _stop_child(child, deadline_seconds)
+            log.info("child stopped", extra={"service": child.service, "exit_code": stopped})
+            if stopped not in (0, None, -signal.SIGTERM):
                 exit_code = 1
         return exit_code
     finally:

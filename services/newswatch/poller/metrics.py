@@ -1,0 +1,93 @@
+"""Every poller metric, declared once and built from an injected registry.
+
+=====================================================  =========  ==========================================
+name                                                   type       labels / meaning
+=====================================================  =========  ==========================================
+newswatch_poller_fetches_total                         counter    outcome: ok, not_modified, http_error,
+                                                                  rate_limited, timeout, connection_error,
+                                                                  too_large, too_many_redirects, refused,
+                                                                  empty
+newswatch_poller_fetch_duration_seconds                histogram  one fetch, any outcome
+newswatch_poller_fetched_bytes_total                   counter    bytes received (before decompression)
+newswatch_poller_parses_skipped_total                  counter    bodies identical to the last one handled
+newswatch_poller_parse_duration_seconds                histogram  one parse (in a worker thread)
+newswatch_poller_parse_errors_total                    counter    reason: hostile, empty, not_a_feed
+newswatch_poller_articles_published_total              counter    articles delivered to articles.raw
+newswatch_poller_articles_unchanged_total              counter    entries already published by this process
+newswatch_poller_publish_errors_total                  counter    articles Kafka did not accept
+newswatch_poller_feeds                                 gauge      state: ok, degraded, failing
+newswatch_poller_checks_in_flight                      gauge      feed checks running now
+newswatch_poller_scheduler_lag_seconds                 histogram  check start minus due time
+=====================================================  =========  ==========================================
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from newswatch.poller.fetcher import FETCH_OUTCOMES
+from newswatch.poller.parser import PARSE_ERROR_REASONS
+
+__all__ = ["FEED_STATES", "PollerMetrics"]
+
+FEED_STATES: tuple[str, ...] = ("ok", "degraded", "failing")
+_PREFIX = "newswatch_poller_"
+
+
+class PollerMetrics:
+    """The poller's metrics in ``registry``; every labelled series starts at zero."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.fetches = Counter(
+            _PREFIX + "fetches_total", "Feed fetches by outcome", ["outcome"], registry=registry
+        )
+        self.fetch_duration = Histogram(
+            _PREFIX + "fetch_duration_seconds",
+            "Duration of one feed fetch",
+            buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+            registry=registry,
+        )
+        self.fetched_bytes = Counter(
+            _PREFIX + "fetched_bytes_total",
+            "Bytes received from feeds before decompression",
+            registry=registry,
+        )
+        self.parses_skipped = Counter(
+            _PREFIX + "parses_skipped_total", "Bodies not parsed because unchanged", registry=registry
+        )
+        self.parse_duration = Histogram(
+            _PREFIX + "parse_duration_seconds",
+            "Duration of one feed parse",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=registry,
+        )
+        self.parse_errors = Counter(
+            _PREFIX + "parse_errors_total", "Bodies refused by the parser", ["reason"], registry=registry
+        )
+        self.articles_published = Counter(
+            _PREFIX + "articles_published_total", "Articles delivered to Kafka", registry=registry
+        )
+        self.articles_unchanged = Counter(
+            _PREFIX + "articles_unchanged_total",
+            "Entries already published by this process",
+            registry=registry,
+        )
+        self.publish_errors = Counter(
+            _PREFIX + "publish_errors_total", "Articles Kafka did not accept", registry=registry
+        )
+        self.feeds = Gauge(_PREFIX + "feeds", "Scheduled feeds by health", ["state"], registry=registry)
+        self.checks_in_flight = Gauge(
+            _PREFIX + "checks_in_flight", "Feed checks running now", registry=registry
+        )
+        self.scheduler_lag = Histogram(
+            _PREFIX + "scheduler_lag_seconds",
+            "Start of a feed check minus the time it was due",
+            buckets=(0.01, 0.1, 0.5, 1, 5, 15, 60, 300),
+            registry=registry,
+        )
+        for outcome in FETCH_OUTCOMES:
+            self.fetches.labels(outcome=outcome)
+        for reason in PARSE_ERROR_REASONS:
+            self.parse_errors.labels(reason=reason)
+        for state in FEED_STATES:
+            self.feeds.labels(state=state).set(0)

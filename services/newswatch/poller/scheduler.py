@@ -1,0 +1,248 @@
+"""When each feed is checked: pure timing rules plus the loop that applies them.
+
+Rules (pure functions, table-tested with a fake clock and a seeded random source):
+
+- first check soon after a feed appears: ``now + U(0, first_check_max_delay_seconds)``;
+- after a success (new body or 304): ``interval ± jitter_ratio``; the interval is the feed's
+  ``poll_interval_seconds`` or the default;
+- after the n-th consecutive failure: ``min(backoff_max, backoff_initial · 2^(n-1))`` scaled by
+  ``U(0.5, 1)`` (never below ``backoff_initial / 2``); a non-retriable failure waits at least one
+  interval; a feed is never dropped however often it fails;
+- a Retry-After from the server is honoured (clamped to ``retry_after_max_seconds``): the next check is
+  never earlier than it;
+- health: ``ok`` after a success, ``degraded`` after 1 .. failing_after-1 failures, then ``failing``.
+
+:class:`Scheduler` runs at most ``concurrency`` checks at once (no queue: due feeds simply wait their
+turn), re-arms a feed only after its check ends, and picks up catalogue changes between checks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from newswatch.poller.metrics import FEED_STATES, PollerMetrics
+from newswatch.v1.feed_pb2 import Feed
+
+__all__ = [
+    "CheckOutcome",
+    "Clock",
+    "Policy",
+    "Scheduler",
+    "after_failure",
+    "after_success",
+    "backoff_delay",
+    "first_check_at",
+    "health_state",
+    "interval_for",
+]
+
+log = logging.getLogger(__name__)
+
+
+class Clock(Protocol):
+    def __call__(self) -> float:
+        """Monotonic seconds."""
+
+
+class Random(Protocol):
+    def uniform(self, a: float, b: float) -> float: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    default_interval_seconds: float
+    backoff_initial_seconds: float = 60.0
+    backoff_max_seconds: float = 3600.0
+    retry_after_max_seconds: float = 86400.0
+    jitter_ratio: float = 0.1
+    first_check_max_delay_seconds: float = 5.0
+    failing_after: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class CheckOutcome:
+    """What one check of a feed came to, as the scheduler needs it."""
+
+    ok: bool
+    retriable: bool = True
+    retry_after_seconds: float | None = None
+
+
+def interval_for(feed: Feed, policy: Policy) -> float:
+    return (
+        float(feed.poll_interval_seconds) if feed.poll_interval_seconds else policy.default_interval_seconds
+    )
+
+
+def first_check_at(now: float, policy: Policy, rng: Random) -> float:
+    return now + rng.uniform(0.0, policy.first_check_max_delay_seconds)
+
+
+def after_success(now: float, interval: float, policy: Policy, rng: Random) -> float:
+    return now + interval * (1.0 + rng.uniform(-policy.jitter_ratio, policy.jitter_ratio))
+
+
+def backoff_delay(failures: int, policy: Policy, rng: Random) -> float:
+    """Delay after ``failures`` (>= 1) consecutive failures, before Retry-After and interval rules."""
+    exponent = min(max(failures, 1) - 1, 62)
+    ceiling = min(policy.backoff_max_seconds, policy.backoff_initial_seconds * 2.0**exponent)
+    return ceiling * rng.uniform(0.5, 1.0)
+
+
+def after_failure(
+    now: float, failures: int, interval: float, outcome: CheckOutcome, policy: Policy, rng: Random
+) -> float:
+    delay = backoff_delay(failures, policy, rng)
+    if not outcome.retriable:
+        delay = max(delay, interval)
+    if outcome.retry_after_seconds is not None:
+        delay = max(delay, min(outcome.retry_after_seconds, policy.retry_after_max_seconds))
+    return now + delay
+
+
+def health_state(consecutive_failures: int, policy: Policy) -> str:
+    if consecutive_failures <= 0:
+        return "ok"
+    return "failing" if consecutive_failures >= policy.failing_after else "degraded"
+
+
+@dataclass(slots=True)
+class _Slot:
+    feed: Feed
+    due: float
+    failures: int = 0
+    running: bool = False
+    removed: bool = field(default=False)
+
+
+class Scheduler:
+    """Runs ``check(feed)`` for every scheduled feed when due. ``check`` must not raise (it is logged)."""
+
+    def __init__(
+        self,
+        check: Callable[[Feed], Awaitable[CheckOutcome]],
+        policy: Policy,
+        concurrency: int,
+        metrics: PollerMetrics,
+        clock: Clock = time.monotonic,
+        rng: Random | None = None,
+    ) -> None:
+        self._check = check
+        self._policy = policy
+        self._concurrency = max(1, concurrency)
+        self._metrics = metrics
+        self._clock = clock
+        self._rng: Random = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        self._slots: dict[str, _Slot] = {}
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._stopping = False
+
+    # catalogue changes -------------------------------------------------------------------------
+    def upsert(self, feed: Feed) -> None:
+        """Schedule ``feed`` (new: first check soon; known: keep its timing). Disabled = removed."""
+        if not feed.enabled:
+            self.remove(feed.feed_id)
+            return
+        slot = self._slots.get(feed.feed_id)
+        if slot is None:
+            self._slots[feed.feed_id] = _Slot(feed, first_check_at(self._clock(), self._policy, self._rng))
+        else:
+            if feed.poll_interval_seconds != slot.feed.poll_interval_seconds and not slot.running:
+                slot.due = min(slot.due, self._clock() + interval_for(feed, self._policy))
+            slot.feed = feed
+        self._update_gauge()
+        self._wake.set()
+
+    def remove(self, feed_id: str) -> None:
+        slot = self._slots.pop(feed_id, None)
+        if slot is not None:
+            slot.removed = True
+            self._update_gauge()
+            self._wake.set()
+
+    @property
+    def feed_ids(self) -> frozenset[str]:
+        return frozenset(self._slots)
+
+    def state_of(self, feed_id: str) -> str | None:
+        slot = self._slots.get(feed_id)
+        return health_state(slot.failures, self._policy) if slot else None
+
+    # the loop ----------------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Dispatch due checks until :meth:`stop`. Returns after stop() is called."""
+        while not self._stopping:
+            now = self._clock()
+            waiting = [s for s in self._slots.values() if not s.running]
+            waiting.sort(key=lambda s: s.due)
+            for slot in waiting:
+                if slot.due > now or len(self._inflight) >= self._concurrency:
+                    break
+                self._dispatch(slot, now)
+            pending_due = [s.due for s in self._slots.values() if not s.running]
+            timeout = None
+            if pending_due and len(self._inflight) < self._concurrency:
+                timeout = max(0.0, min(pending_due) - self._clock())
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+
+    def _dispatch(self, slot: _Slot, now: float) -> None:
+        slot.running = True
+        self._metrics.scheduler_lag.observe(max(0.0, now - slot.due))
+        task = asyncio.create_task(self._run_check(slot), name=f"check-{slot.feed.feed_id}")
+        self._inflight.add(task)
+        self._metrics.checks_in_flight.set(len(self._inflight))
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        self._metrics.checks_in_flight.set(len(self._inflight))
+        self._wake.set()
+
+    async def _run_check(self, slot: _Slot) -> None:
+        try:
+            outcome = await self._check(slot.feed)
+        except Exception:
+            log.exception("feed check failed unexpectedly", extra={"feed_id": slot.feed.feed_id})
+            outcome = CheckOutcome(ok=False, retriable=True)
+        finally:
+            slot.running = False
+        now = self._clock()
+        interval = interval_for(slot.feed, self._policy)
+        if outcome.ok:
+            slot.failures = 0
+            slot.due = after_success(now, interval, self._policy, self._rng)
+        else:
+            slot.failures += 1
+            slot.due = after_failure(now, slot.failures, interval, outcome, self._policy, self._rng)
+        if not slot.removed:
+            self._update_gauge()
+
+    def _update_gauge(self) -> None:
+        counts = dict.fromkeys(FEED_STATES, 0)
+        for slot in self._slots.values():
+            counts[health_state(slot.failures, self._policy)] += 1
+        for state, count in counts.items():
+            self._metrics.feeds.labels(state=state).set(count)
+
+    async def stop(self, drain_seconds: float) -> None:
+        """Stop dispatching; let running checks finish within ``drain_seconds``, then cancel them."""
+        self._stopping = True
+        self._wake.set()
+        if not self._inflight:
+            return
+        _, pending = await asyncio.wait(set(self._inflight), timeout=drain_seconds)
+        for task in pending:
+            task.cancel()
+        if pending:
+            log.warning("checks cancelled at shutdown", extra={"checks_cancelled": len(pending)})
+            await asyncio.gather(*pending, return_exceptions=True)
