@@ -232,7 +232,8 @@ def _cmd_tail(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_check_feed(args: argparse.Namespace, settings: Settings) -> int:
     from newswatch.checkfeed import check_feed_report
 
-    report = _asyncio_value(check_feed_report(settings, args.url))
+    wl_file = Path(args.watchlists) if args.watchlists else None
+    report = _asyncio_value(check_feed_report(settings, args.url, wl_file))
     for line in report.lines(as_json=args.json):
         _emit(line)
     return 0
@@ -334,7 +335,8 @@ def build_parser() -> argparse.ArgumentParser:
         "check-feed", help="fetch, parse and match one feed; print what would be flagged"
     )
     check.add_argument("url")
-    check.add_argument("--json", action="store_true")
+    check.add_argument("--json", action="store_true", help="one JSON object per entry")
+    check.add_argument("--watchlists", metavar="FILE", help="also match the watch lists of this YAML file")
     check.set_defaults(handler=_cmd_check_feed)
 
     replay = verbs.add_parser("replay", help="re-publish stored raw articles through the processor")

@@ -56,6 +56,15 @@ def _bootstrap(value: Any) -> str | None:
     return f"not host:port: {', '.join(bad)}" if bad else None
 
 
+def _pattern(regex: str) -> Validator:
+    compiled = re.compile(regex)
+
+    def check(value: Any) -> str | None:
+        return None if compiled.match(str(value)) else f"must match {regex}, got {value!r}"
+
+    return check
+
+
 def _port(value: Any) -> str | None:
     return None if 0 <= value < 65536 else f"must be a TCP port (0-65535), got {value!r}"
 
@@ -131,6 +140,14 @@ class Settings:
     contact_url: str = field(
         default="https://github.com/newswatch/newswatch",
         metadata=_help("contact URL sent in the User-Agent header"),
+    )
+    # Processor
+    processor_group_id: str = field(
+        default="newswatch-processor",
+        metadata=_help(
+            "Faust app id of the processor (consumer group and changelog-topic prefix)",
+            _pattern(r"^[A-Za-z0-9._-]+$"),
+        ),
     )
     # Alerter
     webhook_timeout_seconds: float = field(

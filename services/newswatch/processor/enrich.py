@@ -1,0 +1,167 @@
+"""Pure enrichment: an Article becomes an EnrichedArticle, and an EnrichedArticle yields Alerts.
+
+- :func:`enrich` matches the title, summary and content separately (offsets are code points into that
+  field), tags places, derives sorted unique countries and regions, and sets the language (declared
+  primary subtag, else a cheap English / French guess, else empty).
+- :func:`alerts_for` returns one Alert per enabled watch list whose matched terms' weights (each term id
+  counted once, at its largest weight) reach the list's threshold. ``alert_id`` is deterministic:
+  ``sha256(article_id NUL watchlist_id)`` hex, first 32 characters.
+
+Nothing here does I/O; nothing raises for well-formed protobuf input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from newswatch import contracts
+from newswatch.processor.keywords import Matcher
+from newswatch.processor.places import Gazetteer
+from newswatch.processor.regions import RegionTable, default_regions
+from newswatch.v1.alert_pb2 import Alert
+from newswatch.v1.article_pb2 import Article
+from newswatch.v1.enriched_pb2 import EnrichedArticle, Place, TermMatch, TextField
+from newswatch.v1.watchlist_pb2 import Watchlist
+
+__all__ = ["alert_id", "alerts_for", "enrich", "guess_language", "score"]
+
+_FIELDS: tuple[tuple[str, TextField.ValueType], ...] = (
+    ("title", TextField.TEXT_FIELD_TITLE),
+    ("summary", TextField.TEXT_FIELD_SUMMARY),
+    ("content", TextField.TEXT_FIELD_CONTENT),
+)
+_WORD = re.compile(r"[^\W\d_]+")
+_EN = frozenset(
+    [
+        "the", "and", "of", "to", "in", "is", "that", "for", "with", "was", "were", "on", "by", "from",
+        "has", "have", "are", "it", "its", "this", "which"
+    ]
+)  # fmt: skip
+_FR = frozenset(
+    [
+        "le", "la", "les", "des", "et", "est", "une", "du", "dans", "pour", "que", "qui", "au", "aux",
+        "sur", "pas", "par", "ont", "cette", "sont", "avec"
+    ]
+)  # fmt: skip
+_GUESS_WORDS = 400
+
+
+def guess_language(text: str) -> str:
+    """ "en", "fr" or "" from function-word counts in the first few hundred words."""
+    en = fr = 0
+    for n, word in enumerate(_WORD.finditer(text.lower())):
+        if n >= _GUESS_WORDS:
+            break
+        token = word.group()
+        en += token in _EN
+        fr += token in _FR
+    if en == fr:
+        return ""
+    return "en" if en > fr else "fr"
+
+
+def _language(article: Article) -> str:
+    declared = article.language.strip().replace("_", "-").split("-")[0].lower()
+    if declared.isalpha() and 2 <= len(declared) <= 3:
+        return declared
+    return guess_language(" ".join((article.title, article.summary, article.content)))
+
+
+def enrich(
+    article: Article,
+    matcher: Matcher,
+    gazetteer: Gazetteer,
+    regions: RegionTable | None = None,
+    now: datetime | None = None,
+) -> EnrichedArticle:
+    """The article with its matches, places, countries, regions and language (``duplicate_of`` empty)."""
+    table = regions or default_regions()
+    out = EnrichedArticle(processed_at=contracts.timestamp(now))
+    out.article.CopyFrom(article)
+    for name, field in _FIELDS:
+        text: str = getattr(article, name)
+        if not text:
+            continue
+        for m in matcher.match(text):
+            out.matches.append(
+                TermMatch(
+                    watchlist_id=m.watchlist_id,
+                    term_id=m.term_id,
+                    term_label=m.term_label,
+                    kind=m.kind,
+                    matched_text=m.matched_text,
+                    field=field,
+                    start=m.start,
+                    end=m.end,
+                    snippet=m.snippet,
+                )
+            )
+        for p in gazetteer.tag_places(text):
+            out.places.append(
+                Place(
+                    name=p.name,
+                    matched_text=p.matched_text,
+                    geonames_id=p.geonames_id,
+                    country_code=p.country_code,
+                    field=field,
+                    start=p.start,
+                    end=p.end,
+                )
+            )
+    countries = sorted({p.country_code for p in out.places if p.country_code})
+    out.countries.extend(countries)
+    out.regions.extend(table.regions_for_countries(countries))
+    out.language = _language(article)
+    return out
+
+
+def alert_id(article_id: str, watchlist_id: str) -> str:
+    return hashlib.sha256(f"{article_id}\x00{watchlist_id}".encode()).hexdigest()[:32]
+
+
+def score(watchlist: Watchlist, matches: Iterable[TermMatch]) -> float:
+    """Sum of the weights of the distinct terms of ``watchlist`` found in ``matches``."""
+    weights: dict[str, float] = {}
+    for term in watchlist.terms:
+        weights[term.term_id] = max(weights.get(term.term_id, 0.0), term.weight)
+    found = {m.term_id for m in matches if m.watchlist_id == watchlist.watchlist_id}
+    return sum(weights.get(t, 0.0) for t in found)
+
+
+def alerts_for(
+    enriched: EnrichedArticle, watchlists: Sequence[Watchlist], now: datetime | None = None
+) -> list[Alert]:
+    """One Alert per enabled watch list whose score reaches its threshold, in watch-list order."""
+    article = enriched.article
+    alerts: list[Alert] = []
+    for watchlist in watchlists:
+        if not watchlist.enabled:
+            continue
+        matches = [m for m in enriched.matches if m.watchlist_id == watchlist.watchlist_id]
+        total = score(watchlist, matches)
+        if not matches or total < watchlist.threshold:
+            continue
+        alert = Alert(
+            alert_id=alert_id(article.article_id, watchlist.watchlist_id),
+            watchlist_id=watchlist.watchlist_id,
+            watchlist_name=watchlist.name,
+            article_id=article.article_id,
+            feed_id=article.feed_id,
+            title=article.title,
+            url=article.url,
+            language=enriched.language,
+            countries=list(enriched.countries),
+            regions=list(enriched.regions),
+            score=total,
+            duplicate_cluster_id=enriched.duplicate_of,
+            created_at=contracts.timestamp(now),
+        )
+        alert.matches.extend(matches)
+        alert.places.extend(enriched.places)
+        if article.HasField("published_at"):
+            alert.published_at.CopyFrom(article.published_at)
+        alerts.append(alert)
+    return alerts

@@ -1,0 +1,231 @@
+"""Watch-list term matching: the :class:`Matcher` seam and its regular-expression implementation.
+
+:class:`RegexMatcher` compiles every alias of every watch list into two combined patterns — one over the
+case-folded text for ``aliases``, one over the accent-folded, case-kept text for
+``case_sensitive_aliases`` — and then applies each term's rules to every hit:
+
+- whole words / phrases only (a letter or digit may not touch either end; spaces and hyphens inside a
+  phrase are interchangeable);
+- ``context_words``: at least one must occur within ``context_window_chars`` of the hit;
+- ``negative_context``: none may (an occurrence lying entirely inside the hit does not count, one that
+  overlaps it does: ``hit by`` vetoes ``Hit``);
+- a case-sensitive acronym of up to three capitals between other capitalised words (a shouted
+  headline: ``WHAT IS NEXT``) does not count.
+
+Context words are case- and accent-insensitive; a trailing ``*`` makes one a prefix. Offsets in
+:class:`Match` are code points into the ORIGINAL text; boilerplate footers are never matched.
+``match`` never raises for any ``str``. Instances are immutable: swap a new one in to reload.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from newswatch.processor.normalize import FoldedText, fold, mask_boilerplate
+from newswatch.v1.watchlist_pb2 import Term, Watchlist
+
+__all__ = ["Match", "Matcher", "RegexMatcher", "alias_pattern", "context_pattern", "phrase_key", "snippet"]
+
+SNIPPET_CHARS = 80
+_SEP = re.compile(r"[\s\-]+")
+_SHOUT = re.compile(r"[A-Z]{2,}")
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """One occurrence of a watch-list term; ``original[start:end] == matched_text``."""
+
+    watchlist_id: str
+    term_id: str
+    term_label: str
+    kind: str
+    weight: float
+    matched_text: str
+    start: int
+    end: int
+    snippet: str
+
+
+class Matcher(Protocol):
+    """Finds watch-list terms in text. Implementations are immutable and safe to share."""
+
+    def match(self, text: str) -> list[Match]:
+        """Every match in ``text``, ordered by (start, watchlist_id, term_id). Never raises."""
+        ...
+
+
+def phrase_key(alias: str) -> str:
+    """The lookup key of a phrase: runs of spaces and hyphens become one space."""
+    return _SEP.sub(" ", alias).strip()
+
+
+def alias_pattern(keys: Iterable[str]) -> re.Pattern[str] | None:
+    """One pattern for all whole-word phrases (``phrase_key`` form), factored as a prefix trie.
+
+    At each position the longest phrase that ends on a word boundary wins; a space in a key matches
+    any run of spaces and hyphens.
+    """
+    trie: dict[str, Any] = {}
+    for key in keys:
+        node = trie
+        for char in key:
+            node = node.setdefault(char, {})
+        node[""] = {}
+    if not trie:
+        return None
+    return re.compile(rf"(?<!\w)(?:{_trie_regex(trie)})(?!\w)")
+
+
+def _trie_regex(node: dict[str, Any]) -> str:
+    branches = [
+        (r"[\s\-]+" if char == " " else re.escape(char)) + _trie_regex(child)
+        for char, child in sorted(node.items())
+        if char
+    ]
+    if not branches:
+        return ""
+    if len(branches) == 1 and "" not in node:
+        return branches[0]
+    return "(?:" + "|".join(branches) + ")" + ("?" if "" in node else "")
+
+
+def context_pattern(words: Iterable[str]) -> re.Pattern[str] | None:
+    """Case-folded whole words or phrases; ``word*`` is a prefix."""
+    alts: list[str] = []
+    for word in words:
+        prefix = word.endswith("*")
+        key = phrase_key(fold(word.rstrip("*")).text)
+        if not key:
+            continue
+        body = r"[\s\-]+".join(re.escape(w) for w in key.split(" "))
+        alts.append(body + (r"\w*" if prefix else ""))
+    if not alts:
+        return None
+    return re.compile(rf"(?<!\w)(?:{'|'.join(sorted(set(alts), key=len, reverse=True))})(?!\w)")
+
+
+def snippet(text: str, start: int, end: int, width: int = SNIPPET_CHARS) -> str:
+    """The match with about ``width`` characters either side, whitespace collapsed."""
+    lo, hi = max(0, start - width), min(len(text), end + width)
+    if lo > 0:
+        space = text.find(" ", lo, start)
+        lo = space + 1 if space != -1 else lo
+    if hi < len(text):
+        space = text.rfind(" ", end, hi)
+        hi = space if space != -1 else hi
+    body = " ".join(text[lo:hi].split())
+    return ("…" if lo > 0 else "") + body + ("…" if hi < len(text) else "")
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    watchlist_id: str
+    term: Term
+    window: int
+    context: re.Pattern[str] | None
+    negative: re.Pattern[str] | None
+
+
+class RegexMatcher:
+    """The default :class:`Matcher`: combined patterns plus per-term context rules."""
+
+    def __init__(self, watchlists: Sequence[Watchlist]) -> None:
+        self.watchlists: tuple[Watchlist, ...] = tuple(watchlists)
+        self._insensitive: dict[str, list[_Rule]] = {}
+        self._sensitive: dict[str, list[_Rule]] = {}
+        for watchlist in self.watchlists:
+            for term in watchlist.terms:
+                rule = _Rule(
+                    watchlist.watchlist_id,
+                    term,
+                    int(term.context_window_chars),
+                    context_pattern(term.context_words),
+                    context_pattern(term.negative_context),
+                )
+                for alias in term.aliases:
+                    key = phrase_key(fold(alias).text)
+                    if key:
+                        self._insensitive.setdefault(key, []).append(rule)
+                for alias in term.case_sensitive_aliases:
+                    key = phrase_key(fold(alias, casefold=False).text)
+                    if key:
+                        self._sensitive.setdefault(key, []).append(rule)
+        self._insensitive_rx = alias_pattern(self._insensitive)
+        self._sensitive_rx = alias_pattern(self._sensitive)
+
+    def match(self, text: str) -> list[Match]:
+        masked = mask_boilerplate(text)
+        lower = fold(masked)
+        found: dict[tuple[str, str, int, int], Match] = {}
+        passes = (
+            (self._insensitive_rx, self._insensitive, lower),
+            (self._sensitive_rx, self._sensitive, None),
+        )
+        for pattern, rules, view in passes:
+            if pattern is None:
+                continue
+            view = view or fold(masked, casefold=False)
+            for hit in pattern.finditer(view.text):
+                start, end = view.span(hit.start(), hit.end())
+                if view is not lower and _shouted(masked, start, end):
+                    continue
+                for rule in rules.get(phrase_key(hit.group()), ()):
+                    key = (rule.watchlist_id, rule.term.term_id, start, end)
+                    if key in found or not _context_ok(rule, lower, start, end):
+                        continue
+                    found[key] = Match(
+                        watchlist_id=rule.watchlist_id,
+                        term_id=rule.term.term_id,
+                        term_label=rule.term.label or rule.term.term_id,
+                        kind=rule.term.kind or "keyword",
+                        weight=rule.term.weight,
+                        matched_text=text[start:end],
+                        start=start,
+                        end=end,
+                        snippet=snippet(text, start, end),
+                    )
+        return _outermost(found.values())
+
+
+def _outermost(matches: Iterable[Match]) -> list[Match]:
+    """Drop matches lying inside a longer match of the same term ("Islamic State" in "... of Iraq")."""
+    ordered = sorted(matches, key=lambda m: (m.start, -m.end, m.watchlist_id, m.term_id))
+    kept: list[Match] = []
+    reach: dict[tuple[str, str], int] = {}
+    for m in ordered:
+        key = (m.watchlist_id, m.term_id)
+        if reach.get(key, -1) >= m.end:
+            continue
+        reach[key] = max(reach.get(key, -1), m.end)
+        kept.append(m)
+    return sorted(kept, key=lambda m: (m.start, m.watchlist_id, m.term_id, m.end))
+
+
+def _shouted(text: str, start: int, end: int) -> bool:
+    """A short all-capitals hit whose neighbouring word is also in capitals."""
+    word = text[start:end]
+    if len(word) > 3 or not word.isupper():
+        return False
+    before = text[max(0, start - 20) : start].split()
+    after = text[end : end + 20].split()
+    neighbours = [before[-1] if before else "", after[0] if after else ""]
+    return any(_SHOUT.fullmatch(re.sub(r"\W", "", n)) for n in neighbours)
+
+
+def _context_ok(rule: _Rule, lower: FoldedText, start: int, end: int) -> bool:
+    if rule.context is None and rule.negative is None:
+        return True
+    fstart, fend = lower.position(start), lower.position(end)
+    lo, hi = max(0, fstart - rule.window), min(len(lower.text), fend + rule.window)
+    if rule.negative is not None:
+        for neg in rule.negative.finditer(lower.text, lo, hi):
+            if not (fstart <= neg.start() and neg.end() <= fend):
+                return False
+    if rule.context is None:
+        return True
+    return any(
+        not (fstart <= ctx.start() and ctx.end() <= fend) for ctx in rule.context.finditer(lower.text, lo, hi)
+    )

@@ -1,0 +1,105 @@
+"""Pure enrichment and alert rules."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from newswatch.processor.enrich import alert_id, alerts_for, enrich, guess_language, score
+from newswatch.processor.keywords import RegexMatcher
+from newswatch.processor.places import default_gazetteer
+from newswatch.processor.watchlist import default_watchlist, parse_watchlists
+from newswatch.v1.article_pb2 import Article
+from newswatch.v1.enriched_pb2 import TextField
+
+DEFAULT = default_watchlist()
+MATCHER = RegexMatcher([DEFAULT])
+GAZ = default_gazetteer()
+NOW = datetime(2016, 4, 5, 12, 0, tzinfo=UTC)
+
+
+def _article(**fields: str) -> Article:
+    return Article(article_id=fields.pop("article_id", "a1"), feed_id="f1", **fields)
+
+
+def test_seed_article(seed_text: str) -> None:
+    article = _article(title="Heavy Clashes with ISIS", content=seed_text, language="")
+    enriched = enrich(article, MATCHER, GAZ, now=NOW)
+    assert {m.term_id for m in enriched.matches} == {"isis", "palmyra", "hit"}
+    assert list(enriched.countries) == ["IQ", "SY"]
+    assert "mena" in enriched.regions and list(enriched.regions) == sorted(set(enriched.regions))
+    assert enriched.language == "en"
+    title_matches = [m for m in enriched.matches if m.field == TextField.TEXT_FIELD_TITLE]
+    assert [(m.start, m.end) for m in title_matches] == [(19, 23)]
+    for m in enriched.matches:
+        source = article.title if m.field == TextField.TEXT_FIELD_TITLE else article.content
+        assert source[m.start : m.end] == m.matched_text
+    for p in enriched.places:
+        assert p.country_code in {"SY", "IQ"}
+    (alert,) = alerts_for(enriched, [DEFAULT], now=NOW)
+    assert alert.alert_id == alert_id("a1", "default") and len(alert.alert_id) == 32
+    assert alert.score == 3.0 and alert.watchlist_name == DEFAULT.name
+    assert list(alert.regions) == list(enriched.regions)
+    assert alert.created_at.ToDatetime(tzinfo=UTC) == NOW
+
+
+@pytest.mark.parametrize(
+    ("declared", "text", "expected"),
+    [
+        ("fr-FR", "The town", "fr"),
+        ("EN_us", "", "en"),
+        ("", "Les forces de la coalition sont dans la ville", "fr"),
+        ("", "The forces of the coalition are in the town", "en"),
+        ("", "12345", ""),
+        ("??", "Le groupe et la ville", "fr"),
+    ],
+)
+def test_language(declared: str, text: str, expected: str) -> None:
+    assert enrich(_article(title=text, language=declared), MATCHER, GAZ).language == expected
+
+
+def test_guess_language_is_bounded() -> None:
+    assert guess_language("the " * 10_000 + "le " * 20_000) == "en"
+
+
+def test_threshold_and_weights_count_each_term_once() -> None:
+    (wl,) = parse_watchlists(
+        {
+            "id": "pair",
+            "threshold": 2,
+            "terms": [
+                {"id": "a", "aliases": ["alpha"], "weight": 1, "variants": [{"aliases": ["alef"]}]},
+                {"id": "b", "aliases": ["beta"], "weight": 1},
+            ],
+        }
+    )
+    matcher = RegexMatcher([wl])
+    one = enrich(_article(title="alpha alef alpha"), matcher, GAZ)
+    assert score(wl, one.matches) == 1.0
+    assert alerts_for(one, [wl]) == []
+    both = enrich(_article(title="alpha and beta"), matcher, GAZ)
+    (alert,) = alerts_for(both, [wl])
+    assert alert.score == 2.0 and alert.watchlist_id == "pair"
+
+
+def test_disabled_watchlist_never_alerts() -> None:
+    disabled = default_watchlist()
+    disabled.enabled = False
+    enriched = enrich(_article(title="Daesh"), MATCHER, GAZ)
+    assert alerts_for(enriched, [disabled]) == []
+
+
+def test_alert_id_is_deterministic_and_distinct() -> None:
+    assert alert_id("a", "w") == alert_id("a", "w")
+    assert len({alert_id("a", "w"), alert_id("a", "v"), alert_id("b", "w"), alert_id("a\x00w", "")}) == 4
+
+
+def test_duplicate_cluster_and_published_at_are_carried() -> None:
+    article = _article(title="Daesh")
+    article.published_at.FromDatetime(NOW)
+    enriched = enrich(article, MATCHER, GAZ)
+    enriched.duplicate_of = "a0"
+    (alert,) = alerts_for(enriched, [DEFAULT])
+    assert alert.duplicate_cluster_id == "a0"
+    assert alert.published_at == article.published_at

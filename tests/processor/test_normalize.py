@@ -1,0 +1,90 @@
+"""Folding with offsets back to the original, and boilerplate masking."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from newswatch.processor.normalize import boilerplate_spans, fold, mask_boilerplate
+
+
+@pytest.mark.parametrize(
+    ("text", "folded", "cased"),
+    [
+        ("\u00c9tat islamique", "etat islamique", "Etat islamique"),
+        ("E\u0301tat", "etat", "Etat"),
+        ("Stra\u00dfe", "strasse", "Stra\u00dfe"),
+        ("l\u2019EI \u2013 Hi\u0304t", "l'ei - hit", "l'EI - Hit"),
+        ("\ufb01n\u00a0de", "fin de", "fin de"),
+        (
+            "\u062a\u064e\u062f\u0652\u0645\u064f\u0631",
+            "\u062a\u062f\u0645\u0631",
+            "\u062a\u062f\u0645\u0631",
+        ),
+        ("Bu\u0640\u0640sh", "bush", "Bush"),
+    ],
+)
+def test_fold(text: str, folded: str, cased: str) -> None:
+    assert fold(text).text == folded
+    assert fold(text, casefold=False).text == cased
+
+
+def test_span_maps_back_to_original_offsets() -> None:
+    text = "Les ruines de Palmy\u0301re et l'\u00c9tat"
+    view = fold(text)
+    start = view.text.index("palmyre")
+    assert view.span(start, start + len("palmyre")) == (14, 22)
+    assert text[14:22] == "Palmy\u0301re"
+    assert view.position(14) == start
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=200))
+def test_origin_is_monotonic_and_in_range(text: str) -> None:
+    view = fold(text)
+    assert len(view.origin) == len(view.text)
+    assert list(view.origin) == sorted(view.origin)
+    assert all(0 <= i < len(text) for i in view.origin)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=200))
+def test_folding_ignores_composition_and_case(text: str) -> None:
+    nfc, nfd = unicodedata.normalize("NFC", text), unicodedata.normalize("NFD", text)
+    assert fold(nfc).text == fold(nfd).text
+    ascii_only = "".join(c for c in text if c.isascii())
+    assert fold(ascii_only.upper()).text == fold(ascii_only.lower()).text
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=300))
+def test_masking_keeps_length_and_newlines(text: str) -> None:
+    masked = mask_boilerplate(text)
+    assert len(masked) == len(text)
+    assert [i for i, c in enumerate(masked) if c == "\n"] == [i for i, c in enumerate(text) if c == "\n"]
+
+
+def test_seed_footer_is_masked_to_the_end(seed_text: str) -> None:
+    spans = boilerplate_spans(seed_text)
+    assert spans == [(seed_text.index("La source originale"), len(seed_text))]
+    masked = mask_boilerplate(seed_text)
+    assert "Avis de non-responsabilit" not in masked and "Copyright" not in masked
+    assert "Hit in the Anbar province" in masked
+
+
+@pytest.mark.parametrize(
+    ("text", "masked_phrase", "kept_phrase"),
+    [
+        ("Disclaimer: opinions are the author's.\n\nDaesh attacked Hit." + " x" * 40, "opinions", "Daesh"),
+        ("News body " * 10 + "\nAll rights reserved. Daesh", "Daesh", "News body"),
+        ("News body " * 10 + "\nTous droits r\u00e9serv\u00e9s 2016", "droits", "News"),
+        ("News body " * 10 + "\nThe original source of this article is X", "original source", "News"),
+    ],
+)
+def test_footers(text: str, masked_phrase: str, kept_phrase: str) -> None:
+    masked = mask_boilerplate(text)
+    assert masked_phrase not in masked
+    assert kept_phrase in masked

@@ -1,0 +1,272 @@
+"""The processor worker as a process against the real broker: outputs, dedupe, DLQ, reload, SIGTERM.
+
+The worker runs with a unique consumer group starting at the end of the raw topic, so it only sees
+what this module produces; every assertion filters by this module's keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from newswatch import contracts
+from newswatch.kafka import ensure_topics, make_consumer, make_producer
+from newswatch.processor.agents import DLQ_REASON_HEADER
+from newswatch.processor.app import topic_partitions
+from newswatch.processor.enrich import alert_id
+from newswatch.processor.watchlist import apply_watchlists, parse_watchlists
+from newswatch.settings import Settings, load_settings
+from newswatch.topics import ALERTS, ARTICLES_ENRICHED, ARTICLES_RAW, ARTICLES_RAW_DLQ, WATCHLISTS
+from newswatch.v1.alert_pb2 import Alert
+from newswatch.v1.article_pb2 import Article
+from newswatch.v1.enriched_pb2 import EnrichedArticle
+
+pytestmark = pytest.mark.integration
+
+PARTITIONS: dict[str, int] = {}  # topic -> partition count as found on the broker
+REPO = Path(__file__).resolve().parents[2]
+RUN = (
+    "import sys\n"
+    "from newswatch.observability import setup_logging\n"
+    "from newswatch.settings import load_settings\n"
+    "from newswatch.processor.app import run_worker\n"
+    "s = load_settings()\n"
+    "setup_logging(s.log_format, s.log_level)\n"
+    "sys.exit(run_worker(s, app_id=sys.argv[1], offset_reset='latest'))\n"
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Worker:
+    def __init__(self, proc: subprocess.Popen[bytes], port: int, settings: Settings, log: Path) -> None:
+        self.proc, self.port, self.settings, self.log = proc, port, settings, log
+
+    def get(self, path: str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=2) as resp:
+                return resp.status, resp.read().decode()
+        except OSError as exc:
+            return getattr(exc, "code", 0) or 0, ""
+
+
+@pytest.fixture(scope="module")
+def worker(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
+    tmp = tmp_path_factory.mktemp("processor")
+    port = _free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("NEWSWATCH_")},
+        "NEWSWATCH_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "NEWSWATCH_TOPIC_PARTITIONS": "3",
+        "NEWSWATCH_DATA_DIR": str(tmp / "data"),
+        "NEWSWATCH_PROCESSOR_METRICS_PORT": str(port),
+        "NEWSWATCH_LOG_LEVEL": "INFO",
+        "PYTHONPATH": str(REPO / "services"),
+    }
+    settings = load_settings(environ={k: v for k, v in env.items() if k.startswith("NEWSWATCH_")})
+    asyncio.run(ensure_topics(settings))
+    PARTITIONS.update(asyncio.run(_partition_counts(settings)))
+    log = tmp / "worker.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", RUN, f"test-processor-{uuid.uuid4().hex[:12]}"],
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            cwd=tmp,
+        )
+    handle = Worker(proc, port, settings, log)
+    try:
+        deadline = time.monotonic() + 90
+        while handle.get("/readyz")[0] != 200:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"worker not ready (rc={proc.poll()}):\n{log.read_text()[-4000:]}")
+            time.sleep(0.5)
+        asyncio.run(_probe_all_partitions(settings))
+        yield handle
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+
+
+async def _partition_counts(settings: Settings) -> dict[str, int]:
+    topics = (ARTICLES_RAW, ARTICLES_ENRICHED, ALERTS, ARTICLES_RAW_DLQ)
+    return {t.name: await topic_partitions(settings, t) for t in topics}
+
+
+def _article(article_id: str, title: str, content: str = "") -> Article:
+    return Article(article_id=article_id, feed_id="test-feed", url=f"https://example.test/{article_id}",
+                   title=title, content=content, language="en")  # fmt: skip
+
+
+async def _tail(settings: Settings, *topics: str) -> AIOKafkaConsumer:
+    """A consumer positioned at the current end of every partition of ``topics``."""
+    consumer = make_consumer(settings, "test-tail", group_id=None)
+    await consumer.start()
+    tps = [TopicPartition(t, p) for t in topics for p in range(PARTITIONS[t])]
+    consumer.assign(tps)
+    await consumer.seek_to_end(*tps)
+    for tp in tps:
+        await consumer.position(tp)
+    return consumer
+
+
+async def _collect(
+    consumer: AIOKafkaConsumer, keys: set[bytes], until: Any, wait_seconds: float = 30.0
+) -> list[Any]:
+    """Records whose key is in ``keys`` until ``until(records)`` is true or the wait is over."""
+    found: list[Any] = []
+    deadline = time.monotonic() + wait_seconds
+    while time.monotonic() < deadline and not until(found):
+        batch = await consumer.getmany(timeout_ms=500)
+        found += [r for records in batch.values() for r in records if r.key in keys]
+    return found
+
+
+Record = tuple[str, bytes, bytes | None, list[Any], int | None]  # topic, key, value, headers, partition
+
+
+async def _produce(settings: Settings, items: list[Record]) -> None:
+    producer = make_producer(settings, "test")
+    await producer.start()
+    try:
+        for topic, key, value, headers, partition in items:
+            await producer.send_and_wait(topic, value=value, key=key, headers=headers, partition=partition)
+    finally:
+        await producer.stop()
+
+
+async def _probe_all_partitions(settings: Settings) -> None:
+    """Send probe articles to every partition until each one comes out enriched."""
+    consumer = await _tail(settings, ARTICLES_ENRICHED.name)
+    try:
+        pending = set(range(PARTITIONS[ARTICLES_RAW.name]))
+        deadline = time.monotonic() + 60
+        while pending and time.monotonic() < deadline:
+            probes = {f"probe-{uuid.uuid4().hex}".encode(): p for p in pending}
+            batch: list[Record] = []
+            for key, partition in probes.items():
+                value, headers = contracts.encode(_article(key.decode(), "probe"))
+                batch.append((ARTICLES_RAW.name, key, value, headers, partition))
+            await _produce(settings, batch)
+            want = len(probes)
+            got = await _collect(consumer, set(probes), lambda f, n=want: len(f) >= n, wait_seconds=3)
+            pending -= {probes[r.key] for r in got}
+        assert not pending, f"partitions {pending} never processed a probe"
+    finally:
+        await consumer.stop()
+
+
+async def test_article_is_enriched_and_alerted(worker: Worker, seed_text: str) -> None:
+    aid = f"it-seed-{uuid.uuid4().hex}"
+    consumer = await _tail(worker.settings, ARTICLES_ENRICHED.name, ALERTS.name)
+    try:
+        value, headers = contracts.encode(_article(aid, "Heavy clashes with ISIS", seed_text))
+        await _produce(worker.settings, [(ARTICLES_RAW.name, aid.encode(), value, headers, None)])
+        records = await _collect(consumer, {aid.encode()}, lambda f: len(f) >= 2)
+    finally:
+        await consumer.stop()
+    enriched = [contracts.decode(EnrichedArticle, r.value, r.headers) for r in records
+                if r.topic == ARTICLES_ENRICHED.name]  # fmt: skip
+    alerts = [contracts.decode(Alert, r.value, r.headers) for r in records if r.topic == ALERTS.name]
+    assert len(enriched) == 1 and len(alerts) == 1
+    assert {m.term_id for m in enriched[0].matches} == {"isis", "palmyra", "hit"}
+    assert {"SY", "IQ"} <= set(enriched[0].countries) and "mena" in enriched[0].regions
+    assert alerts[0].alert_id == alert_id(aid, "default")
+    assert alerts[0].score >= 3.0
+    status, body = worker.get("/metrics")
+    assert status == 200 and 'newswatch_processor_articles_total{outcome="processed"}' in body
+
+
+async def test_same_article_twice_gives_one_alert(worker: Worker) -> None:
+    aid = f"it-dup-{uuid.uuid4().hex}"
+    sentinel = f"it-sentinel-{uuid.uuid4().hex}"
+    value, headers = contracts.encode(_article(aid, "Daesh fighters left Palmyra"))
+    s_value, s_headers = contracts.encode(_article(sentinel, "Nothing to see"))
+    consumer = await _tail(worker.settings, ARTICLES_ENRICHED.name, ALERTS.name)
+    try:
+        # Same partition for all three, so the sentinel comes out after both copies were handled.
+        await _produce(worker.settings, [
+            (ARTICLES_RAW.name, aid.encode(), value, headers, 0),
+            (ARTICLES_RAW.name, aid.encode(), value, headers, 0),
+            (ARTICLES_RAW.name, sentinel.encode(), s_value, s_headers, 0),
+        ])  # fmt: skip
+        records = await _collect(consumer, {aid.encode(), sentinel.encode()},
+                                 lambda f: any(r.key == sentinel.encode() for r in f))  # fmt: skip
+        records += await _collect(consumer, {aid.encode()}, lambda f: False, wait_seconds=1.0)
+    finally:
+        await consumer.stop()
+    mine = [r for r in records if r.key == aid.encode()]
+    assert sum(r.topic == ALERTS.name for r in mine) == 1
+    assert sum(r.topic == ARTICLES_ENRICHED.name for r in mine) == 1
+
+
+async def test_malformed_message_goes_to_dlq_and_worker_carries_on(worker: Worker) -> None:
+    bad = f"it-bad-{uuid.uuid4().hex}".encode()
+    good = f"it-good-{uuid.uuid4().hex}"
+    g_value, g_headers = contracts.encode(_article(good, "Tadmur ruins"))
+    consumer = await _tail(worker.settings, ARTICLES_RAW_DLQ.name, ARTICLES_ENRICHED.name)
+    try:
+        await _produce(worker.settings, [
+            (ARTICLES_RAW.name, bad, b"\xff\x00not protobuf", [("content-type", b"text/plain")], None),
+            (ARTICLES_RAW.name, good.encode(), g_value, g_headers, None),
+        ])  # fmt: skip
+        records = await _collect(consumer, {bad, good.encode()}, lambda f: len(f) >= 2)
+    finally:
+        await consumer.stop()
+    dlq = [r for r in records if r.topic == ARTICLES_RAW_DLQ.name]
+    assert len(dlq) == 1 and dlq[0].value == b"\xff\x00not protobuf"
+    assert contracts.header(dlq[0].headers, DLQ_REASON_HEADER) == "invalid_message"
+    assert any(r.topic == ARTICLES_ENRICHED.name and r.key == good.encode() for r in records)
+    assert worker.proc.poll() is None
+
+
+async def test_new_watchlist_is_hot_reloaded(worker: Worker) -> None:
+    wid = f"it-{uuid.uuid4().hex[:12]}"
+    word = f"zorblax{uuid.uuid4().hex[:6]}"
+    (watchlist,) = parse_watchlists(
+        {"id": wid, "name": "test list", "terms": [{"id": "z", "aliases": [word]}]}
+    )
+    await apply_watchlists(worker.settings, [watchlist])
+    consumer = await _tail(worker.settings, ALERTS.name)
+    alerts: list[Alert] = []
+    try:
+        deadline = time.monotonic() + 30
+        while not alerts and time.monotonic() < deadline:
+            aid = f"it-wl-{uuid.uuid4().hex}"
+            value, headers = contracts.encode(_article(aid, f"A report on {word} today"))
+            await _produce(worker.settings, [(ARTICLES_RAW.name, aid.encode(), value, headers, None)])
+            records = await _collect(consumer, {aid.encode()}, lambda f: bool(f), wait_seconds=3)
+            alerts = [contracts.decode(Alert, r.value, r.headers) for r in records]
+    finally:
+        await consumer.stop()
+        await _produce(worker.settings, [(WATCHLISTS.name, wid.encode(), None, [], None)])  # tombstone
+    assert [a.watchlist_id for a in alerts] == [wid]
+    assert alerts[0].matches[0].matched_text == word
+
+
+def test_sigterm_stops_the_worker_with_exit_code_zero(worker: Worker) -> None:
+    worker.proc.send_signal(signal.SIGTERM)
+    try:
+        code = worker.proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"worker ignored SIGTERM:\n{worker.log.read_text()[-4000:]}")
+    assert code == 0, worker.log.read_text()[-4000:]
