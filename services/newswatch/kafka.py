@@ -27,6 +27,7 @@ from newswatch.topics import ALL_TOPICS, TopicSpec
 __all__ = [
     "BrokerUnavailableError",
     "CompactedView",
+    "assign_all_partitions",
     "caught_up",
     "ensure_topics",
     "make_consumer",
@@ -146,6 +147,28 @@ async def ensure_topics(settings: Settings, specs: Iterable[TopicSpec] = ALL_TOP
         await admin.close()
 
 
+async def assign_all_partitions(
+    consumer: AIOKafkaConsumer, topic: TopicSpec, timeout_seconds: float = 30.0
+) -> list[TopicPartition]:
+    """Assign every partition of ``topic`` to a group-less consumer; return them, sorted.
+
+    A consumer knows a topic's partitions only after a metadata refresh that names it, so this asks
+    for one until the topic shows up (BrokerUnavailableError after the timeout: not created?).
+    """
+    deadline = time.monotonic() + timeout_seconds
+    partitions = consumer.partitions_for_topic(topic.name)
+    while not partitions:
+        if time.monotonic() > deadline:
+            raise BrokerUnavailableError(f"topic {topic.name} has no partitions (not created?)")
+        await consumer._client.force_metadata_update()  # aiokafka has no public call for this
+        partitions = consumer.partitions_for_topic(topic.name)
+        if not partitions:
+            await asyncio.sleep(0.2)
+    tps = [TopicPartition(topic.name, p) for p in sorted(partitions)]
+    consumer.assign(tps)
+    return tps
+
+
 async def caught_up(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
     """True once the consumer's position reached ``ends`` on every partition."""
     for tp, end in ends.items():
@@ -200,16 +223,8 @@ class CompactedView(Generic[M]):
     async def start(self, timeout_seconds: float = 30.0) -> None:
         await self._consumer.start()
         self._started = True
-        partitions = self._consumer.partitions_for_topic(self._topic.name)
         deadline = time.monotonic() + timeout_seconds
-        while not partitions:
-            if time.monotonic() > deadline:
-                raise BrokerUnavailableError(f"topic {self._topic.name} has no partitions (not created?)")
-            await asyncio.sleep(0.2)
-            await self._consumer._client.force_metadata_update()
-            partitions = self._consumer.partitions_for_topic(self._topic.name)
-        tps = [TopicPartition(self._topic.name, p) for p in sorted(partitions)]
-        self._consumer.assign(tps)
+        tps = await assign_all_partitions(self._consumer, self._topic, timeout_seconds)
         await self._consumer.seek_to_beginning(*tps)
         ends = await self._consumer.end_offsets(tps)
         while not await caught_up(self._consumer, ends):

@@ -14,11 +14,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from aiokafka import TopicPartition
-
 from newswatch import contracts
 from newswatch.errors import InvalidMessageError, SettingsError
-from newswatch.kafka import caught_up, ensure_topics, make_consumer, make_producer
+from newswatch.kafka import assign_all_partitions, caught_up, ensure_topics, make_consumer, make_producer
 from newswatch.settings import Settings
 from newswatch.topics import ARTICLES_RAW
 from newswatch.v1.article_pb2 import Article
@@ -63,9 +61,7 @@ async def replay_articles(
     await consumer.start()
     await producer.start()
     try:
-        partitions = consumer.partitions_for_topic(ARTICLES_RAW.name) or set()
-        tps = [TopicPartition(ARTICLES_RAW.name, p) for p in sorted(partitions)]
-        consumer.assign(tps)
+        tps = await assign_all_partitions(consumer, ARTICLES_RAW)
         ends = await consumer.end_offsets(tps)
         since_ms = int(since.timestamp() * 1000)
         found = await consumer.offsets_for_times(dict.fromkeys(tps, since_ms))

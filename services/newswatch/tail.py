@@ -17,7 +17,7 @@ from google.protobuf.json_format import MessageToDict
 
 from newswatch import contracts
 from newswatch.errors import InvalidMessageError
-from newswatch.kafka import caught_up, ensure_topics, make_consumer
+from newswatch.kafka import assign_all_partitions, caught_up, ensure_topics, make_consumer
 from newswatch.settings import Settings
 from newswatch.topics import ALERTS
 from newswatch.v1.alert_pb2 import Alert
@@ -65,9 +65,7 @@ async def tail_alerts(
     printed = 0
     deadline = None if timeout_seconds is None else time.monotonic() + timeout_seconds
     try:
-        partitions = consumer.partitions_for_topic(ALERTS.name) or set()
-        tps = [TopicPartition(ALERTS.name, p) for p in sorted(partitions)]
-        consumer.assign(tps)
+        tps = await assign_all_partitions(consumer, ALERTS)
         ends = await consumer.end_offsets(tps)
         begins = await consumer.beginning_offsets(tps)
         backlog: list[Any] = []

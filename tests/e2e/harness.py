@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import os
@@ -160,10 +161,14 @@ class Pipeline:
         return out.decode()
 
     def start(self, name: str, *args: str) -> None:
-        log = (self.logdir / f"{name}.log").open("ab")
-        self.procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "newswatch", *args], env=self.env, stdout=log, stderr=subprocess.STDOUT
-        )
+        with (self.logdir / f"{name}.log").open("ab") as log:  # the child keeps its own descriptor
+            self.procs[name] = subprocess.Popen(
+                [sys.executable, "-m", "newswatch", *args],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # stop_all kills the whole group: `run all` has children
+            )
 
     def kill(self, name: str) -> None:
         proc = self.procs.pop(name)
@@ -182,9 +187,9 @@ class Pipeline:
     def stop_all(self) -> None:
         for name in list(self.procs):
             proc = self.procs.pop(name)
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=30)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
 
     def log(self, name: str) -> str:
         path = self.logdir / f"{name}.log"

@@ -117,6 +117,8 @@ async def test_seed_article_reaches_a_signed_webhook_and_survives_a_processor_ki
 
         for name in ("poller", "processor", "alerter"):
             assert await pipe.terminate(name) == 0, pipe.log(name)
+        await pipe.cli("subscriptions", "remove", f"e2e-{run}")
+        await pipe.cli("feeds", "remove", feed.url)
     finally:
         pipe.stop_all()
         await feed.stop()
@@ -134,7 +136,7 @@ async def test_run_all_shows_an_alert_from_the_sample_feed(kafka_bootstrap: str,
     try:
         await pipe.cli("feeds", "add", feed.url, "--interval", "5")
         listed = [json.loads(line) for line in (await pipe.cli("feeds", "list", "--json")).splitlines()]
-        feed_id = next(f["feed_id"] for f in listed if f["url"] == feed.url)
+        feed_id = next(f["feed_id"] for f in listed if f.get("url") == feed.url)
         started = time.monotonic()
         pipe.start("all", "run", "all")
         titles: set[str] = set()
@@ -145,6 +147,7 @@ async def test_run_all_shows_an_alert_from_the_sample_feed(kafka_bootstrap: str,
         assert titles >= SAMPLE_MATCHING, f"sample alerts missing after 90 s: {titles}\n{pipe.log('all')}"
         assert "Summer chart hit tops streaming lists" not in titles  # the song is not the town of Hit
         assert await pipe.terminate("all", timeout_seconds=90) == 0, pipe.log("all")
+        await pipe.cli("feeds", "remove", feed_id)
     finally:
         pipe.stop_all()
         await feed.stop()

@@ -58,6 +58,16 @@ def _free_port() -> int:
 class Worker:
     def __init__(self, proc: subprocess.Popen[bytes], port: int, settings: Settings, log: Path) -> None:
         self.proc, self.port, self.settings, self.log = proc, port, settings, log
+        self.app_id = ""
+        self.env: dict[str, str] = {}
+        self.dup_article_id = ""  # set by the dedupe test, checked again after a restart
+
+    def wait_ready(self, seconds: float = 90) -> None:
+        deadline = time.monotonic() + seconds
+        while self.get("/readyz")[0] != 200:
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"worker not ready (rc={self.proc.poll()}):\n{self.log.read_text()[-4000:]}")
+            time.sleep(0.5)
 
     def get(self, path: str) -> tuple[int, str]:
         try:
@@ -84,27 +94,24 @@ def worker(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> It
     asyncio.run(ensure_topics(settings))
     PARTITIONS.update(asyncio.run(_partition_counts(settings)))
     log = tmp / "worker.log"
-    with log.open("wb") as sink:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", RUN, f"test-processor-{uuid.uuid4().hex[:12]}"],
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            cwd=tmp,
-        )
-    handle = Worker(proc, port, settings, log)
+    app_id = f"test-processor-{uuid.uuid4().hex[:12]}"
+    handle = Worker(_spawn(env, app_id, log, tmp), port, settings, log)
+    handle.app_id, handle.env = app_id, env
     try:
-        deadline = time.monotonic() + 90
-        while handle.get("/readyz")[0] != 200:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"worker not ready (rc={proc.poll()}):\n{log.read_text()[-4000:]}")
-            time.sleep(0.5)
+        handle.wait_ready()
         asyncio.run(_probe_all_partitions(settings))
         yield handle
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=30)
+        if handle.proc.poll() is None:
+            handle.proc.kill()
+            handle.proc.wait(timeout=30)
+
+
+def _spawn(env: dict[str, str], app_id: str, log: Path, cwd: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as sink:
+        return subprocess.Popen(
+            [sys.executable, "-c", RUN, app_id], env=env, stdout=sink, stderr=subprocess.STDOUT, cwd=cwd
+        )
 
 
 async def _partition_counts(settings: Settings) -> dict[str, int]:
@@ -217,6 +224,7 @@ async def test_same_article_twice_gives_one_alert(worker: Worker) -> None:
     mine = [r for r in records if r.key == aid.encode()]
     assert sum(r.topic == ALERTS.name for r in mine) == 1
     assert sum(r.topic == ARTICLES_ENRICHED.name for r in mine) == 1
+    worker.dup_article_id = aid
 
 
 async def test_malformed_message_goes_to_dlq_and_worker_carries_on(worker: Worker) -> None:
@@ -270,3 +278,30 @@ def test_sigterm_stops_the_worker_with_exit_code_zero(worker: Worker) -> None:
     except subprocess.TimeoutExpired:
         pytest.fail(f"worker ignored SIGTERM:\n{worker.log.read_text()[-4000:]}")
     assert code == 0, worker.log.read_text()[-4000:]
+
+
+async def test_restarted_worker_recovers_its_tables_and_still_drops_duplicates(worker: Worker) -> None:
+    """After SIGTERM (previous test), a new worker of the same app restores the seen-table from its
+    changelog: the article processed before the restart produces nothing the second time."""
+    assert worker.proc.poll() is not None, "runs after the SIGTERM test"
+    assert worker.dup_article_id, "runs after the duplicate test"
+    worker.log.write_bytes(b"")
+    worker.proc = _spawn(worker.env, worker.app_id, worker.log, worker.log.parent)
+    worker.wait_ready()
+    aid = worker.dup_article_id
+    sentinel = f"it-sentinel-{uuid.uuid4().hex}"
+    value, headers = contracts.encode(_article(aid, "Daesh fighters left Palmyra"))
+    s_value, s_headers = contracts.encode(_article(sentinel, "Nothing to see"))
+    consumer = await _tail(worker.settings, ARTICLES_ENRICHED.name, ALERTS.name)
+    try:
+        await _produce(worker.settings, [
+            (ARTICLES_RAW.name, aid.encode(), value, headers, 0),
+            (ARTICLES_RAW.name, sentinel.encode(), s_value, s_headers, 0),
+        ])  # fmt: skip
+        keys = {aid.encode(), sentinel.encode()}
+        records = await _collect(consumer, keys, lambda f: any(r.key == sentinel.encode() for r in f), 60)
+    finally:
+        await consumer.stop()
+    assert any(r.key == sentinel.encode() for r in records), worker.log.read_text()[-4000:]
+    assert not [r for r in records if r.key == aid.encode()]
+    assert "Error in recovery" not in worker.log.read_text()

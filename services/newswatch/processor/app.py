@@ -150,11 +150,19 @@ def build_app(
         value_serializer="raw",
         producer_acks=-1,
         consumer_auto_offset_reset=offset_reset,
+        # A worker that dies without leaving the group (SIGKILL, lost host) holds its partitions until its
+        # session expires: keep that short so a replacement takes over within seconds, not a minute.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
         autodiscover=False,
     )
     table_options: dict[str, Any] = {
         "default": None,
         "partitions": partitions,
+        # key_type / value_type bytes make the changelog raw on the way in AND on recovery (the schema
+        # alone leaves recovery decoding JSON, which fails on every record after a restart).
+        "key_type": bytes,
+        "value_type": bytes,
         "schema": faust.Schema(
             key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
         ),
