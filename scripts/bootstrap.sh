@@ -19,7 +19,7 @@ if [ "${#need_apt[@]}" -gt 0 ]; then
   fi
 fi
 
-py=${NEWSWATCH_BOOTSTRAP_PYTHON:-python3}  # the interpreter that creates .venv
+py=${BOOTSTRAP_PYTHON:-python3}  # the interpreter that creates .venv
 if ! "$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   echo "bootstrap: Python >= 3.11 is needed ($py is $("$py" --version 2>&1))" >&2
   exit 1
