@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import logging
 import signal
 import sys
@@ -22,6 +24,7 @@ log = logging.getLogger(__name__)
 
 SERVICES = ("poller", "processor", "alerter")
 _MAX_BACKOFF_SECONDS = 30.0
+_PR_SET_PDEATHSIG = 1
 
 
 @dataclass
@@ -32,12 +35,23 @@ class _Child:
     started_at: float = field(default_factory=time.monotonic)
 
 
+def _stop_with_parent() -> None:
+    """In the child, before exec: ask Linux for SIGTERM when the supervisor dies (even by SIGKILL)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 async def _spawn(child: _Child, config: str | None) -> None:
     args = [sys.executable, "-m", "newswatch"]
     if config:
         args += ["--config", config]
     args += ["run", child.service]
-    child.process = await asyncio.create_subprocess_exec(*args)
+    # Its own session: a terminal's Ctrl-C reaches only the supervisor, which then stops the children in
+    # pipeline order instead of all of them at once.
+    child.process = await asyncio.create_subprocess_exec(
+        *args, start_new_session=True, preexec_fn=_stop_with_parent
+    )
     child.started_at = time.monotonic()
     log.info("child started", extra={"service": child.service, "pid": child.process.pid})
 
