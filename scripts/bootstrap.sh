@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what newswatch needs on a fresh Debian machine: Java + Maven for the local Kafka broker
-# (only when missing), and the Python virtualenv with the package and its development tools.
+# Installs what newswatch needs on a fresh Debian machine: Java + Maven for the local Kafka broker, kcat
+# and protoc for the wire-format tests (each only when missing), and the Python virtualenv with the
+# package and its development tools.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
@@ -8,6 +9,10 @@ cd "$repo"
 need_apt=()
 command -v java >/dev/null || need_apt+=(default-jre-headless)
 command -v mvn >/dev/null || need_apt+=(maven)
+# Wire-format checks in the tests read topics with kcat and decode them with protoc.
+command -v kcat >/dev/null || need_apt+=(kcat)
+command -v protoc >/dev/null || need_apt+=(protobuf-compiler)
+[ -f /usr/include/google/protobuf/timestamp.proto ] || need_apt+=(libprotobuf-dev)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "bootstrap: installing ${need_apt[*]} with apt-get"
