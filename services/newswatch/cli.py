@@ -13,7 +13,7 @@ import logging
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from google.protobuf.json_format import MessageToDict
 
@@ -27,9 +27,11 @@ __all__ = ["build_parser", "main"]
 log = logging.getLogger("newswatch.cli")
 
 Handler = Callable[[argparse.Namespace, Settings], int]
+T = TypeVar("T")
 
 
-def _asyncio(coro: Coroutine[Any, Any, int]) -> int:
+def _await(coro: Coroutine[Any, Any, T]) -> T:
+    """Run one coroutine to completion in a fresh event loop (each CLI verb does one thing)."""
     return asyncio.run(coro)
 
 
@@ -45,7 +47,7 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     if service == "all":
         from newswatch.supervisor import supervise
 
-        return _asyncio(supervise(settings.shutdown_deadline_seconds, args.config))
+        return _await(supervise(settings.shutdown_deadline_seconds, args.config))
     if service == "processor":
         from newswatch.processor.app import run_worker
 
@@ -61,7 +63,7 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         from newswatch.alerter.service import AlerterService
 
         svc = AlerterService(settings)
-    return _asyncio(run_until_signalled(svc, settings.shutdown_deadline_seconds))
+    return _await(run_until_signalled(svc, settings.shutdown_deadline_seconds))
 
 
 # ---------------------------------------------------------------- feeds
@@ -77,45 +79,35 @@ def _cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
     from newswatch import feeds
 
     if args.feeds_cmd == "add":
-        from newswatch.contracts import timestamp
-        from newswatch.v1.feed_pb2 import Feed
-
         feeds.validate_feed_url(args.url, settings.allow_private_networks)
-        feed = Feed(
-            feed_id=feeds.feed_id_for(args.url),
-            url=args.url,
+        feed = feeds.make_feed(
+            args.url,
             title=args.title or "",
             language=args.language or "",
-            enabled=True,
             poll_interval_seconds=args.interval or 0,
-            tags=args.tag or [],
-            added_at=timestamp(),
+            tags=args.tag or (),
         )
-        for added in _asyncio_value(feeds.add_feeds(settings, [feed])):
-            _emit(f"added {added.feed_id} {added.url}")
+        for stored in _await(feeds.add_feeds(settings, [feed])):
+            _emit(f"added {stored.feed_id} {stored.url}")
         return 0
     if args.feeds_cmd == "import":
         loaded = feeds.load_feeds_yaml(Path(args.file))
-        for feed in loaded:
-            feeds.validate_feed_url(feed.url, settings.allow_private_networks)
-        added = _asyncio_value(feeds.add_feeds(settings, loaded))
-        _emit(f"imported {len(added)} feeds from {args.file}")
+        for item in loaded:
+            feeds.validate_feed_url(item.url, settings.allow_private_networks)
+        imported = _await(feeds.add_feeds(settings, loaded))
+        _emit(f"imported {len(imported)} feeds from {args.file}")
         return 0
     if args.feeds_cmd == "remove":
-        removed = _asyncio_value(feeds.remove_feed(settings, args.feed))
+        removed = _await(feeds.remove_feed(settings, args.feed))
         if not removed:
             print(f"newswatch: no feed {args.feed!r}", file=sys.stderr)
             return 1
         _emit(f"removed {args.feed}")
         return 0
-    listed = _asyncio_value(feeds.list_feeds(settings))
+    listed = _await(feeds.list_feeds(settings))
     for feed in sorted(listed, key=lambda f: f.url):
         _emit(_to_json(feed) if args.json else _feed_row(feed))
     return 0
-
-
-def _asyncio_value(coro: Coroutine[Any, Any, Any]) -> Any:
-    return asyncio.run(coro)
 
 
 def _to_json(message: Any) -> str:
@@ -130,7 +122,7 @@ def _cmd_watchlists(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.wl_cmd == "apply":
         lists = watchlist.load_watchlists_yaml(Path(args.file))
-        _asyncio_value(watchlist.apply_watchlists(settings, lists))
+        _await(watchlist.apply_watchlists(settings, lists))
         for wl in lists:
             _emit(f"applied {wl.watchlist_id} ({len(wl.terms)} terms, threshold {wl.threshold:g})")
         return 0
@@ -142,7 +134,7 @@ def _cmd_watchlists(args: argparse.Namespace, settings: Settings) -> int:
         await ensure_topics(settings, [WATCHLISTS])
         return await read_compacted(settings, WATCHLISTS, Watchlist)
 
-    stored = _asyncio_value(_list())
+    stored = _await(_list())
     default = watchlist.default_watchlist()
     everything = {default.watchlist_id: default, **stored}
     for wl in everything.values():
@@ -177,19 +169,19 @@ def _cmd_subscriptions(args: argparse.Namespace, settings: Settings) -> int:
         )
         if args.id:
             sub.subscription_id = args.id
-        _asyncio_value(subs.add_subscription(settings, sub))
+        _await(subs.add_subscription(settings, sub))
         _emit(f"added subscription {sub.subscription_id} ({args.name})")
         if args.webhook and not args.secret:
             # Shown once, here; never stored anywhere else than the subscriptions topic, never logged.
             _emit(f"webhook secret (keep it; it is not shown again): {sub.webhook.secret}")
         return 0
     if args.sub_cmd == "remove":
-        if not _asyncio_value(subs.remove_subscription(settings, args.subscription_id)):
+        if not _await(subs.remove_subscription(settings, args.subscription_id)):
             print(f"newswatch: no subscription {args.subscription_id!r}", file=sys.stderr)
             return 1
         _emit(f"removed {args.subscription_id}")
         return 0
-    for sub in _asyncio_value(subs.list_subscriptions(settings)):
+    for sub in _await(subs.list_subscriptions(settings)):
         if args.json:
             _emit(_to_json(sub))
             continue
@@ -233,7 +225,7 @@ def _cmd_check_feed(args: argparse.Namespace, settings: Settings) -> int:
     from newswatch.checkfeed import check_feed_report
 
     wl_file = Path(args.watchlists) if args.watchlists else None
-    report = _asyncio_value(check_feed_report(settings, args.url, wl_file))
+    report = _await(check_feed_report(settings, args.url, wl_file))
     for line in report.lines(as_json=args.json):
         _emit(line)
     return 0
@@ -243,7 +235,7 @@ def _cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
     from newswatch.replay import parse_since, replay_articles
 
     since = parse_since(args.since)
-    report = _asyncio_value(replay_articles(settings, since, feed_id=args.feed, dry_run=args.dry_run))
+    report = _await(replay_articles(settings, since, feed_id=args.feed, dry_run=args.dry_run))
     verb = "would re-publish" if args.dry_run else "re-published"
     _emit(
         f"{verb} {report.republished} articles since {since.isoformat()} "
