@@ -53,19 +53,19 @@ def rss(items: list[FeedItem], title: str = "test feed") -> bytes:
     ).encode()
 
 
-class FeedServer:
-    """Serves ``/feed.xml`` from a list of items that a test may extend while it runs."""
+class _LoopbackServer:
+    """One aiohttp route on a free 127.0.0.1 port; ``url`` is that route."""
+
+    method = "GET"
+    path = "/"
 
     def __init__(self) -> None:
-        self.items: list[FeedItem] = []
-        self.raw: bytes | None = None  # served as is instead of ``items`` when set
-        self.requests = 0
         self._runner: web.AppRunner | None = None
         self.port = 0
 
     async def start(self) -> None:
         app = web.Application()
-        app.router.add_get("/feed.xml", self._feed)
+        app.router.add_route(self.method, self.path, self.handle)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         self.port = free_port()
@@ -73,16 +73,31 @@ class FeedServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/feed.xml"
+        return f"http://127.0.0.1:{self.port}{self.path}"
 
-    async def _feed(self, _request: web.Request) -> web.Response:
-        self.requests += 1
-        body = self.raw if self.raw is not None else rss(self.items)
-        return web.Response(body=body, content_type="application/rss+xml")
+    async def handle(self, request: web.Request) -> web.Response:
+        raise NotImplementedError
 
     async def stop(self) -> None:
         if self._runner:
             await self._runner.cleanup()
+
+
+class FeedServer(_LoopbackServer):
+    """Serves ``/feed.xml`` from a list of items that a test may extend while it runs."""
+
+    path = "/feed.xml"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: list[FeedItem] = []
+        self.raw: bytes | None = None  # served as is instead of ``items`` when set
+        self.requests = 0
+
+    async def handle(self, _request: web.Request) -> web.Response:
+        self.requests += 1
+        body = self.raw if self.raw is not None else rss(self.items)
+        return web.Response(body=body, content_type="application/rss+xml")
 
 
 @dataclass
@@ -92,37 +107,23 @@ class Received:
     received_at: float
 
 
-class WebhookReceiver:
+class WebhookReceiver(_LoopbackServer):
     """Records every POST; ``fail_with`` makes it answer that status instead of 204."""
 
+    method = "POST"
+    path = "/hook"
+
     def __init__(self) -> None:
+        super().__init__()
         self.received: list[Received] = []
         self.fail_with: int | None = None
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
-    async def start(self) -> None:
-        app = web.Application()
-        app.router.add_post("/hook", self._hook)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        self.port = free_port()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
-
-    async def _hook(self, request: web.Request) -> web.Response:
+    async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
         if self.fail_with is not None:
             return web.Response(status=self.fail_with)
         self.received.append(Received(dict(request.headers), body, time.monotonic()))
         return web.Response(status=204)
-
-    async def stop(self) -> None:
-        if self._runner:
-            await self._runner.cleanup()
 
 
 def verify_standard_webhook(secret: str, headers: dict[str, str], body: bytes, tolerance: int = 300) -> None:
