@@ -104,6 +104,24 @@ class Settings:
     poll_interval_seconds: float = field(
         default=300.0, metadata=_help("default time between two checks of a feed", _range(1, 86400))
     )
+    poll_interval_min_seconds: float = field(
+        default=60.0,
+        metadata=_help(
+            "shortest interval a feed's own hints (TTL, Cache-Control, frequency) may ask for",
+            _range(1, 86400),
+        ),
+    )
+    poll_interval_max_seconds: float = field(
+        default=21600.0,
+        metadata=_help("longest interval between two checks of a healthy feed", _range(1, 604800)),
+    )
+    poller_group_id: str = field(
+        default="newswatch-poller",
+        metadata=_help(
+            "consumer group of the pollers on newswatch.feeds.v1 (feeds are shared by partition)",
+            _pattern(r"^[A-Za-z0-9._-]+$"),
+        ),
+    )
     fetch_timeout_seconds: float = field(
         default=30.0, metadata=_help("total time allowed for one feed fetch", _range(0.1, 600))
     )
