@@ -30,3 +30,14 @@ def test_every_metric_is_documented_and_well_named(metrics_class: type) -> None:
 def test_every_setting_is_documented() -> None:
     for env, _default, _help in describe():
         assert f"`{env}`" in README, f"{env} is missing from the README's settings table"
+
+
+def test_the_readme_watch_list_example_loads(tmp_path: Path) -> None:
+    from newswatch.processor.watchlist import load_watchlists_yaml
+
+    example = README.split("A watch list file:\n\n```yaml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "example.yaml"
+    path.write_text(example)
+    (watchlist,) = load_watchlists_yaml(path)
+    assert watchlist.watchlist_id == "syria-iraq"
+    assert {t.term_id for t in watchlist.terms} == {"isis"}
