@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,10 +67,15 @@ def kafka_bootstrap() -> Iterator[str]:
 
 @pytest.fixture
 def settings(kafka_bootstrap: str, tmp_path: Path) -> Settings:
-    """Settings for a test talking to the real broker; loopback feeds and webhooks allowed."""
+    """Settings for a test talking to the real broker; loopback feeds and webhooks allowed.
+
+    Each test's pollers form their own consumer group, so they never share feed partitions with pollers
+    of other tests running on the same broker.
+    """
     return load_settings(
         environ={
             "NEWSWATCH_KAFKA_BOOTSTRAP": kafka_bootstrap,
+            "NEWSWATCH_POLLER_GROUP_ID": f"newswatch-poller-test-{uuid.uuid4().hex[:12]}",
             "NEWSWATCH_ALLOW_PRIVATE_NETWORKS": "true",
             "NEWSWATCH_DATA_DIR": str(tmp_path / "data"),
             "NEWSWATCH_TOPIC_PARTITIONS": "3",

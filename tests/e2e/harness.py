@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -204,6 +205,8 @@ def pipeline_env(kafka_bootstrap: str, data_dir: Path, **extra: str) -> dict[str
             "NEWSWATCH_KAFKA_BOOTSTRAP": kafka_bootstrap,
             "NEWSWATCH_ALLOW_PRIVATE_NETWORKS": "true",
             "NEWSWATCH_DATA_DIR": str(data_dir),
+            # pollers of one pipeline are one group; another pipeline on the broker must not take its feeds
+            "NEWSWATCH_POLLER_GROUP_ID": f"newswatch-poller-e2e-{uuid.uuid4().hex[:12]}",
             "NEWSWATCH_TOPIC_PARTITIONS": "3",
             "NEWSWATCH_POLL_INTERVAL_SECONDS": "2",
             "NEWSWATCH_POLLER_METRICS_PORT": str(free_port()),

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from prometheus_client import CollectorRegistry
 
 from newswatch.errors import FetchError
 from newswatch.feeds import make_feed
 from newswatch.poller.fetcher import RetryLaterError, Validators
+from newswatch.poller.freshness import Hints
 from newswatch.poller.metrics import PollerMetrics
 from newswatch.poller.service import FeedChecker
 
@@ -76,3 +79,35 @@ async def test_forget_drops_memory_and_seen_ids() -> None:
     assert publisher.forgotten == [FEED.feed_id]
     assert fetcher.calls[1][1] is None
     assert len(publisher.batches) == 2
+
+
+async def test_hints_reach_the_scheduler_and_survive_a_skipped_parse() -> None:
+    body = fixture_bytes("rss20_ttl.xml")  # ttl 45 min; dated entries an hour apart (median)
+    fetcher = FakeFetcher(
+        replace(ok(body, etag='"1"'), max_age_seconds=600.0),
+        replace(ok(body, etag='"2"'), expires_seconds=900.0),  # same body: parse skipped
+        not_modified(),
+        ok(RSS),  # a new body: no server hint, two dated entries
+    )
+    publisher = FakePublisher()
+    checker, _ = make(fetcher, publisher)
+    first = await checker.check(FEED)
+    assert first.hints == Hints(ttl_seconds=2700.0, max_age_seconds=600.0, observed_seconds=3600.0)
+    skipped = await checker.check(FEED)
+    assert skipped.hints == Hints(ttl_seconds=2700.0, expires_seconds=900.0, observed_seconds=3600.0)
+    assert len(publisher.batches) == 1
+    assert (await checker.check(FEED)).hints is None  # 304: the scheduler keeps the last interval
+    fourth = await checker.check(FEED)
+    assert fourth.ok and fourth.hints == Hints(observed_seconds=51300.0)  # the old ttl is gone
+
+
+async def test_failed_checks_bring_no_hints_and_forget_drops_them() -> None:
+    body = fixture_bytes("rss20_ttl.xml")
+    fetcher = FakeFetcher(ok(body), ok(body), ok(body))
+    checker, _ = make(fetcher, FakePublisher(fail_times=1))
+    failed = await checker.check(FEED)
+    assert not failed.ok and failed.hints is None
+    assert (await checker.check(FEED)).hints == Hints(ttl_seconds=2700.0, observed_seconds=3600.0)
+    checker.forget(FEED.feed_id)
+    again = await checker.check(FEED)  # parsed again after forget, so the hints are rebuilt
+    assert again.hints == Hints(ttl_seconds=2700.0, observed_seconds=3600.0)

@@ -276,3 +276,73 @@ async def test_host_name_resolving_to_a_private_address_is_refused_at_connect(se
     port = base.rsplit(":", 1)[1]
     error = await fetch_error(Settings(allow_private_networks=False), f"http://{name}:{port}/feed")
     assert (error.outcome, error.retriable) == ("refused", False)
+
+
+@pytest.mark.parametrize(
+    ("name", "headers", "max_age", "expires"),
+    [
+        (
+            "max-age and Expires relative to Date",
+            {
+                "Cache-Control": "public, max-age=1800",
+                "Date": "Mon, 03 Mar 2025 10:00:00 GMT",
+                "Expires": "Mon, 03 Mar 2025 11:00:00 GMT",
+            },
+            1800.0,
+            3600.0,
+        ),
+        ("no-cache / no-store are no hints", {"Cache-Control": "no-store, no-cache"}, None, None),
+        ("negative max-age is no hint", {"Cache-Control": "max-age=-5"}, None, None),
+        (
+            "Expires in the past is no hint",
+            {"Date": "Mon, 03 Mar 2025 10:00:00 GMT", "Expires": "Mon, 03 Mar 2025 09:00:00 GMT"},
+            None,
+            None,
+        ),
+        ("Expires 0 is no hint", {"Expires": "0"}, None, None),
+        ("no headers", {}, None, None),
+    ],
+)
+async def test_freshness_headers(
+    unit_settings: Settings,
+    serve: ServeFn,
+    name: str,
+    headers: dict[str, str],
+    max_age: float | None,
+    expires: float | None,
+) -> None:
+    async def feed(request: web.Request) -> web.Response:
+        return web.Response(body=RSS, content_type="application/rss+xml", headers=headers)
+
+    app = web.Application()
+    app.router.add_get("/feed", feed)
+    base = await serve(app)
+    result = await fetch(unit_settings, base + "/feed")
+    assert (result.max_age_seconds, result.expires_seconds) == (max_age, expires), name
+
+
+async def test_expires_uses_the_servers_own_date(unit_settings: Settings, serve: ServeFn) -> None:
+    """aiohttp always sends Date (the server's clock): Expires two hours ahead of it gives about 7200 s."""
+
+    async def feed(request: web.Request) -> web.Response:
+        later = format_datetime(datetime.now(UTC) + timedelta(hours=2), usegmt=True)
+        return web.Response(body=RSS, headers={"Expires": later, "Cache-Control": "max-age=60, private"})
+
+    app = web.Application()
+    app.router.add_get("/feed", feed)
+    base = await serve(app)
+    result = await fetch(unit_settings, base + "/feed")
+    assert result.max_age_seconds == 60.0
+    assert result.expires_seconds is not None and 7190 <= result.expires_seconds <= 7201
+
+
+async def test_not_modified_carries_no_freshness_hints(unit_settings: Settings, serve: ServeFn) -> None:
+    async def feed(request: web.Request) -> web.Response:
+        return web.Response(status=304, headers={"Cache-Control": "max-age=600"})
+
+    app = web.Application()
+    app.router.add_get("/feed", feed)
+    base = await serve(app)
+    result = await fetch(unit_settings, base + "/feed", Validators('"v"', None))
+    assert result.not_modified
+    assert (result.max_age_seconds, result.expires_seconds) == (None, None)

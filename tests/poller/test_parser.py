@@ -137,3 +137,39 @@ def test_parse_feed_raises_only_parse_error(body: bytes) -> None:
         assert exc.outcome in ("hostile", "empty", "not_a_feed")
     else:
         assert isinstance(feed.entries, tuple)
+
+
+@pytest.mark.parametrize(
+    ("name", "fixture", "ttl", "update_period"),
+    [
+        ("RSS 2.0 <ttl> in minutes", "rss20_ttl.xml", 2700.0, None),
+        ("RSS 1.0 sy:updatePeriod daily, 4 times", "rss10_syndication.xml", None, 21600.0),
+        ("RSS 2.0 sy:updatePeriod hourly, twice; ttl 'soon' ignored", "rss20_sy_hourly.xml", None, 1800.0),
+        ("no hints", "rss20.xml", None, None),
+        ("Atom has neither", "atom10.xml", None, None),
+    ],
+)
+def test_pace_hints(name: str, fixture: str, ttl: float | None, update_period: float | None) -> None:
+    feed = parse_feed(fixture_bytes(fixture), "https://hints.example/feed")
+    assert (feed.ttl_seconds, feed.update_period_seconds) == (ttl, update_period), name
+    assert feed.entries  # the hints do not get in the way of the entries
+
+
+def test_pace_hint_fixtures_keep_entry_dates_for_the_observed_frequency() -> None:
+    feed = parse_feed(fixture_bytes("rss20_ttl.xml"), "https://ttl.example.org/rss")
+    assert [e.published.hour if e.published else None for e in feed.entries] == [11, 10, 8, 8, None]
+
+
+@pytest.mark.parametrize(
+    ("name", "channel", "ttl"),
+    [
+        ("zero", "<ttl>0</ttl>", None),
+        ("negative", "<ttl>-10</ttl>", None),
+        ("not a number", "<ttl>abc</ttl>", None),
+        ("empty", "<ttl/>", None),
+        ("fine", "<ttl>1</ttl>", 60.0),
+    ],
+)
+def test_malformed_ttl_is_no_hint(name: str, channel: str, ttl: float | None) -> None:
+    body = f'<rss version="2.0"><channel><title>t</title>{channel}</channel></rss>'.encode()
+    assert parse_feed(body, "https://t.example/").ttl_seconds == ttl, name

@@ -7,6 +7,8 @@ One module per step, after the "when / fetch / parse / what to do with it" split
 - :mod:`~newswatch.poller.parser` — bytes → entries (hostile bodies refused before feedparser);
 - :mod:`~newswatch.poller.identity` — canonical URLs and stable article ids;
 - :mod:`~newswatch.poller.publisher` — entries → ``Article`` protos on Kafka, once per process;
+- :mod:`~newswatch.poller.assignment` — the pollers' consumer group: which feed partitions are this poller's;
+- :mod:`~newswatch.poller.ownership` — catalogue + assignment → the feeds this poller schedules;
 - :mod:`~newswatch.poller.metrics` — every poller metric, built from an injected registry;
 - :mod:`~newswatch.poller.service` — wires them into a :class:`~newswatch.lifecycle.Service`.
 

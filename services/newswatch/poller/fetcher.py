@@ -5,6 +5,8 @@ Contract of :meth:`Fetcher.fetch`: returns a :class:`FetchResult` (status 2xx wi
 :data:`FETCH_OUTCOMES` and whose ``retriable`` flag says whether trying later can help. It raises nothing
 else (cancellation aside). Conditional-GET validators are passed in and handed back: the caller keeps
 them and stores new ones only once the body has been fully handled, so a failed publish is retried.
+A 2xx result also carries the server's freshness hints (``Cache-Control: max-age`` and ``Expires``, in
+seconds, None when absent or unusable; see :mod:`newswatch.poller.freshness`); a 304 carries none.
 
 Safety: every connection goes through :class:`~newswatch.netguard.GuardedResolver`; redirects are
 limited; the body is read in chunks and decompressed here (never by aiohttp) with a cap on the
@@ -23,6 +25,7 @@ import aiohttp
 
 from newswatch import __version__, netguard
 from newswatch.errors import FetchError, UnsafeURLError
+from newswatch.poller.freshness import expires_seconds, max_age_seconds
 from newswatch.settings import Settings
 
 __all__ = [
@@ -73,6 +76,8 @@ class FetchResult:
     validators: Validators
     content_type: str | None
     wire_bytes: int  # bytes received before decompression
+    max_age_seconds: float | None = None  # Cache-Control: max-age
+    expires_seconds: float | None = None  # Expires minus Date (or now)
 
 
 class RetryLaterError(FetchError):
@@ -159,6 +164,13 @@ class _Decoder:
         if self._d is not None and not self._d.eof:
             self._emit(self._d.flush())
         return b"".join(self._parts)
+
+
+def _freshness(resp: aiohttp.ClientResponse) -> tuple[float | None, float | None]:
+    """(max-age, Expires) hints of a response, in seconds."""
+    max_age = max_age_seconds(", ".join(resp.headers.getall("Cache-Control", ())))
+    expires = expires_seconds(resp.headers.get("Expires"), resp.headers.get("Date"), datetime.now(UTC))
+    return max_age, expires
 
 
 class HttpFetcher:
@@ -266,6 +278,7 @@ class HttpFetcher:
         body = decoder.finish()
         if not body.strip():
             raise FetchError("empty body", outcome="empty", status=status)
+        max_age, expires = _freshness(resp)
         return FetchResult(
             url=url,
             final_url=str(resp.url),
@@ -275,6 +288,8 @@ class HttpFetcher:
             validators=Validators(resp.headers.get("ETag"), resp.headers.get("Last-Modified")),
             content_type=resp.headers.get("Content-Type"),
             wire_bytes=wire,
+            max_age_seconds=max_age,
+            expires_seconds=expires,
         )
 
     async def close(self) -> None:

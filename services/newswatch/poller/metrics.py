@@ -18,6 +18,10 @@ newswatch_poller_publish_errors_total                  counter    articles Kafka
 newswatch_poller_feeds                                 gauge      state: ok, degraded, failing
 newswatch_poller_checks_in_flight                      gauge      feed checks running now
 newswatch_poller_scheduler_lag_seconds                 histogram  check start minus due time
+newswatch_poller_assigned_partitions                   gauge      feeds-topic partitions this poller owns
+newswatch_poller_rebalances_total                      counter    assignments received from the group
+newswatch_poller_interval_seconds                      histogram  interval chosen after a successful check
+                                                                  (before jitter; see scheduler.interval_for)
 =====================================================  =========  ==========================================
 """
 
@@ -83,6 +87,22 @@ class PollerMetrics:
             _PREFIX + "scheduler_lag_seconds",
             "Start of a feed check minus the time it was due",
             buckets=(0.01, 0.1, 0.5, 1, 5, 15, 60, 300),
+            registry=registry,
+        )
+        self.interval = Histogram(
+            _PREFIX + "interval_seconds",
+            "Interval until the next check chosen after a successful check, before jitter",
+            buckets=(1, 10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400),
+            registry=registry,
+        )
+        self.assigned_partitions = Gauge(
+            _PREFIX + "assigned_partitions",
+            "Partitions of the feeds topic assigned to this poller by its consumer group",
+            registry=registry,
+        )
+        self.rebalances = Counter(
+            _PREFIX + "rebalances_total",
+            "Partition assignments received from the pollers' consumer group",
             registry=registry,
         )
         for outcome in FETCH_OUTCOMES:

@@ -10,7 +10,9 @@ returns a :class:`ParsedFeed` or raises :class:`~newswatch.errors.ParseError` wh
 - ``not_a_feed`` — feedparser recognised no feed format and found no entries.
 
 Text fields are plain text: HTML is stripped (scripts and styles dropped, entities decoded, whitespace
-collapsed). Dates are timezone-aware UTC or None.
+collapsed). Dates are timezone-aware UTC or None. The feed's own pace hints (RSS 2.0 ``<ttl>``,
+``sy:updatePeriod`` / ``sy:updateFrequency``) are read by :mod:`newswatch.poller.freshness`: seconds, or
+None when absent or malformed.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 import feedparser
 
 from newswatch.errors import ParseError
+from newswatch.poller.freshness import ttl_seconds, update_period_seconds
 
 __all__ = ["PARSE_ERROR_REASONS", "Entry", "ParsedFeed", "html_to_text", "is_hostile", "parse_feed"]
 
@@ -60,6 +63,8 @@ class ParsedFeed:
     link: str
     language: str
     entries: tuple[Entry, ...]
+    ttl_seconds: float | None = None  # <ttl>
+    update_period_seconds: float | None = None  # sy:updatePeriod / sy:updateFrequency
 
 
 class _TextExtractor(HTMLParser):
@@ -177,4 +182,8 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
         link=str(feed.get("link") or ""),
         language=language,
         entries=tuple(_entry(e, language) for e in result.entries),
+        ttl_seconds=ttl_seconds(feed.get("ttl")),
+        update_period_seconds=update_period_seconds(
+            feed.get("sy_updateperiod"), feed.get("sy_updatefrequency")
+        ),
     )

@@ -3,8 +3,19 @@
 Rules (pure functions, table-tested with a fake clock and a seeded random source):
 
 - first check soon after a feed appears: ``now + U(0, first_check_max_delay_seconds)``;
-- after a success (new body or 304): ``interval ± jitter_ratio``; the interval is the feed's
-  ``poll_interval_seconds`` or the default;
+- after a success (new body or 304): ``interval ± jitter_ratio``, the interval chosen by
+  :func:`interval_for`:
+
+  1. the feed's own ``poll_interval_seconds`` when set (an operator's choice): used as is, hints ignored;
+  2. otherwise, when the last successful check brought hints (:class:`~newswatch.poller.freshness.Hints`):
+     the LARGEST server hint — ``<ttl>``, ``sy:updatePeriod``/``sy:updateFrequency``,
+     ``Cache-Control: max-age``, ``Expires`` (a server asking us to come back later is obeyed); with no
+     server hint, the observed entry frequency (median gap of the latest dated entries); the choice is
+     clamped to ``[min_interval_seconds, max_interval_seconds]``;
+  3. otherwise (no usable hint) the default interval, NOT clamped.
+
+  Hints that are not finite positive numbers are ignored. A check that brings no hints (304 Not Modified,
+  a failure) keeps the hints of the last one that did, hence the last computed interval;
 - after the n-th consecutive failure: ``min(backoff_max, backoff_initial · 2^(n-1))`` scaled by
   ``U(0.5, 1)`` (never below ``backoff_initial / 2``); a non-retriable failure waits at least one
   interval; a feed is never dropped however often it fails;
@@ -27,12 +38,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from newswatch.poller.freshness import Hints, positive
 from newswatch.poller.metrics import FEED_STATES, PollerMetrics
 from newswatch.v1.feed_pb2 import Feed
 
 __all__ = [
     "CheckOutcome",
     "Clock",
+    "Hints",
     "Policy",
     "Scheduler",
     "after_failure",
@@ -64,6 +77,8 @@ class Policy:
     jitter_ratio: float = 0.1
     first_check_max_delay_seconds: float = 5.0
     failing_after: int = 3
+    min_interval_seconds: float = 60.0  # clamps an interval chosen from hints, not the default
+    max_interval_seconds: float = 21600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,12 +88,20 @@ class CheckOutcome:
     ok: bool
     retriable: bool = True
     retry_after_seconds: float | None = None
+    hints: Hints | None = None  # None: keep the previous hints (304, failure)
 
 
-def interval_for(feed: Feed, policy: Policy) -> float:
-    return (
-        float(feed.poll_interval_seconds) if feed.poll_interval_seconds else policy.default_interval_seconds
-    )
+def interval_for(feed: Feed, policy: Policy, hints: Hints | None = None) -> float:
+    """Seconds between two successful checks of ``feed`` (before jitter); the rule of the module doc."""
+    if feed.poll_interval_seconds:
+        return float(feed.poll_interval_seconds)
+    if hints is None:
+        return policy.default_interval_seconds
+    server = hints.server
+    chosen = max(server) if server else positive(hints.observed_seconds)
+    if chosen is None:
+        return policy.default_interval_seconds
+    return min(max(chosen, policy.min_interval_seconds), policy.max_interval_seconds)
 
 
 def first_check_at(now: float, policy: Policy, rng: Random) -> float:
@@ -120,6 +143,7 @@ class _Slot:
     failures: int = 0
     running: bool = False
     removed: bool = field(default=False)
+    hints: Hints | None = None  # of the last check that brought any
 
 
 class Scheduler:
@@ -156,7 +180,7 @@ class Scheduler:
             self._slots[feed.feed_id] = _Slot(feed, first_check_at(self._clock(), self._policy, self._rng))
         else:
             if feed.poll_interval_seconds != slot.feed.poll_interval_seconds and not slot.running:
-                slot.due = min(slot.due, self._clock() + interval_for(feed, self._policy))
+                slot.due = min(slot.due, self._clock() + interval_for(feed, self._policy, slot.hints))
             slot.feed = feed
         self._update_gauge()
         self._wake.set()
@@ -217,10 +241,13 @@ class Scheduler:
         finally:
             slot.running = False
         now = self._clock()
-        interval = interval_for(slot.feed, self._policy)
+        if outcome.ok and outcome.hints is not None:
+            slot.hints = outcome.hints
+        interval = interval_for(slot.feed, self._policy, slot.hints)
         if outcome.ok:
             slot.failures = 0
             slot.due = after_success(now, interval, self._policy, self._rng)
+            self._metrics.interval.observe(interval)
         else:
             slot.failures += 1
             slot.due = after_failure(now, slot.failures, interval, outcome, self._policy, self._rng)

@@ -7,9 +7,10 @@ failed publish is retried at the next check. Every failure is logged with its ou
 turned into a :class:`~newswatch.poller.scheduler.CheckOutcome`; the feed is never dropped.
 
 :class:`PollerService` start order: broker, topics, health server, producer, catalogue view (followed,
-so feeds added or removed while running are picked up), scheduler. ``stop()`` reverses it and is
-idempotent. A poller checks every enabled feed of the catalogue that ``feed_filter`` accepts (default:
-all) — the seam where partition assignment will plug in when pollers scale out.
+so feeds added or removed while running are picked up), the group membership on ``newswatch.feeds.v1``
+(:mod:`~newswatch.poller.assignment`), scheduler. ``stop()`` leaves the group first, then reverses the
+rest, and is idempotent. A poller checks the enabled feeds of its assigned partitions that
+``feed_filter`` accepts; pollers scale out by joining the group.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
@@ -29,8 +30,11 @@ from newswatch import kafka
 from newswatch.errors import FeedError, NewswatchError
 from newswatch.feeds import make_feed, validate_feed_url
 from newswatch.observability import HealthServer
-from newswatch.poller.fetcher import Fetcher, HttpFetcher, RetryLaterError, Validators
+from newswatch.poller.assignment import FIRST_ASSIGNMENT_WAIT_SECONDS, FeedAssignment
+from newswatch.poller.fetcher import Fetcher, FetchResult, HttpFetcher, RetryLaterError, Validators
+from newswatch.poller.freshness import Hints, observed_interval_seconds
 from newswatch.poller.metrics import PollerMetrics
+from newswatch.poller.ownership import FeedOwnership
 from newswatch.poller.parser import ParsedFeed, parse_feed
 from newswatch.poller.publisher import KafkaPublisher, Publisher, build_articles
 from newswatch.poller.scheduler import CheckOutcome, Policy, Scheduler
@@ -53,17 +57,30 @@ class _Memory:
 
 
 class FeedChecker:
-    """Runs one check of one feed; never raises (except cancellation)."""
+    """Runs one check of one feed; never raises (except cancellation).
+
+    A successful check with a body hands the scheduler the feed's pace hints: the response's max-age /
+    Expires plus the ttl, update period and observed entry frequency of the body (remembered, so an
+    unchanged body skipped without parsing still brings them). A 304 brings none (the interval stays).
+    """
 
     def __init__(self, fetcher: Fetcher, publisher: Publisher, metrics: PollerMetrics) -> None:
         self._fetcher = fetcher
         self._publisher = publisher
         self._metrics = metrics
         self._memory: dict[str, _Memory] = {}
+        self._body_hints: dict[str, Hints] = {}
 
     def forget(self, feed_id: str) -> None:
         self._memory.pop(feed_id, None)
+        self._body_hints.pop(feed_id, None)
         self._publisher.forget(feed_id)
+
+    @staticmethod
+    def _hints(body_hints: Hints, result: FetchResult) -> Hints:
+        return replace(
+            body_hints, max_age_seconds=result.max_age_seconds, expires_seconds=result.expires_seconds
+        )
 
     async def check(self, feed: Feed) -> CheckOutcome:
         fields = {"feed_id": feed.feed_id}
@@ -97,7 +114,8 @@ class FeedChecker:
         if memory is not None and memory.body_sha256 == digest:
             self._metrics.parses_skipped.inc()
             self._memory[feed.feed_id] = _Memory(result.validators, digest)
-            return CheckOutcome(ok=True)
+            body_hints = self._body_hints.get(feed.feed_id, Hints())
+            return CheckOutcome(ok=True, hints=self._hints(body_hints, result))
         parse_started = time.monotonic()
         try:
             parsed = await asyncio.to_thread(parse_feed, result.body, result.final_url, result.content_type)
@@ -116,13 +134,25 @@ class FeedChecker:
             log.warning("articles not published", extra={**fields, "error": str(exc)})
             return CheckOutcome(ok=False, retriable=True)
         self._memory[feed.feed_id] = _Memory(result.validators, digest)
+        body_hints = self._body_hints[feed.feed_id] = Hints(
+            ttl_seconds=parsed.ttl_seconds,
+            update_period_seconds=parsed.update_period_seconds,
+            observed_seconds=observed_interval_seconds(e.published for e in parsed.entries),
+        )
         if published:
             log.info("articles published", extra={**fields, "articles": published, "entries": len(articles)})
-        return CheckOutcome(ok=True)
+        return CheckOutcome(ok=True, hints=self._hints(body_hints, result))
 
 
 class PollerService:
-    """The poller as a :class:`~newswatch.lifecycle.Service`. ``metrics_port`` is the bound port."""
+    """The poller as a :class:`~newswatch.lifecycle.Service`. ``metrics_port`` is the bound port.
+
+    Pollers form one consumer group on the feeds topic (:class:`~newswatch.poller.assignment.FeedAssignment`);
+    this one checks the enabled feeds of its assigned partitions that ``feed_filter`` accepts (default:
+    all), kept current by :class:`~newswatch.poller.ownership.FeedOwnership`. The catalogue view holds
+    every feed, so a partition gained is scheduled without re-reading Kafka. Ready once the group gave
+    this poller an assignment (an empty one too: a standby member when pollers outnumber partitions).
+    """
 
     name = "poller"
 
@@ -142,10 +172,16 @@ class PollerService:
             default_interval_seconds=settings.poll_interval_seconds,
             backoff_initial_seconds=settings.poll_backoff_initial_seconds,
             backoff_max_seconds=settings.poll_backoff_max_seconds,
+            min_interval_seconds=settings.poll_interval_min_seconds,
+            max_interval_seconds=settings.poll_interval_max_seconds,
         )
         self.metrics_port = settings.poller_metrics_port
         self._fetcher = fetcher or HttpFetcher(settings)
         self._feed_filter = feed_filter or (lambda _feed: True)
+        # Local imports (here and in start) keep the module's import block as it is; no cycle involved.
+
+        self._assignment = FeedAssignment(settings, self.metrics, self._on_assignment_change)
+        self._ownership: FeedOwnership | None = None
         self._health = HealthServer(
             self.registry, settings.metrics_host, settings.poller_metrics_port, ready=self.ready
         )
@@ -160,25 +196,23 @@ class PollerService:
         self._failure: BaseException | None = None
 
     def ready(self) -> bool:
-        return self._ready and not self._stopped
+        return self._ready and not self._stopped and self._assignment.joined
+
+    @property
+    def assigned_partitions(self) -> frozenset[int]:
+        return self._assignment.assigned
 
     @property
     def scheduled_feed_ids(self) -> frozenset[str]:
         return self._scheduler.feed_ids if self._scheduler else frozenset()
 
     def _on_feed_change(self, feed_id: str, feed: Feed | None) -> None:
-        assert self._scheduler is not None and self._checker is not None
-        if feed is None or not feed.enabled or not self._feed_filter(feed):
-            if feed_id not in self._scheduler.feed_ids:
-                return
-            self._scheduler.remove(feed_id)
-            self._checker.forget(feed_id)
-            log.info("feed unscheduled", extra={"feed_id": feed_id})
-        else:
-            new = feed_id not in self._scheduler.feed_ids
-            self._scheduler.upsert(feed)
-            if new:
-                log.info("feed scheduled", extra={"feed_id": feed_id})
+        assert self._ownership is not None
+        self._ownership.feed_changed(feed_id, feed)
+
+    def _on_assignment_change(self, assigned: frozenset[int], partition_count: int) -> None:
+        if self._ownership is not None and not self._stopped:
+            self._ownership.assignment_changed(assigned, partition_count)
 
     async def start(self) -> None:
         s = self.settings
@@ -195,15 +229,28 @@ class PollerService:
         self._producer = producer
         self._checker = FeedChecker(self._fetcher, KafkaPublisher(producer, self.metrics), self.metrics)
         self._scheduler = Scheduler(self._checker.check, self.policy, s.fetch_concurrency, self.metrics)
+
+        self._ownership = FeedOwnership(self._scheduler, self._feed_filter, self._checker.forget)
+        await self._assignment.start()  # the group join (seconds) overlaps reading the catalogue
         self._view = kafka.CompactedView(s, FEEDS, Feed, role="poller", on_change=self._on_feed_change)
         await self._view.start()
         self._view.follow()
         self._loop_task = asyncio.create_task(self._scheduler.run(), name="poller-scheduler")
         self._loop_task.add_done_callback(self._loop_ended)
+        if not await self._assignment.wait_joined(FIRST_ASSIGNMENT_WAIT_SECONDS):
+            log.warning(
+                "no partition assignment yet; feeds are scheduled once the group assigns some",
+                extra={"group_id": s.poller_group_id, "waited_seconds": FIRST_ASSIGNMENT_WAIT_SECONDS},
+            )
         self._ready = True
         log.info(
             "poller started",
-            extra={"feeds": len(self._scheduler.feed_ids), "metrics_port": self.metrics_port},
+            extra={
+                "catalogue_feeds": len(self._view.items),
+                "partitions": sorted(self._assignment.assigned),
+                "group_id": s.poller_group_id,
+                "metrics_port": self.metrics_port,
+            },
         )
 
     def _loop_ended(self, task: asyncio.Task[None]) -> None:
@@ -222,6 +269,7 @@ class PollerService:
         self._stopped = True
         self._ready = False
         drain = min(self.settings.shutdown_deadline_seconds / 2, self.settings.fetch_timeout_seconds + 1)
+        await self._assignment.stop()  # leave the group first: the other pollers take over at once
         if self._scheduler is not None:
             await self._scheduler.stop(drain)
         if self._loop_task is not None:
