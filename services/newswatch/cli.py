@@ -70,9 +70,22 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _feed_row(feed: Any) -> str:
-    interval = feed.poll_interval_seconds or "default"
-    state = "enabled" if feed.enabled else "disabled"
-    return f"{feed.feed_id}  {state:8}  every={interval}s  {feed.language or '-':3}  {feed.url}  {feed.title}"
+    """One feed per line: id, enabled, health state, interval, language, last success (UTC), next check
+    (UTC), URL, title, then the last error when there is one. ``-`` = not known yet."""
+
+    def when(field: str) -> str:
+        if not feed.health.HasField(field):
+            return "-"
+        return str(getattr(feed.health, field).ToDatetime().strftime("%Y-%m-%dT%H:%MZ"))
+
+    interval = f"{feed.poll_interval_seconds}s" if feed.poll_interval_seconds else "default"
+    enabled = "enabled" if feed.enabled else "disabled"
+    health = {1: "ok", 2: "degraded", 3: "failing"}.get(feed.health.state, "-")
+    row = (
+        f"{feed.feed_id}  {enabled:8}  {health:8}  every={interval}  {feed.language or '-':3}  "
+        f"last_ok={when('last_success_at')}  next={when('next_check_at')}  {feed.url}  {feed.title}"
+    )
+    return f"{row}  error={feed.health.last_error!r}" if feed.health.last_error else row
 
 
 def _cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:

@@ -171,7 +171,8 @@ async def _write(settings: Settings, records: list[tuple[str, Feed | None]]) -> 
 
 
 async def add_feeds(settings: Settings, feeds: list[Feed]) -> list[Feed]:
-    """Validate and store ``feeds`` (replacing feeds with the same id, keeping their ``added_at``).
+    """Validate and store ``feeds`` (replacing feeds with the same id, keeping their ``added_at`` and,
+    unless given, their ``health``).
 
     Raises UnsafeURLError / FeedCatalogueError before anything is written. Returns the stored feeds.
     """
@@ -191,6 +192,8 @@ async def add_feeds(settings: Settings, feeds: list[Feed]) -> list[Feed]:
     existing = await kafka.read_compacted(settings, FEEDS, Feed)
     for stored in prepared:
         old = existing.get(stored.feed_id)
+        if old is not None and old.HasField("health") and not stored.HasField("health"):
+            stored.health.CopyFrom(old.health)  # the poller's view of the feed survives an edit
         if old is not None and old.HasField("added_at"):
             stored.added_at.CopyFrom(old.added_at)
         elif not stored.HasField("added_at"):

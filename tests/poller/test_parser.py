@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from newswatch.errors import ParseError
-from newswatch.poller.parser import html_to_text, is_hostile, parse_feed
+from newswatch.poller.parser import MAX_ENTRIES, html_to_text, is_hostile, parse_feed
 
 from .conftest import fixture_bytes
 
@@ -173,3 +173,35 @@ def test_pace_hint_fixtures_keep_entry_dates_for_the_observed_frequency() -> Non
 def test_malformed_ttl_is_no_hint(name: str, channel: str, ttl: float | None) -> None:
     body = f'<rss version="2.0"><channel><title>t</title>{channel}</channel></rss>'.encode()
     assert parse_feed(body, "https://t.example/").ttl_seconds == ttl, name
+
+
+@pytest.mark.parametrize(
+    ("name", "item", "count", "refused"),
+    [
+        ("rss at the limit", "<item><guid>g{}</guid></item>", MAX_ENTRIES, False),
+        ("rss over the limit", "<item><guid>g{}</guid></item>", MAX_ENTRIES + 1, True),
+        (
+            "prefixed atom entries over the limit",
+            "<a:entry><a:id>g{}</a:id></a:entry>",
+            MAX_ENTRIES + 1,
+            True,
+        ),
+        ("items with attributes over the limit", '<item rdf:about="x{}"/>', MAX_ENTRIES + 1, True),
+        ("other tags starting alike are not entries", "<itemized>{}</itemized>", MAX_ENTRIES + 1, False),
+    ],
+)
+def test_entry_count_cap(name: str, item: str, count: int, refused: bool) -> None:
+    body = (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>x</title>'
+        + "".join(item.format(i) for i in range(count))
+        + "</channel></rss>"
+    ).encode()
+    if refused:
+        with pytest.raises(ParseError) as err:
+            parse_feed(body, "http://127.0.0.1/feed")
+        assert err.value.outcome == "too_many_entries"
+    else:
+        try:
+            parse_feed(body, "http://127.0.0.1/feed")
+        except ParseError as exc:
+            assert exc.outcome != "too_many_entries", name

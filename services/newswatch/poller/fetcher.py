@@ -7,6 +7,8 @@ else (cancellation aside). Conditional-GET validators are passed in and handed b
 them and stores new ones only once the body has been fully handled, so a failed publish is retried.
 A 2xx result also carries the server's freshness hints (``Cache-Control: max-age`` and ``Expires``, in
 seconds, None when absent or unusable; see :mod:`newswatch.poller.freshness`); a 304 carries none.
+Both say where the answer came from: ``final_url`` after redirects, and ``permanent_redirect`` — True
+when at least one redirect was followed and every hop was permanent (301 or 308).
 
 Safety: every connection goes through :class:`~newswatch.netguard.GuardedResolver`; redirects are
 limited; the body is read in chunks and decompressed here (never by aiohttp) with a cap on the
@@ -30,6 +32,7 @@ from newswatch.settings import Settings
 
 __all__ = [
     "FETCH_OUTCOMES",
+    "PERMANENT_REDIRECTS",
     "FetchResult",
     "Fetcher",
     "HttpFetcher",
@@ -55,6 +58,7 @@ ACCEPT = (
     "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.1"
 )
 CHUNK_BYTES = 64 * 1024
+PERMANENT_REDIRECTS = frozenset({301, 308})
 _RESOLVER_REFUSAL = "may not contact"  # text of GuardedResolver's OSError
 
 
@@ -78,6 +82,7 @@ class FetchResult:
     wire_bytes: int  # bytes received before decompression
     max_age_seconds: float | None = None  # Cache-Control: max-age
     expires_seconds: float | None = None  # Expires minus Date (or now)
+    permanent_redirect: bool = False  # redirected, and every hop was a 301 or 308
 
 
 class RetryLaterError(FetchError):
@@ -246,9 +251,18 @@ class HttpFetcher:
         self, url: str, resp: aiohttp.ClientResponse, validators: Validators | None
     ) -> FetchResult:
         status = resp.status
+        permanent = bool(resp.history) and all(hop.status in PERMANENT_REDIRECTS for hop in resp.history)
         if status == 304:
             return FetchResult(
-                url, str(resp.url), status, b"", True, validators or Validators(), None, wire_bytes=0
+                url,
+                str(resp.url),
+                status,
+                b"",
+                True,
+                validators or Validators(),
+                None,
+                wire_bytes=0,
+                permanent_redirect=permanent,
             )
         if status in (429, 503):
             wait = parse_retry_after(resp.headers.get("Retry-After"), datetime.now(UTC))
@@ -290,6 +304,7 @@ class HttpFetcher:
             wire_bytes=wire,
             max_age_seconds=max_age,
             expires_seconds=expires,
+            permanent_redirect=permanent,
         )
 
     async def close(self) -> None:

@@ -22,6 +22,12 @@ newswatch_poller_assigned_partitions                   gauge      feeds-topic pa
 newswatch_poller_rebalances_total                      counter    assignments received from the group
 newswatch_poller_interval_seconds                      histogram  interval chosen after a successful check
                                                                   (before jitter; see scheduler.interval_for)
+newswatch_poller_network_down                          gauge      1 while this poller considers itself offline
+                                                                  (see outage.is_offline), else 0
+newswatch_poller_feed_writes_total                     counter    reason: health, redirect; outcome: ok,
+                                                                  failed — Feed records written back to
+                                                                  newswatch.feeds.v1 (a write for both
+                                                                  reasons counts as redirect)
 =====================================================  =========  ==========================================
 """
 
@@ -32,9 +38,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from newswatch.poller.fetcher import FETCH_OUTCOMES
 from newswatch.poller.parser import PARSE_ERROR_REASONS
 
-__all__ = ["FEED_STATES", "PollerMetrics"]
+__all__ = ["FEED_STATES", "FEED_WRITE_OUTCOMES", "FEED_WRITE_REASONS", "PollerMetrics"]
 
 FEED_STATES: tuple[str, ...] = ("ok", "degraded", "failing")
+FEED_WRITE_REASONS: tuple[str, ...] = ("health", "redirect")
+FEED_WRITE_OUTCOMES: tuple[str, ...] = ("ok", "failed")
 _PREFIX = "newswatch_poller_"
 
 
@@ -105,6 +113,20 @@ class PollerMetrics:
             "Partition assignments received from the pollers' consumer group",
             registry=registry,
         )
+        self.network_down = Gauge(
+            _PREFIX + "network_down",
+            "1 while this poller considers itself offline (most feeds failing at the network level)",
+            registry=registry,
+        )
+        self.feed_writes = Counter(
+            _PREFIX + "feed_writes_total",
+            "Feed records written back to the feeds topic (health, permanent redirects) by outcome",
+            ["reason", "outcome"],
+            registry=registry,
+        )
+        for reason in FEED_WRITE_REASONS:
+            for outcome in FEED_WRITE_OUTCOMES:
+                self.feed_writes.labels(reason=reason, outcome=outcome)
         for outcome in FETCH_OUTCOMES:
             self.fetches.labels(outcome=outcome)
         for reason in PARSE_ERROR_REASONS:

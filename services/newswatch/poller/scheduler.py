@@ -21,7 +21,17 @@ Rules (pure functions, table-tested with a fake clock and a seeded random source
   interval; a feed is never dropped however often it fails;
 - a Retry-After from the server is honoured (clamped to ``retry_after_max_seconds``): the next check is
   never earlier than it;
-- health: ``ok`` after a success, ``degraded`` after 1 .. failing_after-1 failures, then ``failing``.
+- health: ``ok`` after a success, ``degraded`` after 1 .. failing_after-1 failures, then ``failing``;
+- our own outage (:mod:`~newswatch.poller.outage`, when a detector is given): while the poller is offline,
+  a network-level failure (connection error, timeout) is not counted — the feed's failure count and
+  health stay as they were and it is retried after ``OutageRule.retry_seconds``. When the poller turns
+  offline, the network-level failures counted in the rule's window just before (the first checks of the
+  outage) are taken back too, and those feeds are retried at the same short interval. A health record
+  already written for them stays on the feeds topic until their next counted check.
+
+After each check (failure count and next due time already updated) the optional ``after_check`` callback
+gets the feed and a :class:`CheckReport`; it runs inside the check's task, so it counts against the
+concurrency limit and the feed is not checked again before it returns. It must not raise (it is logged).
 
 :class:`Scheduler` runs at most ``concurrency`` checks at once (no queue: due feeds simply wait their
 turn), re-arms a feed only after its check ends, and picks up catalogue changes between checks.
@@ -40,10 +50,12 @@ from typing import Protocol
 
 from newswatch.poller.freshness import Hints, positive
 from newswatch.poller.metrics import FEED_STATES, PollerMetrics
+from newswatch.poller.outage import NETWORK_ERRORS, OutageDetector
 from newswatch.v1.feed_pb2 import Feed
 
 __all__ = [
     "CheckOutcome",
+    "CheckReport",
     "Clock",
     "Hints",
     "Policy",
@@ -89,6 +101,20 @@ class CheckOutcome:
     retriable: bool = True
     retry_after_seconds: float | None = None
     hints: Hints | None = None  # None: keep the previous hints (304, failure)
+    error_kind: str = ""  # failures: the fetch outcome or parse error reason ("timeout", "http_error", ...)
+    error: str = ""  # failures: a short description, without secrets
+    moved_to: str | None = None  # successes: the URL every redirect permanently moved the feed to
+
+
+@dataclass(frozen=True, slots=True)
+class CheckReport:
+    """What the scheduler made of one check (see ``after_check`` in the module docstring)."""
+
+    outcome: CheckOutcome
+    failures: int  # consecutive failures counted so far (0 after a success)
+    state: str  # health_state(failures)
+    next_check_in_seconds: float
+    counted: bool = True  # False: a network-level failure blamed on our own outage, not on the feed
 
 
 def interval_for(feed: Feed, policy: Policy, hints: Hints | None = None) -> float:
@@ -144,6 +170,7 @@ class _Slot:
     running: bool = False
     removed: bool = field(default=False)
     hints: Hints | None = None  # of the last check that brought any
+    network_failures_at: list[float] = field(default_factory=list)  # counted since the last success
 
 
 class Scheduler:
@@ -157,8 +184,13 @@ class Scheduler:
         metrics: PollerMetrics,
         clock: Clock = time.monotonic,
         rng: Random | None = None,
+        *,
+        outage: OutageDetector | None = None,
+        after_check: Callable[[Feed, CheckReport], Awaitable[None]] | None = None,
     ) -> None:
         self._check = check
+        self._outage = outage
+        self._after_check = after_check
         self._policy = policy
         self._concurrency = max(1, concurrency)
         self._metrics = metrics
@@ -200,6 +232,11 @@ class Scheduler:
         slot = self._slots.get(feed_id)
         return health_state(slot.failures, self._policy) if slot else None
 
+    def failures_of(self, feed_id: str) -> int | None:
+        """Consecutive failures counted for a scheduled feed (None when not scheduled)."""
+        slot = self._slots.get(feed_id)
+        return slot.failures if slot else None
+
     # the loop ----------------------------------------------------------------------------------
     async def run(self) -> None:
         """Dispatch due checks until :meth:`stop`. Returns after stop() is called."""
@@ -234,24 +271,67 @@ class Scheduler:
 
     async def _run_check(self, slot: _Slot) -> None:
         try:
-            outcome = await self._check(slot.feed)
-        except Exception:
-            log.exception("feed check failed unexpectedly", extra={"feed_id": slot.feed.feed_id})
-            outcome = CheckOutcome(ok=False, retriable=True)
+            try:
+                outcome = await self._check(slot.feed)
+            except Exception:
+                log.exception("feed check failed unexpectedly", extra={"feed_id": slot.feed.feed_id})
+                outcome = CheckOutcome(ok=False, retriable=True, error_kind="internal")
+            report = self._settle(slot, outcome)
+            if not slot.removed:
+                self._update_gauge()
+                if self._after_check is not None:
+                    try:
+                        await self._after_check(slot.feed, report)
+                    except Exception:
+                        log.exception("after-check step failed", extra={"feed_id": slot.feed.feed_id})
         finally:
             slot.running = False
+
+    def _settle(self, slot: _Slot, outcome: CheckOutcome) -> CheckReport:
+        """Apply one outcome to the slot (failures, hints, due time) and describe the result."""
         now = self._clock()
         if outcome.ok and outcome.hints is not None:
             slot.hints = outcome.hints
         interval = interval_for(slot.feed, self._policy, slot.hints)
+        network = not outcome.ok and outcome.error_kind in NETWORK_ERRORS
+        offline = False
+        if self._outage is not None:
+            was_offline = self._outage.offline
+            offline = self._outage.record(slot.feed.url, "" if outcome.ok else outcome.error_kind, now)
+            if offline and not was_offline:
+                self._forgive_recent(now)
+        counted = True
         if outcome.ok:
             slot.failures = 0
+            slot.network_failures_at.clear()
             slot.due = after_success(now, interval, self._policy, self._rng)
             self._metrics.interval.observe(interval)
+        elif network and offline and self._outage is not None:
+            counted = False
+            slot.due = now + self._outage.rule.retry_seconds
         else:
             slot.failures += 1
+            if network:
+                slot.network_failures_at.append(now)
+                del slot.network_failures_at[: -self._policy.failing_after - 1]  # bounded
             slot.due = after_failure(now, slot.failures, interval, outcome, self._policy, self._rng)
-        if not slot.removed:
+        state = health_state(slot.failures, self._policy)
+        return CheckReport(outcome, slot.failures, state, max(0.0, slot.due - now), counted)
+
+    def _forgive_recent(self, now: float) -> None:
+        """The poller just turned offline: take back the network failures of the outage's first checks."""
+        assert self._outage is not None
+        rule = self._outage.rule
+        forgiven = 0
+        for slot in self._slots.values():
+            recent = sum(1 for at in slot.network_failures_at if now - at <= rule.window_seconds)
+            slot.network_failures_at.clear()
+            if recent:
+                forgiven += 1
+                slot.failures = max(0, slot.failures - recent)
+                slot.due = min(slot.due, now + rule.retry_seconds)
+        if forgiven:
+            log.info("failures taken back: counted before the outage was noticed", extra={"feeds": forgiven})
             self._update_gauge()
 
     def _update_gauge(self) -> None:

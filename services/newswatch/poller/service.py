@@ -11,6 +11,12 @@ so feeds added or removed while running are picked up), the group membership on 
 (:mod:`~newswatch.poller.assignment`), scheduler. ``stop()`` leaves the group first, then reverses the
 rest, and is idempotent. A poller checks the enabled feeds of its assigned partitions that
 ``feed_filter`` accepts; pollers scale out by joining the group.
+
+After each check the poller writes the feed's health back to the catalogue
+(:mod:`~newswatch.poller.health`) and, after a permanent redirect (every hop 301/308) to a URL that
+:func:`~newswatch.feeds.validate_feed_url` accepts, its new URL (same feed_id). Catalogue records that
+differ from the last one seen only in ``health`` are ignored (no reschedule, no loop on its own writes).
+Network-level failures of most feeds at once are blamed on our own outage (:mod:`~newswatch.poller.outage`).
 """
 
 from __future__ import annotations
@@ -33,11 +39,13 @@ from newswatch.observability import HealthServer
 from newswatch.poller.assignment import FIRST_ASSIGNMENT_WAIT_SECONDS, FeedAssignment
 from newswatch.poller.fetcher import Fetcher, FetchResult, HttpFetcher, RetryLaterError, Validators
 from newswatch.poller.freshness import Hints, observed_interval_seconds
+from newswatch.poller.health import HealthReporter, digest_without_health
 from newswatch.poller.metrics import PollerMetrics
+from newswatch.poller.outage import OutageDetector, OutageRule
 from newswatch.poller.ownership import FeedOwnership
 from newswatch.poller.parser import ParsedFeed, parse_feed
 from newswatch.poller.publisher import KafkaPublisher, Publisher, build_articles
-from newswatch.poller.scheduler import CheckOutcome, Policy, Scheduler
+from newswatch.poller.scheduler import CheckOutcome, CheckReport, Policy, Scheduler
 from newswatch.settings import Settings
 from newswatch.topics import FEEDS
 from newswatch.v1.article_pb2 import Article
@@ -102,20 +110,27 @@ class FeedChecker:
                     "retry_after_seconds": retry_after,
                 },
             )
-            return CheckOutcome(ok=False, retriable=exc.retriable, retry_after_seconds=retry_after)
+            return CheckOutcome(
+                ok=False,
+                retriable=exc.retriable,
+                retry_after_seconds=retry_after,
+                error_kind=exc.outcome,
+                error=str(exc),
+            )
         self._metrics.fetch_duration.observe(time.monotonic() - started)
+        moved_to = result.final_url if result.permanent_redirect and result.final_url != feed.url else None
         self._metrics.fetched_bytes.inc(result.wire_bytes)
         if result.not_modified:
             self._metrics.fetches.labels(outcome="not_modified").inc()
             log.debug("feed not modified", extra=fields)
-            return CheckOutcome(ok=True)
+            return CheckOutcome(ok=True, moved_to=moved_to)
         self._metrics.fetches.labels(outcome="ok").inc()
         digest = hashlib.sha256(result.body).hexdigest()
         if memory is not None and memory.body_sha256 == digest:
             self._metrics.parses_skipped.inc()
             self._memory[feed.feed_id] = _Memory(result.validators, digest)
             body_hints = self._body_hints.get(feed.feed_id, Hints())
-            return CheckOutcome(ok=True, hints=self._hints(body_hints, result))
+            return CheckOutcome(ok=True, hints=self._hints(body_hints, result), moved_to=moved_to)
         parse_started = time.monotonic()
         try:
             parsed = await asyncio.to_thread(parse_feed, result.body, result.final_url, result.content_type)
@@ -124,7 +139,7 @@ class FeedChecker:
             log.warning(
                 "feed refused by the parser", extra={**fields, "reason": exc.outcome, "error": str(exc)}
             )
-            return CheckOutcome(ok=False, retriable=exc.retriable)
+            return CheckOutcome(ok=False, retriable=exc.retriable, error_kind=exc.outcome, error=str(exc))
         finally:
             self._metrics.parse_duration.observe(time.monotonic() - parse_started)
         articles = build_articles(feed, parsed, datetime.now(UTC))
@@ -132,7 +147,7 @@ class FeedChecker:
             published = await self._publisher.publish(feed.feed_id, articles)
         except NewswatchError as exc:
             log.warning("articles not published", extra={**fields, "error": str(exc)})
-            return CheckOutcome(ok=False, retriable=True)
+            return CheckOutcome(ok=False, retriable=True, error_kind="publish", error=str(exc))
         self._memory[feed.feed_id] = _Memory(result.validators, digest)
         body_hints = self._body_hints[feed.feed_id] = Hints(
             ttl_seconds=parsed.ttl_seconds,
@@ -141,7 +156,7 @@ class FeedChecker:
         )
         if published:
             log.info("articles published", extra={**fields, "articles": published, "entries": len(articles)})
-        return CheckOutcome(ok=True, hints=self._hints(body_hints, result))
+        return CheckOutcome(ok=True, hints=self._hints(body_hints, result), moved_to=moved_to)
 
 
 class PollerService:
@@ -164,6 +179,7 @@ class PollerService:
         policy: Policy | None = None,
         fetcher: Fetcher | None = None,
         feed_filter: Callable[[Feed], bool] | None = None,
+        outage_rule: OutageRule | None = None,
     ) -> None:
         self.settings = settings
         self.registry = registry or CollectorRegistry()
@@ -178,6 +194,9 @@ class PollerService:
         self.metrics_port = settings.poller_metrics_port
         self._fetcher = fetcher or HttpFetcher(settings)
         self._feed_filter = feed_filter or (lambda _feed: True)
+        self._outage = OutageDetector(self.metrics, outage_rule)
+        self._reporter = HealthReporter(self._latest_feed, self._write_feed, self.metrics)
+        self._seen: dict[str, bytes] = {}  # feed_id -> digest_without_health of the last record seen
         # Local imports (here and in start) keep the module's import block as it is; no cycle involved.
 
         self._assignment = FeedAssignment(settings, self.metrics, self._on_assignment_change)
@@ -208,7 +227,41 @@ class PollerService:
 
     def _on_feed_change(self, feed_id: str, feed: Feed | None) -> None:
         assert self._ownership is not None
+        if feed is None:
+            self._seen.pop(feed_id, None)
+        else:
+            digest = digest_without_health(feed)
+            if self._seen.get(feed_id) == digest:
+                return  # only the health changed (our own write, or another poller's)
+            self._seen[feed_id] = digest
         self._ownership.feed_changed(feed_id, feed)
+
+    def _forget(self, feed_id: str) -> None:
+        if self._checker is not None:
+            self._checker.forget(feed_id)
+        self._reporter.forget(feed_id)
+
+    def _latest_feed(self, feed_id: str) -> Feed | None:
+        return self._view.items.get(feed_id) if self._view is not None else None
+
+    async def _write_feed(self, feed: Feed) -> None:
+        if self._producer is None or self._stopped:
+            raise RuntimeError("the poller's producer is not running")
+        delivery = await kafka.publish(self._producer, FEEDS, feed.feed_id, feed)
+        await delivery
+
+    async def _after_check(self, feed: Feed, report: CheckReport) -> None:
+        moved_to = report.outcome.moved_to
+        if moved_to is not None:
+            try:
+                moved_to = validate_feed_url(moved_to, self.settings.allow_private_networks)
+            except NewswatchError as exc:
+                log.warning(
+                    "permanent redirect to a URL newswatch may not poll; the stored URL is kept",
+                    extra={"feed_id": feed.feed_id, "error": str(exc)},
+                )
+                moved_to = None
+        await self._reporter.after_check(feed, report, moved_to)
 
     def _on_assignment_change(self, assigned: frozenset[int], partition_count: int) -> None:
         if self._ownership is not None and not self._stopped:
@@ -228,9 +281,15 @@ class PollerService:
             raise
         self._producer = producer
         self._checker = FeedChecker(self._fetcher, KafkaPublisher(producer, self.metrics), self.metrics)
-        self._scheduler = Scheduler(self._checker.check, self.policy, s.fetch_concurrency, self.metrics)
-
-        self._ownership = FeedOwnership(self._scheduler, self._feed_filter, self._checker.forget)
+        self._scheduler = Scheduler(
+            self._checker.check,
+            self.policy,
+            s.fetch_concurrency,
+            self.metrics,
+            outage=self._outage,
+            after_check=self._after_check,
+        )
+        self._ownership = FeedOwnership(self._scheduler, self._feed_filter, self._forget)
         await self._assignment.start()  # the group join (seconds) overlaps reading the catalogue
         self._view = kafka.CompactedView(s, FEEDS, Feed, role="poller", on_change=self._on_feed_change)
         await self._view.start()
