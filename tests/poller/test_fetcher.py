@@ -9,6 +9,7 @@ import zlib
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
+import brotli
 import pytest
 from aiohttp import web
 
@@ -78,9 +79,11 @@ async def test_conditional_get_304(unit_settings: Settings, serve: ServeFn) -> N
     assert second.validators == first.validators
 
 
-@pytest.mark.parametrize("encoding", ["gzip", "deflate", "raw-deflate"])
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "raw-deflate", "br"])
 async def test_compressed_bodies_are_decoded(unit_settings: Settings, serve: ServeFn, encoding: str) -> None:
-    if encoding == "gzip":
+    if encoding == "br":
+        body = brotli.compress(RSS)
+    elif encoding == "gzip":
         body = gzip.compress(RSS)
     elif encoding == "deflate":
         body = zlib.compress(RSS)
@@ -110,6 +113,20 @@ async def test_gzip_bomb_stops_at_the_cap(unit_settings: Settings, serve: ServeF
     error = await fetch_error(unit_settings, await serve(app) + "/feed")
     assert error.outcome == "too_large"
     assert not error.retriable
+
+
+async def test_brotli_bomb_stops_at_the_cap(unit_settings: Settings, serve: ServeFn) -> None:
+    bomb = brotli.compress(b"\0" * (64 * 1024 * 1024), quality=11)  # 64 MiB → ~50 bytes on the wire
+    assert len(bomb) < 1024
+
+    async def feed(request: web.Request) -> web.Response:
+        assert "br" in request.headers["Accept-Encoding"]
+        return web.Response(body=bomb, headers={"Content-Encoding": "br"})
+
+    app = web.Application()
+    app.router.add_get("/feed", feed)
+    error = await fetch_error(unit_settings, await serve(app) + "/feed")
+    assert error.outcome == "too_large"
 
 
 async def test_endless_body_stops_at_the_cap(unit_settings: Settings, serve: ServeFn) -> None:
