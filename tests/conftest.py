@@ -79,6 +79,8 @@ def settings(kafka_bootstrap: str, tmp_path: Path) -> Settings:
             "NEWSWATCH_ALLOW_PRIVATE_NETWORKS": "true",
             "NEWSWATCH_DATA_DIR": str(tmp_path / "data"),
             "NEWSWATCH_TOPIC_PARTITIONS": "3",
+            # Test feeds share one loopback server; pacing is tested on its own (tests/poller).
+            "NEWSWATCH_FETCH_HOST_MIN_INTERVAL_SECONDS": "0",
         }
     )
 

@@ -138,6 +138,12 @@ class Settings:
     fetch_max_connections_per_host: int = field(
         default=4, metadata=_help("connections open to one feed host at once", _range(1, 100))
     )
+    fetch_host_min_interval_seconds: float = field(
+        default=1.0,
+        metadata=_help(
+            "least time between two requests to one host (host:port); 0 = no pacing", _range(0, 3600)
+        ),
+    )
     poll_backoff_initial_seconds: float = field(
         default=60.0,
         metadata=_help(

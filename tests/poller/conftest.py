@@ -25,6 +25,7 @@ def unit_settings() -> Settings:
             "NEWSWATCH_FETCH_CONNECT_TIMEOUT_SECONDS": "1",
             "NEWSWATCH_FETCH_MAX_BODY_BYTES": str(64 * 1024),
             "NEWSWATCH_FETCH_MAX_REDIRECTS": "3",
+            "NEWSWATCH_FETCH_HOST_MIN_INTERVAL_SECONDS": "0",  # pacing has its own tests
         }
     )
 

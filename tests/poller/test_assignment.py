@@ -417,6 +417,7 @@ async def test_the_feeds_of_a_killed_poller_move_after_the_session_timeout(
         "NEWSWATCH_POLLER_GROUP_ID": settings.poller_group_id,
         "NEWSWATCH_POLLER_METRICS_PORT": "0",
         "NEWSWATCH_TOPIC_PARTITIONS": str(settings.topic_partitions),
+        "NEWSWATCH_FETCH_HOST_MIN_INTERVAL_SECONDS": "0",
     }
     policy = Policy(default_interval_seconds=0.5, first_check_max_delay_seconds=0.2)
     a = PollerService(settings, CollectorRegistry(), policy=policy, feed_filter=lambda f: tag in f.tags)

@@ -18,6 +18,7 @@ decompressed size, so a gzip bomb stops at ``fetch_max_body_bytes``.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -25,10 +26,12 @@ from typing import Protocol
 
 import aiohttp
 import brotli  # type: ignore[import-untyped]  # no stubs published
+from yarl import URL
 
 from newswatch import __version__, netguard
 from newswatch.errors import FetchError, UnsafeURLError
 from newswatch.poller.freshness import expires_seconds, max_age_seconds
+from newswatch.poller.hostpace import HostPacer
 from newswatch.settings import Settings
 
 __all__ = [
@@ -197,11 +200,13 @@ def _freshness(resp: aiohttp.ClientResponse) -> tuple[float | None, float | None
 class HttpFetcher:
     """The aiohttp :class:`Fetcher`. One session, created on first use inside the running loop."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, on_host_wait: Callable[[float], None] | None = None) -> None:
         self._settings = settings
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
         self.user_agent = f"newswatch/{__version__} (+{settings.contact_url})"
+        self._pacer = HostPacer(settings.fetch_host_min_interval_seconds)
+        self._on_host_wait = on_host_wait
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._closed:
@@ -241,6 +246,9 @@ class HttpFetcher:
         if validators and validators.last_modified:
             headers["If-Modified-Since"] = validators.last_modified
         session = self._get_session()
+        waited = await self._pacer.wait(URL(url).raw_authority)
+        if self._on_host_wait is not None:
+            self._on_host_wait(waited)
         try:
             async with session.get(
                 url, headers=headers, max_redirects=self._settings.fetch_max_redirects

@@ -11,7 +11,8 @@ newswatch_poller_fetch_duration_seconds                histogram  one fetch, any
 newswatch_poller_fetched_bytes_total                   counter    bytes received (before decompression)
 newswatch_poller_parses_skipped_total                  counter    bodies identical to the last one handled
 newswatch_poller_parse_duration_seconds                histogram  one parse (in a worker thread)
-newswatch_poller_parse_errors_total                    counter    reason: hostile, empty, not_a_feed
+newswatch_poller_parse_errors_total                    counter    reason: hostile, empty, not_a_feed,
+                                                                  too_many_entries
 newswatch_poller_articles_published_total              counter    articles delivered to articles.raw
 newswatch_poller_articles_unchanged_total              counter    entries already published by this process
 newswatch_poller_publish_errors_total                  counter    articles Kafka did not accept
@@ -28,6 +29,8 @@ newswatch_poller_feed_writes_total                     counter    reason: health
                                                                   failed — Feed records written back to
                                                                   newswatch.feeds.v1 (a write for both
                                                                   reasons counts as redirect)
+newswatch_poller_host_wait_seconds                     histogram  time a fetch waited for its host's slot
+                                                                  (per-host pacing, see hostpace)
 =====================================================  =========  ==========================================
 """
 
@@ -122,6 +125,12 @@ class PollerMetrics:
             _PREFIX + "feed_writes_total",
             "Feed records written back to the feeds topic (health, permanent redirects) by outcome",
             ["reason", "outcome"],
+            registry=registry,
+        )
+        self.host_wait = Histogram(
+            _PREFIX + "host_wait_seconds",
+            "Time a fetch waited for its host's pacing slot before starting",
+            buckets=(0.001, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 300),
             registry=registry,
         )
         for reason in FEED_WRITE_REASONS:

@@ -192,7 +192,7 @@ class PollerService:
             max_interval_seconds=settings.poll_interval_max_seconds,
         )
         self.metrics_port = settings.poller_metrics_port
-        self._fetcher = fetcher or HttpFetcher(settings)
+        self._fetcher = fetcher or HttpFetcher(settings, on_host_wait=self.metrics.host_wait.observe)
         self._feed_filter = feed_filter or (lambda _feed: True)
         self._outage = OutageDetector(self.metrics, outage_rule)
         self._reporter = HealthReporter(self._latest_feed, self._write_feed, self.metrics)

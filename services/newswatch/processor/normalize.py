@@ -62,7 +62,8 @@ def fold_char(char: str, casefold: bool = True) -> str:
     out = _SPECIAL.get(char)
     if out is None:
         decomposed = unicodedata.normalize("NFKD", char)
-        out = "".join(c for c in decomposed if not unicodedata.combining(c))
+        # Special letters may also hide inside a decomposition ("Ǽ" is "Æ" + acute).
+        out = "".join(_SPECIAL.get(c, c) for c in decomposed if not unicodedata.combining(c))
         if out.isspace():
             out = " "
     return out.casefold() if casefold else out
