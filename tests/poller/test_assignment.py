@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -35,6 +34,7 @@ from newswatch.poller.service import PollerService
 from newswatch.settings import Settings
 from newswatch.topics import FEEDS
 from newswatch.v1.feed_pb2 import Feed
+from tests.helpers import wait_until
 
 from .conftest import ServeFn
 
@@ -272,15 +272,6 @@ class CountingFetcher:
 
     async def close(self) -> None:
         await self.inner.close()
-
-
-async def wait_until(predicate: Callable[[], bool], within_seconds: float, what: str) -> float:
-    started = time.monotonic()
-    while not predicate():
-        if time.monotonic() - started > within_seconds:
-            pytest.fail(f"timed out after {within_seconds:g}s waiting for {what}")
-        await asyncio.sleep(0.1)
-    return time.monotonic() - started
 
 
 @pytest.mark.integration

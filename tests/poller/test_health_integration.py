@@ -8,7 +8,6 @@ the tests wait for states to be seen rather than asserting an exact sequence of 
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import Callable
 
@@ -23,6 +22,7 @@ from newswatch.poller.service import PollerService
 from newswatch.settings import Settings
 from newswatch.topics import FEEDS
 from newswatch.v1.feed_pb2 import FEED_STATE_DEGRADED, FEED_STATE_FAILING, FEED_STATE_OK, Feed
+from tests.helpers import wait_until
 
 from .conftest import ServeFn
 
@@ -91,14 +91,6 @@ class Watch:
 
     def states(self, feed_id: str) -> list[int]:
         return [f.health.state for f in self.history.get(feed_id, [])]
-
-
-async def wait_until(predicate: Callable[[], bool], within_seconds: float, what: str) -> None:
-    deadline = time.monotonic() + within_seconds
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 async def start(settings: Settings, tag: str, feeds: list[Feed]) -> tuple[PollerService, Watch]:

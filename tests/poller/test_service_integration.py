@@ -9,9 +9,7 @@ topic it asserts only about its own article ids (present, right key and header),
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
@@ -29,6 +27,7 @@ from newswatch.poller.service import PollerService, check_feed
 from newswatch.settings import Settings
 from newswatch.topics import ARTICLES_RAW
 from newswatch.v1.article_pb2 import Article
+from tests.helpers import wait_until
 
 from .conftest import ServeFn
 
@@ -71,14 +70,6 @@ class FeedApp:
         self.hits["b"] += 1
         build = format_datetime(datetime.now(UTC), usegmt=True)
         return web.Response(text=self.bodies["b"].format(build=build), content_type="application/rss+xml")
-
-
-async def wait_until(predicate: Callable[[], bool], within_seconds: float, what: str) -> None:
-    deadline = time.monotonic() + within_seconds
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 class RawTail:

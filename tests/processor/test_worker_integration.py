@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -33,6 +32,7 @@ from newswatch.topics import ALERTS, ARTICLES_ENRICHED, ARTICLES_RAW, ARTICLES_R
 from newswatch.v1.alert_pb2 import Alert
 from newswatch.v1.article_pb2 import Article
 from newswatch.v1.enriched_pb2 import EnrichedArticle
+from tests.helpers import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -47,12 +47,6 @@ RUN = (
     "setup_logging(s.log_format, s.log_level)\n"
     "sys.exit(run_worker(s, app_id=sys.argv[1], offset_reset='latest'))\n"
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Worker:
@@ -80,7 +74,7 @@ class Worker:
 @pytest.fixture(scope="module")
 def worker(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
     tmp = tmp_path_factory.mktemp("processor")
-    port = _free_port()
+    port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("NEWSWATCH_")},
         "NEWSWATCH_KAFKA_BOOTSTRAP": kafka_bootstrap,
