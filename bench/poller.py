@@ -33,10 +33,11 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from newswatch.feeds import make_feed
+from newswatch.poller.checker import FeedChecker
 from newswatch.poller.fetcher import FetchResult, HttpFetcher, Validators
 from newswatch.poller.metrics import PollerMetrics
 from newswatch.poller.parser import parse_feed, parse_with_feedparser
-from newswatch.poller.service import FeedChecker
+from newswatch.poller.publisher import PublishReport
 from newswatch.settings import load_settings
 from newswatch.v1.article_pb2 import Article
 
@@ -96,11 +97,8 @@ def _serve(sock: socket.socket) -> None:
 
 
 class NullPublisher:
-    async def publish(self, feed_id: str, articles: Sequence[Article]) -> int:
-        return len(articles)
-
-    def forget(self, feed_id: str) -> None:
-        pass
+    async def publish(self, feed_id: str, articles: Sequence[Article]) -> PublishReport:
+        return PublishReport(list(articles))
 
 
 class TimedFetcher:

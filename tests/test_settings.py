@@ -107,3 +107,27 @@ def test_cli_exits_2_naming_the_setting() -> None:
     )
     assert proc.returncode == 2
     assert "NEWSWATCH_KAFKA_BOOTSTRAP" in proc.stderr
+
+
+def test_secrets_are_never_printed_or_in_the_repr() -> None:
+    secret = "do-not-print-7f3a9c"
+    settings = load_settings({"NEWSWATCH_WEBSUB_SECRET": secret})
+    assert settings.websub_secret == secret
+    assert secret not in repr(settings) and secret not in str(settings)
+    proc = subprocess.run(
+        [sys.executable, "-m", "newswatch", "settings"],
+        env={"NEWSWATCH_WEBSUB_SECRET": secret, "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert secret not in proc.stdout + proc.stderr
+    assert "NEWSWATCH_WEBSUB_SECRET=<set>" in proc.stdout
+
+
+@pytest.mark.parametrize("url", ["ftp://hub.example/cb", "not a url", "https://"])
+def test_websub_callback_must_be_an_http_url(url: str) -> None:
+    with pytest.raises(SettingsError, match="NEWSWATCH_WEBSUB_CALLBACK_URL"):
+        load_settings({"NEWSWATCH_WEBSUB_CALLBACK_URL": url})

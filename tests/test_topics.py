@@ -17,7 +17,12 @@ def test_every_topic_of_the_design_is_declared() -> None:
 
 def test_compacted_topics() -> None:
     compacted = {t.name for t in topics.ALL_TOPICS if t.compacted}
-    assert compacted == {"newswatch.feeds.v1", "newswatch.subscriptions.v1", "newswatch.watchlists.v1"}
+    assert compacted == {
+        "newswatch.feeds.v1",
+        "newswatch.subscriptions.v1",
+        "newswatch.watchlists.v1",
+        "newswatch.poller.state.v1",
+    }
     assert topics.FEEDS.config()["cleanup.policy"] == "compact"
     assert topics.ALERTS.config()["cleanup.policy"] == "delete"
 

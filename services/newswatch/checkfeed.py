@@ -13,7 +13,7 @@ from pathlib import Path
 
 from google.protobuf.json_format import MessageToDict
 
-from newswatch.poller.service import check_feed
+from newswatch.poller.checker import check_feed
 from newswatch.processor.enrich import alerts_for, enrich
 from newswatch.processor.keywords import RegexMatcher
 from newswatch.processor.places import default_gazetteer
@@ -66,9 +66,12 @@ class CheckReport:
         return out
 
 
-async def check_feed_report(settings: Settings, url: str, watchlists_file: Path | None = None) -> CheckReport:
-    """Fetch and parse ``url`` and enrich every entry; raises the fetch / parse / URL errors as they are."""
-    parsed, articles = await check_feed(settings, url)
+async def check_feed_report(
+    settings: Settings, url: str, watchlists_file: Path | None = None, *, full_text: bool = False
+) -> CheckReport:
+    """Fetch and parse ``url`` (with ``full_text``, each entry's page too) and enrich every entry; raises
+    the fetch / parse / URL errors as they are."""
+    parsed, articles = await check_feed(settings, url, full_text=full_text)
     lists = [default_watchlist()]
     if watchlists_file is not None:
         lists += load_watchlists_yaml(watchlists_file)

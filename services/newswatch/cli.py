@@ -20,7 +20,7 @@ from google.protobuf.json_format import MessageToDict
 from newswatch import __version__
 from newswatch.errors import NewswatchError, SettingsError
 from newswatch.observability import setup_logging
-from newswatch.settings import Settings, describe, load_settings
+from newswatch.settings import Settings, describe, is_secret, load_settings
 
 __all__ = ["build_parser", "main"]
 
@@ -70,8 +70,9 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _feed_row(feed: Any) -> str:
-    """One feed per line: id, enabled, health state, interval, language, last success (UTC), next check
-    (UTC), URL, title, then the last error when there is one. ``-`` = not known yet."""
+    """One feed per line: id, enabled, health state, interval, language, text source (``full`` = article
+    pages fetched, ``feed`` = the feed's own text), last success (UTC), next check (UTC), URL, title, then
+    the last error when there is one. ``-`` = not known yet."""
 
     def when(field: str) -> str:
         if not feed.health.HasField(field):
@@ -81,8 +82,9 @@ def _feed_row(feed: Any) -> str:
     interval = f"{feed.poll_interval_seconds}s" if feed.poll_interval_seconds else "default"
     enabled = "enabled" if feed.enabled else "disabled"
     health = {1: "ok", 2: "degraded", 3: "failing"}.get(feed.health.state, "-")
+    text = "full" if feed.full_text else "feed"
     row = (
-        f"{feed.feed_id}  {enabled:8}  {health:8}  every={interval}  {feed.language or '-':3}  "
+        f"{feed.feed_id}  {enabled:8}  {health:8}  every={interval}  {feed.language or '-':3}  text={text}  "
         f"last_ok={when('last_success_at')}  next={when('next_check_at')}  {feed.url}  {feed.title}"
     )
     return f"{row}  error={feed.health.last_error!r}" if feed.health.last_error else row
@@ -99,6 +101,7 @@ def _cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
             language=args.language or "",
             poll_interval_seconds=args.interval or 0,
             tags=args.tag or (),
+            full_text=args.full_text,
         )
         for stored in _await(feeds.add_feeds(settings, [feed])):
             _emit(f"added {stored.feed_id} {stored.url}")
@@ -238,7 +241,7 @@ def _cmd_check_feed(args: argparse.Namespace, settings: Settings) -> int:
     from newswatch.checkfeed import check_feed_report
 
     wl_file = Path(args.watchlists) if args.watchlists else None
-    report = _await(check_feed_report(settings, args.url, wl_file))
+    report = _await(check_feed_report(settings, args.url, wl_file, full_text=args.full_text))
     for line in report.lines(as_json=args.json):
         _emit(line)
     return 0
@@ -259,7 +262,10 @@ def _cmd_replay(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_settings(args: argparse.Namespace, settings: Settings) -> int:
     for env, default, text in describe():
-        current = getattr(settings, env.removeprefix("NEWSWATCH_").lower())
+        name = env.removeprefix("NEWSWATCH_").lower()
+        current = getattr(settings, name)
+        if is_secret(name) and current:
+            current = "<set>"
         _emit(f"{env}={current}    # {text} (default {default})")
     return 0
 
@@ -291,6 +297,11 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--language", help="language hint, e.g. fr or en")
     add.add_argument("--interval", type=int, metavar="SECONDS", help="poll interval (default: the poller's)")
     add.add_argument("--tag", action="append", help="a tag (repeatable)")
+    add.add_argument(
+        "--full-text",
+        action="store_true",
+        help="fetch each new article's page and keep its main text (for feeds that carry only summaries)",
+    )
     lst = fv.add_parser("list", help="list watched feeds")
     lst.add_argument("--json", action="store_true", help="one JSON object per line")
     rm = fv.add_parser("remove", help="stop watching a feed")
@@ -342,6 +353,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("url")
     check.add_argument("--json", action="store_true", help="one JSON object per entry")
     check.add_argument("--watchlists", metavar="FILE", help="also match the watch lists of this YAML file")
+    check.add_argument(
+        "--full-text", action="store_true", help="fetch each entry's page and match its main text"
+    )
     check.set_defaults(handler=_cmd_check_feed)
 
     replay = verbs.add_parser("replay", help="re-publish stored raw articles through the processor")

@@ -3,7 +3,9 @@
 - :func:`feed_id_for` — 16 hex characters of the SHA-256 of the canonical URL, so the same feed added
   twice (with or without tracking parameters, default port, upper-case host) is one feed;
 - :func:`load_feeds_yaml` — ``feeds: [{url, title?, language?, poll_interval_seconds?, tags?, enabled?,
-  feed_id?}]``; raises :class:`FeedCatalogueError` naming the file, the entry and the field;
+  full_text?, feed_id?}]``; raises :class:`FeedCatalogueError` naming the file, the entry and the field.
+  ``full_text: true`` has the poller fetch each new article's page and keep its main text
+  (:mod:`newswatch.poller.fulltext`);
 - :func:`add_feeds` / :func:`remove_feed` / :func:`list_feeds` — read and write the topic (topics are
   created first). Writes wait for Kafka's acknowledgement.
 """
@@ -39,7 +41,7 @@ __all__ = [
 ]
 
 MAX_POLL_INTERVAL_SECONDS = 86400
-_FIELDS = {"url", "title", "language", "poll_interval_seconds", "tags", "enabled", "feed_id"}
+_FIELDS = {"url", "title", "language", "poll_interval_seconds", "tags", "enabled", "full_text", "feed_id"}
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
 _FEED_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -67,6 +69,7 @@ def make_feed(
     poll_interval_seconds: int = 0,
     tags: tuple[str, ...] | list[str] = (),
     enabled: bool = True,
+    full_text: bool = False,
     feed_id: str = "",
 ) -> Feed:
     """A Feed message with its id derived from the URL unless given."""
@@ -79,6 +82,7 @@ def make_feed(
         enabled=enabled,
         poll_interval_seconds=poll_interval_seconds,
         tags=list(tags),
+        full_text=full_text,
     )
 
 
@@ -112,8 +116,9 @@ def _check_fields(where: str, item: Mapping[str, Any]) -> None:
     tags = item.get("tags", [])
     if not isinstance(tags, list) or not all(isinstance(t, str) and t.strip() for t in tags):
         raise FeedCatalogueError(f"{where}: field 'tags' must be a list of non-empty strings")
-    if not isinstance(item.get("enabled", True), bool):
-        raise FeedCatalogueError(f"{where}: field 'enabled' must be true or false")
+    for name, default in (("enabled", True), ("full_text", False)):
+        if not isinstance(item.get(name, default), bool):
+            raise FeedCatalogueError(f"{where}: field {name!r} must be true or false")
 
 
 def load_feeds_yaml(path: Path) -> list[Feed]:
@@ -142,6 +147,7 @@ def load_feeds_yaml(path: Path) -> list[Feed]:
             poll_interval_seconds=item.get("poll_interval_seconds", 0),
             tags=[t.strip() for t in item.get("tags", [])],
             enabled=item.get("enabled", True),
+            full_text=item.get("full_text", False),
             feed_id=item.get("feed_id") or "",
         )
         if feed.feed_id in first_entry:

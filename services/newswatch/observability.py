@@ -74,6 +74,9 @@ def setup_logging(fmt: str, level: str) -> None:
     # Library chatter stays at WARNING unless we debug.
     for noisy in ("aiokafka", "faust", "mode", "kafka"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
+    # Article-page extraction: its own warnings repeat what the poller logs and counts per page.
+    for chatty in ("trafilatura", "htmldate", "justext", "courlan"):
+        logging.getLogger(chatty).setLevel(logging.DEBUG if level == "DEBUG" else logging.ERROR)
 
 
 class HealthServer:

@@ -22,7 +22,7 @@ import yaml
 
 from newswatch.errors import SettingsError
 
-__all__ = ["ENV_PREFIX", "Settings", "describe", "env_name", "load_settings"]
+__all__ = ["ENV_PREFIX", "Settings", "describe", "env_name", "is_secret", "load_settings"]
 
 ENV_PREFIX = "NEWSWATCH_"
 _HOSTPORT = re.compile(r"^[A-Za-z0-9_.\-\[\]:]+:\d{1,5}$")
@@ -165,6 +165,41 @@ class Settings:
         default="https://github.com/newswatch/newswatch",
         metadata=_help("contact URL sent in the User-Agent header"),
     )
+    fulltext_max_pages_per_check: int = field(
+        default=20,
+        metadata=_help(
+            "article pages fetched for full text in one check of a full-text feed (newest entries first; "
+            "the others keep the feed's summary)",
+            _range(0, 10000),
+        ),
+    )
+    websub_callback_url: str = field(
+        default="",
+        metadata=_help(
+            "public http(s) base URL at which WebSub hubs reach the poller's callback endpoint (served "
+            "at /websub/<feed_id> on NEWSWATCH_WEBSUB_PORT); empty = WebSub off, feeds are only polled",
+            _pattern(r"^(https?://\S+)?$"),
+        ),
+    )
+    websub_host: str = field(
+        default="127.0.0.1", metadata=_help("address the WebSub callback endpoint binds")
+    )
+    websub_port: int = field(default=9111, metadata=_help("WebSub callback endpoint port", _port))
+    websub_secret: str = field(
+        default="",
+        repr=False,
+        metadata={
+            **_help(
+                "secret from which each hub subscription's hub.secret is derived; pollers sharing one "
+                "callback URL need the same value (empty = a random one per process)"
+            ),
+            "secret": True,
+        },
+    )
+    websub_lease_seconds: int = field(
+        default=864000,
+        metadata=_help("lease asked of WebSub hubs (renewed before it ends)", _range(300, 31536000)),
+    )
     # Processor
     processor_group_id: str = field(
         default="newswatch-processor",
@@ -203,6 +238,11 @@ class Settings:
 
 def env_name(field_name: str) -> str:
     return ENV_PREFIX + field_name.upper()
+
+
+def is_secret(field_name: str) -> bool:
+    """True for settings whose value is never printed or logged."""
+    return any(f.name == field_name and f.metadata.get("secret") for f in dataclasses.fields(Settings))
 
 
 def describe() -> list[tuple[str, str, str]]:

@@ -18,6 +18,7 @@ __all__ = [
     "ARTICLES_RAW_DLQ",
     "DELIVERIES",
     "FEEDS",
+    "POLLER_STATE",
     "SUBSCRIPTIONS",
     "WATCHLISTS",
     "TopicSpec",
@@ -78,6 +79,10 @@ ARTICLES_RAW_DLQ = TopicSpec(
     retention_ms=30 * _DAY_MS,
 )
 
+POLLER_STATE = TopicSpec(
+    "newswatch.poller.state.v1", "feed_id", "newswatch.v1.PollState (internal to the pollers)", compacted=True
+)
+
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     FEEDS,
     ARTICLES_RAW,
@@ -88,6 +93,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     DELIVERIES,
     ALERTS_DLQ,
     ARTICLES_RAW_DLQ,
+    POLLER_STATE,
 )
 
 

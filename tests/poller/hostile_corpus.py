@@ -20,7 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from newswatch.errors import NewswatchError
-from newswatch.poller.service import check_feed
+from newswatch.poller.checker import check_feed
 from newswatch.settings import load_settings
 
 SECRET_MARK = "root:x:0:0"  # what /etc/passwd would leak

@@ -1,7 +1,8 @@
 """The fast path against feedparser: the repository's fixtures and feedparser's own ~2,200 test feeds.
 
-Deliberate differences: none on entry count, guid, link and title. The fast path declines (returns None)
-rather than guess whenever feedparser's reading depends on something it does not reproduce.
+Deliberate differences: none on entry count, guid, link and title, nor on the WebSub hub and self links.
+The fast path declines (returns None) rather than guess whenever feedparser's reading depends on something
+it does not reproduce.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ WELL_FORMED = ["atom10.xml", "rss10.xml", "rss10_syndication.xml", "rss20_sy_hou
 WELL_FORMED += ["rss20_ttl.xml", "rss20_50_items.xml", "atom10_50_items.xml"]
 
 
-def _key(feed: ParsedFeed) -> list[tuple[str, str, str]]:
-    return [(e.guid, e.link, e.title) for e in feed.entries]
+def _key(feed: ParsedFeed) -> list[tuple[str | None, ...]]:
+    return [(feed.hub_url, feed.self_url), *((e.guid, e.link, e.title) for e in feed.entries)]
 
 
 @pytest.mark.parametrize("name", WELL_FORMED)
@@ -42,6 +43,7 @@ def test_fixtures_take_the_fast_path_and_agree_on_every_field(name: str) -> None
         slow.ttl_seconds,
         slow.update_period_seconds,
     )
+    assert (fast.link, fast.hub_url, fast.self_url) == (slow.link, slow.hub_url, slow.self_url)
 
 
 def test_script_inside_markup_is_left_to_feedparser() -> None:

@@ -212,15 +212,15 @@ async def test_a_failed_write_is_counted_and_retried_at_the_next_check() -> None
 def test_feeds_list_row_shows_health() -> None:
     feed = make_feed("https://h.example/feed", title="T", feed_id="f1", poll_interval_seconds=900)
     assert _feed_row(feed) == (
-        "f1  enabled   -         every=900s  -    last_ok=-  next=-  https://h.example/feed  T"
+        "f1  enabled   -         every=900s  -    text=feed  last_ok=-  next=-  https://h.example/feed  T"
     )
     feed.health.state = FEED_STATE_FAILING
     feed.health.last_error = "timeout: no answer"
     feed.health.last_success_at.FromDatetime(WALL)
     feed.health.next_check_at.FromDatetime(datetime(2026, 3, 1, 12, 30, tzinfo=UTC))
     assert _feed_row(feed) == (
-        "f1  enabled   failing   every=900s  -    last_ok=2026-03-01T12:00Z  next=2026-03-01T12:30Z  "
-        "https://h.example/feed  T  error='timeout: no answer'"
+        "f1  enabled   failing   every=900s  -    text=feed  last_ok=2026-03-01T12:00Z  "
+        "next=2026-03-01T12:30Z  https://h.example/feed  T  error='timeout: no answer'"
     )
 
 

@@ -9,11 +9,11 @@ from prometheus_client import CollectorRegistry
 
 from newswatch.errors import FetchError
 from newswatch.feeds import make_feed
+from newswatch.poller.checker import FeedChecker
 from newswatch.poller.fetcher import FetchResult, Validators
 from newswatch.poller.metrics import PollerMetrics
 from newswatch.poller.outage import Observation, OutageDetector, OutageRule, host_of, is_offline
 from newswatch.poller.scheduler import CheckOutcome, CheckReport, Policy, Scheduler
-from newswatch.poller.service import FeedChecker
 from newswatch.v1.feed_pb2 import Feed
 
 from .fakes import FakePublisher

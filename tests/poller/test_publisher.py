@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pytest
 from prometheus_client import CollectorRegistry
 
 from newswatch import contracts
@@ -12,7 +11,7 @@ from newswatch.feeds import make_feed
 from newswatch.poller.identity import article_id
 from newswatch.poller.metrics import PollerMetrics
 from newswatch.poller.parser import Entry, ParsedFeed, parse_feed
-from newswatch.poller.publisher import KafkaPublisher, PublishError, SeenIds, build_article, build_articles
+from newswatch.poller.publisher import KafkaPublisher, build_article, build_articles
 from newswatch.topics import ARTICLES_RAW
 from newswatch.v1.article_pb2 import Article
 
@@ -50,45 +49,30 @@ def test_duplicate_entries_become_one_article() -> None:
     assert len(build_articles(FEED, parsed, FETCHED)) == 1
 
 
-def test_seen_ids_are_bounded_and_track_content() -> None:
-    seen = SeenIds(per_feed=3)
-    articles = [Article(article_id=f"id{i}", content_sha256="h") for i in range(5)]
-    for a in articles:
-        seen.add("f", a)
-    assert seen.count("f") == 3
-    assert not seen.is_unchanged("f", articles[0])  # evicted
-    assert seen.is_unchanged("f", articles[4])
-    assert not seen.is_unchanged("f", Article(article_id="id4", content_sha256="changed"))
-    seen.forget("f")
-    assert seen.count("f") == 0
-
-
 async def test_publishes_once_keyed_by_article_id_with_content_type() -> None:
     metrics = PollerMetrics(CollectorRegistry())
     producer = FakeProducer()
     publisher = KafkaPublisher(producer, metrics)  # type: ignore[arg-type]
     parsed = parse_feed(fixture_bytes("rss20.xml"), FEED.url)
     articles = build_articles(FEED, parsed, FETCHED)
-    assert await publisher.publish(FEED.feed_id, articles) == 3
-    assert await publisher.publish(FEED.feed_id, articles) == 0
+    report = await publisher.publish(FEED.feed_id, articles)
+    assert (len(report.acked), report.failed) == (3, 0)
     assert len(producer.sent) == 3
     topic, key, value, headers = producer.sent[0]
     assert topic == ARTICLES_RAW.name
     decoded = contracts.decode(Article, value, headers)
     assert key == decoded.article_id.encode()
     assert metrics.articles_published._value.get() == 3
-    assert metrics.articles_unchanged._value.get() == 3
 
 
-async def test_unacknowledged_articles_are_offered_again() -> None:
+async def test_unacknowledged_articles_are_reported() -> None:
     metrics = PollerMetrics(CollectorRegistry())
     parsed = parse_feed(fixture_bytes("rss20.xml"), FEED.url)
     articles = build_articles(FEED, parsed, FETCHED)
     producer = FakeProducer(fail_keys=frozenset({articles[1].article_id.encode()}))
     publisher = KafkaPublisher(producer, metrics)  # type: ignore[arg-type]
-    with pytest.raises(PublishError) as info:
-        await publisher.publish(FEED.feed_id, articles)
-    assert info.value.retriable
+    report = await publisher.publish(FEED.feed_id, articles)
+    assert report.failed == 1
+    assert [a.article_id for a in report.acked] == [articles[0].article_id, articles[2].article_id]
     assert metrics.publish_errors._value.get() == 1
-    producer.fail_keys = frozenset()
-    assert await publisher.publish(FEED.feed_id, articles) == 1  # only the one that failed
+    assert metrics.articles_published._value.get() == 2

@@ -22,8 +22,9 @@ from prometheus_client import CollectorRegistry
 from newswatch import contracts, kafka
 from newswatch.errors import InvalidMessageError
 from newswatch.feeds import add_feeds, make_feed, remove_feed
+from newswatch.poller.checker import check_feed
 from newswatch.poller.scheduler import Policy
-from newswatch.poller.service import PollerService, check_feed
+from newswatch.poller.service import PollerService
 from newswatch.settings import Settings
 from newswatch.topics import ARTICLES_RAW
 from newswatch.v1.article_pb2 import Article
@@ -199,3 +200,41 @@ async def test_check_feed_fetches_and_parses_without_kafka(serve: ServeFn, unit_
     assert parsed.version == "rss20"
     assert [a.guid for a in articles] == ["check-b-0", "check-b-1", "check-b-2"]
     assert all(len(a.article_id) == 32 for a in articles)
+
+
+async def test_check_feed_with_full_text_fetches_each_page(serve: ServeFn, unit_settings: Settings) -> None:
+    paragraph = (
+        "<p>Government forces said on Tuesday that they had retaken the ancient city of Palmyra from "
+        "Islamic State fighters after weeks of heavy fighting in the desert east of Homs.</p>"
+    )
+    pages: list[str] = []
+
+    async def page(request: web.Request) -> web.Response:
+        pages.append(request.path)
+        html = (
+            "<html><head><title>Palmyra</title></head><body><nav><a href='/'>Home</a> <a href='/w'>World</a>"
+            f"</nav><article><h1>Palmyra retaken</h1>{paragraph * 4}</article>"
+            "<footer>Copyright 2026 Example News. All rights reserved.</footer></body></html>"
+        )
+        return web.Response(text=html, content_type="text/html")
+
+    async def feed(request: web.Request) -> web.Response:
+        base = f"http://{request.host}"
+        body = (
+            '<rss version="2.0"><channel><title>t</title>'
+            f"<item><guid>p1</guid><title>Palmyra</title><link>{base}/story/1</link>"
+            "<description>Teaser.</description></item></channel></rss>"
+        )
+        return web.Response(text=body, content_type="application/rss+xml")
+
+    app = web.Application()
+    app.router.add_get("/feed", feed)
+    app.router.add_get("/story/{n}", page)
+    base = await serve(app)
+    _, plain = await check_feed(unit_settings, f"{base}/feed")
+    assert pages == [] and plain[0].content == ""
+    _, full = await check_feed(unit_settings, f"{base}/feed", full_text=True)
+    assert pages == ["/story/1"]
+    assert "retaken the ancient city of Palmyra" in full[0].content
+    assert "All rights reserved" not in full[0].content
+    assert full[0].content_sha256 == plain[0].content_sha256

@@ -6,6 +6,8 @@ One module per step, after the "when / fetch / parse / what to do with it" split
 - :mod:`~newswatch.poller.fetcher` — HTTP download with caps, conditional GET and the SSRF guard;
 - :mod:`~newswatch.poller.parser` — bytes → entries (hostile bodies refused before feedparser);
 - :mod:`~newswatch.poller.identity` — canonical URLs and stable article ids;
+- :mod:`~newswatch.poller.fulltext` — full-text feeds: article pages fetched, main text extracted
+  (:mod:`~newswatch.poller.extract`);
 - :mod:`~newswatch.poller.publisher` — entries → ``Article`` protos on Kafka, once per process;
 - :mod:`~newswatch.poller.assignment` — the pollers' consumer group: which feed partitions are this poller's;
 - :mod:`~newswatch.poller.ownership` — catalogue + assignment → the feeds this poller schedules;

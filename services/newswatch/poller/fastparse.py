@@ -326,6 +326,29 @@ def _encoding_ok(body: bytes, content_type: str | None) -> bool:
     return True
 
 
+def _channel(meta: Any, base: str) -> tuple[dict[str | None, Any], str | None, str | None]:
+    """Feed-level elements by feedparser name, and the first ``hub`` and ``self`` link hrefs.
+
+    Links with a ``rel`` other than ``alternate`` (hub, self, related, ...) are not the feed's page link.
+    """
+    fields: dict[str | None, Any] = {}
+    hub = self_url = None
+    for child in meta if meta is not None else ():
+        name = _name(child)
+        if name == "link":
+            rel = child.get("rel")
+            if rel is not None and rel != "alternate":
+                href = (child.get("href") or "").strip()
+                rels = rel.lower().split()
+                if href and hub is None and "hub" in rels:
+                    hub = _urljoin(base, href)
+                if href and self_url is None and "self" in rels:
+                    self_url = _urljoin(base, href)
+                continue
+        fields[name] = child
+    return fields, hub, self_url
+
+
 def _xml(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
     if b"base=" in body or b" lang=" in body or not _encoding_ok(body, content_type):
         raise _Decline("xml:base, lang or encoding")
@@ -356,7 +379,7 @@ def _xml(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
         raise _Decline("unknown root")
     if len(_ITEM_TAG.findall(body)) != len(items):
         raise _Decline("items outside their usual place")
-    fields = {_name(c): c for c in (meta if meta is not None else ())}
+    fields, hub, self_url = _channel(meta, base)
     language = _lang(root)
     for key in ("language", "dc_language"):
         if key in fields:
@@ -373,6 +396,8 @@ def _xml(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
             _text(fields["sy_updateperiod"]) if "sy_updateperiod" in fields else None,
             _text(fields["sy_updatefrequency"]) if "sy_updatefrequency" in fields else None,
         ),
+        hub_url=hub,
+        self_url=self_url,
     )
 
 
@@ -409,12 +434,24 @@ def _json_feed(body: bytes, url: str) -> ParsedFeed:
         raise _Decline("JSON Feed without items")
     base = make_safe_absolute_uri(url) or url
     language = _json_text(doc.get("language"))
+    hubs = doc.get("hubs")
+    hub = next(
+        (
+            _json_text(h.get("url")).strip()
+            for h in (hubs if isinstance(hubs, list) else ())
+            if isinstance(h, dict) and _json_text(h.get("type")).lower() == "websub" and h.get("url")
+        ),
+        None,
+    )
+    feed_url = _json_text(doc.get("feed_url")).strip()
     return ParsedFeed(
         version="json11" if version.rstrip("/").endswith("1.1") else "json1",
         title=plain_text(doc.get("title")),
         link=_json_text(doc.get("home_page_url")),
         language=language,
         entries=tuple(_json_entry(i, base, language) for i in items if isinstance(i, dict)),
+        hub_url=_urljoin(base, hub) if hub else None,
+        self_url=_urljoin(base, feed_url) if feed_url else None,
     )
 
 

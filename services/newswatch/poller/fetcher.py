@@ -13,6 +13,9 @@ when at least one redirect was followed and every hop was permanent (301 or 308)
 Safety: every connection goes through :class:`~newswatch.netguard.GuardedResolver`; redirects are
 limited; the body is read in chunks and decompressed here (never by aiohttp) with a cap on the
 decompressed size, so a gzip bomb stops at ``fetch_max_body_bytes``.
+
+``accept`` is the request's ``Accept`` header: :data:`ACCEPT` (feed formats) unless the caller fetches
+something else, e.g. article pages for full text.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from newswatch.poller.hostpace import HostPacer
 from newswatch.settings import Settings
 
 __all__ = [
+    "ACCEPT",
     "FETCH_OUTCOMES",
     "PERMANENT_REDIRECTS",
     "FetchResult",
@@ -98,8 +102,11 @@ class RetryLaterError(FetchError):
 
 
 class Fetcher(Protocol):
-    async def fetch(self, url: str, validators: Validators | None = None) -> FetchResult:
-        """Download ``url``. Raises FetchError only (see the module docstring). May be cancelled."""
+    async def fetch(
+        self, url: str, validators: Validators | None = None, *, accept: str = ACCEPT
+    ) -> FetchResult:
+        """Download ``url`` asking for ``accept``. Raises FetchError only (see the module docstring). May
+        be cancelled."""
 
     async def close(self) -> None:
         """Release connections. Idempotent."""
@@ -235,12 +242,14 @@ class HttpFetcher:
             )
         return self._session
 
-    async def fetch(self, url: str, validators: Validators | None = None) -> FetchResult:
+    async def fetch(
+        self, url: str, validators: Validators | None = None, *, accept: str = ACCEPT
+    ) -> FetchResult:
         try:
             netguard.check_url(url, self._settings.allow_private_networks)
         except UnsafeURLError as exc:
             raise FetchError(str(exc), outcome="refused", retriable=False) from None
-        headers: dict[str, str] = {}
+        headers: dict[str, str] = {"Accept": accept}
         if validators and validators.etag:
             headers["If-None-Match"] = validators.etag
         if validators and validators.last_modified:

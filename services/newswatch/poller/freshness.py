@@ -61,6 +61,7 @@ class Hints:
     max_age_seconds: float | None = None
     expires_seconds: float | None = None
     observed_seconds: float | None = None
+    pushed: bool = False  # a WebSub hub pushes the feed: polling is only the fallback
 
     @property
     def server(self) -> tuple[float, ...]:

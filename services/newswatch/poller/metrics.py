@@ -14,7 +14,7 @@ newswatch_poller_parse_duration_seconds                histogram  one parse (in 
 newswatch_poller_parse_errors_total                    counter    reason: hostile, empty, not_a_feed,
                                                                   too_many_entries
 newswatch_poller_articles_published_total              counter    articles delivered to articles.raw
-newswatch_poller_articles_unchanged_total              counter    entries already published by this process
+newswatch_poller_articles_unchanged_total              counter    entries already published (poll state)
 newswatch_poller_publish_errors_total                  counter    articles Kafka did not accept
 newswatch_poller_feeds                                 gauge      state: ok, degraded, failing
 newswatch_poller_checks_in_flight                      gauge      feed checks running now
@@ -31,6 +31,23 @@ newswatch_poller_feed_writes_total                     counter    reason: health
                                                                   reasons counts as redirect)
 newswatch_poller_host_wait_seconds                     histogram  time a fetch waited for its host's slot
                                                                   (per-host pacing, see hostpace)
+newswatch_poller_fulltext_pages_total                  counter    outcome: ok, fetch_failed, not_html,
+                                                                  no_text, over_cap — article pages
+                                                                  fetched for full-text feeds
+newswatch_poller_fulltext_extract_duration_seconds     histogram  one main-text extraction (worker thread)
+newswatch_poller_state_writes_total                    counter    outcome: ok, failed — poll state written
+                                                                  to newswatch.poller.state.v1
+newswatch_poller_websub_subscriptions                  gauge      state: pending, active — hub subscriptions
+newswatch_poller_websub_requests_total                 counter    mode: subscribe, unsubscribe; outcome:
+                                                                  accepted, failed — requests to hubs
+newswatch_poller_websub_verifications_total            counter    outcome: confirmed, refused, denied — hub
+                                                                  intent verifications answered (denied: the
+                                                                  hub refused a subscription)
+newswatch_poller_websub_pushes_total                   counter    outcome: accepted, bad_signature,
+                                                                  unknown_feed, too_large, failed —
+                                                                  content pushed by hubs, each counted
+                                                                  once (accepted when deliver returned;
+                                                                  see websub_server)
 =====================================================  =========  ==========================================
 """
 
@@ -41,11 +58,30 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from newswatch.poller.fetcher import FETCH_OUTCOMES
 from newswatch.poller.parser import PARSE_ERROR_REASONS
 
-__all__ = ["FEED_STATES", "FEED_WRITE_OUTCOMES", "FEED_WRITE_REASONS", "PollerMetrics"]
+__all__ = [
+    "FEED_STATES",
+    "FEED_WRITE_OUTCOMES",
+    "FEED_WRITE_REASONS",
+    "FULLTEXT_OUTCOMES",
+    "STATE_WRITE_OUTCOMES",
+    "WEBSUB_PUSH_OUTCOMES",
+    "WEBSUB_REQUEST_MODES",
+    "WEBSUB_REQUEST_OUTCOMES",
+    "WEBSUB_STATES",
+    "WEBSUB_VERIFICATION_OUTCOMES",
+    "PollerMetrics",
+]
 
 FEED_STATES: tuple[str, ...] = ("ok", "degraded", "failing")
 FEED_WRITE_REASONS: tuple[str, ...] = ("health", "redirect")
 FEED_WRITE_OUTCOMES: tuple[str, ...] = ("ok", "failed")
+FULLTEXT_OUTCOMES: tuple[str, ...] = ("ok", "fetch_failed", "not_html", "no_text", "over_cap")
+STATE_WRITE_OUTCOMES: tuple[str, ...] = ("ok", "failed")
+WEBSUB_STATES: tuple[str, ...] = ("pending", "active")
+WEBSUB_REQUEST_MODES: tuple[str, ...] = ("subscribe", "unsubscribe")
+WEBSUB_REQUEST_OUTCOMES: tuple[str, ...] = ("accepted", "failed")
+WEBSUB_VERIFICATION_OUTCOMES: tuple[str, ...] = ("confirmed", "refused", "denied")
+WEBSUB_PUSH_OUTCOMES: tuple[str, ...] = ("accepted", "bad_signature", "unknown_feed", "too_large", "failed")
 _PREFIX = "newswatch_poller_"
 
 
@@ -84,7 +120,7 @@ class PollerMetrics:
         )
         self.articles_unchanged = Counter(
             _PREFIX + "articles_unchanged_total",
-            "Entries already published by this process",
+            "Entries already published (remembered in the poll state)",
             registry=registry,
         )
         self.publish_errors = Counter(
@@ -133,6 +169,61 @@ class PollerMetrics:
             buckets=(0.001, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 300),
             registry=registry,
         )
+        self.fulltext_pages = Counter(
+            _PREFIX + "fulltext_pages_total",
+            "Article pages fetched for full-text feeds, by outcome",
+            ["outcome"],
+            registry=registry,
+        )
+        self.fulltext_extract_duration = Histogram(
+            _PREFIX + "fulltext_extract_duration_seconds",
+            "Duration of one main-text extraction from an article page",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+            registry=registry,
+        )
+        self.state_writes = Counter(
+            _PREFIX + "state_writes_total",
+            "Poll state records written to newswatch.poller.state.v1, by outcome",
+            ["outcome"],
+            registry=registry,
+        )
+        self.websub_subscriptions = Gauge(
+            _PREFIX + "websub_subscriptions",
+            "WebSub hub subscriptions by state",
+            ["state"],
+            registry=registry,
+        )
+        self.websub_requests = Counter(
+            _PREFIX + "websub_requests_total",
+            "Subscription requests sent to WebSub hubs, by mode and outcome",
+            ["mode", "outcome"],
+            registry=registry,
+        )
+        self.websub_verifications = Counter(
+            _PREFIX + "websub_verifications_total",
+            "WebSub intent verifications answered, by outcome",
+            ["outcome"],
+            registry=registry,
+        )
+        self.websub_pushes = Counter(
+            _PREFIX + "websub_pushes_total",
+            "Content distributions pushed by WebSub hubs, by outcome",
+            ["outcome"],
+            registry=registry,
+        )
+        for outcome in FULLTEXT_OUTCOMES:
+            self.fulltext_pages.labels(outcome=outcome)
+        for outcome in STATE_WRITE_OUTCOMES:
+            self.state_writes.labels(outcome=outcome)
+        for state in WEBSUB_STATES:
+            self.websub_subscriptions.labels(state=state).set(0)
+        for mode in WEBSUB_REQUEST_MODES:
+            for outcome in WEBSUB_REQUEST_OUTCOMES:
+                self.websub_requests.labels(mode=mode, outcome=outcome)
+        for outcome in WEBSUB_VERIFICATION_OUTCOMES:
+            self.websub_verifications.labels(outcome=outcome)
+        for outcome in WEBSUB_PUSH_OUTCOMES:
+            self.websub_pushes.labels(outcome=outcome)
         for reason in FEED_WRITE_REASONS:
             for outcome in FEED_WRITE_OUTCOMES:
                 self.feed_writes.labels(reason=reason, outcome=outcome)

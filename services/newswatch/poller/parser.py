@@ -12,12 +12,19 @@ returns a :class:`ParsedFeed` or raises :class:`~newswatch.errors.ParseError` wh
   loose parser expands internal entities ("billion laughs"), so such bodies never reach it;
 - ``empty`` — nothing but whitespace;
 - ``not_a_feed`` — feedparser recognised no feed format and found no entries;
-- ``too_many_entries`` — more than :data:`MAX_ENTRIES` ``<item>`` / ``<entry>`` start tags.
+- ``too_many_entries`` — more than :data:`MAX_ENTRIES` ``<item>`` / ``<entry>`` start tags;
+- ``bad_encoding`` — the bytes after a byte-order mark are not valid in its encoding.
+
+A byte-order mark decides the encoding before the XML declaration and the HTTP charset
+(:mod:`newswatch.poller.encoding`); otherwise the declaration, then the HTTP charset, then UTF-8.
 
 Text fields are plain text: HTML is stripped (scripts and styles dropped, entities decoded, whitespace
 collapsed). Dates are timezone-aware UTC or None. The feed's own pace hints (RSS 2.0 ``<ttl>``,
 ``sy:updatePeriod`` / ``sy:updateFrequency``) are read by :mod:`newswatch.poller.freshness`: seconds, or
-None when absent or malformed.
+None when absent or malformed. WebSub discovery: ``hub_url`` and ``self_url`` are the first feed-level
+link with ``rel="hub"`` / ``rel="self"`` (Atom ``link``, ``atom:link`` in RSS; JSON Feed ``hubs`` of type
+WebSub and ``feed_url``), resolved against the feed URL; None when absent. They are untrusted input: the
+WebSub subscriber validates them before any use.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ import feedparser
 from feedparser.datetimes import _parse_date as _feedparser_date
 
 from newswatch.errors import ParseError
+from newswatch.poller.encoding import apply_bom
 from newswatch.poller.freshness import ttl_seconds, update_period_seconds
 
 __all__ = [
@@ -50,7 +58,7 @@ __all__ = [
     "struct_to_datetime",
 ]
 
-PARSE_ERROR_REASONS: tuple[str, ...] = ("hostile", "empty", "not_a_feed", "too_many_entries")
+PARSE_ERROR_REASONS: tuple[str, ...] = ("hostile", "empty", "not_a_feed", "too_many_entries", "bad_encoding")
 # Feeds carry tens of entries; 100,000 of them (3.5 MB, under the body cap) took feedparser 280 MB and
 # 15 s. Bodies with more entry start tags than this are refused before any parser sees them.
 MAX_ENTRIES = 10_000
@@ -103,6 +111,8 @@ class ParsedFeed:
     entries: tuple[Entry, ...]
     ttl_seconds: float | None = None  # <ttl>
     update_period_seconds: float | None = None  # sy:updatePeriod / sy:updateFrequency
+    hub_url: str | None = None  # first feed-level rel="hub" link (WebSub)
+    self_url: str | None = None  # first feed-level rel="self" link (WebSub topic)
 
 
 def _markup_to_text(markup: str) -> str:
@@ -263,6 +273,21 @@ def _entry(entry: Mapping[str, Any], feed_language: str) -> Entry:
     )
 
 
+def _feed_links(links: object) -> tuple[str | None, str | None]:
+    """First ``hub`` and first ``self`` href of feedparser's ``feed.links`` (already absolute)."""
+    hub = self_url = None
+    for link in links if isinstance(links, list) else ():
+        href = link.get("href") if isinstance(link, Mapping) else None
+        if not isinstance(href, str) or not href.strip():
+            continue
+        rels = str(link.get("rel") or "").lower().split()
+        if hub is None and "hub" in rels:
+            hub = href.strip()
+        if self_url is None and "self" in rels:
+            self_url = href.strip()
+    return hub, self_url
+
+
 def _refuse(body: bytes) -> None:
     if not body.strip():
         raise ParseError("empty body", outcome="empty")
@@ -284,6 +309,7 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
     from newswatch.poller.fastparse import parse_fast
 
     _refuse(body)
+    body, content_type = apply_bom(body, content_type)
     fast = parse_fast(body, url, content_type)
     return fast if fast is not None else _feedparser(body, url, content_type)
 
@@ -291,6 +317,7 @@ def parse_feed(body: bytes, url: str, content_type: str | None = None) -> Parsed
 def parse_with_feedparser(body: bytes, url: str, content_type: str | None = None) -> ParsedFeed:
     """:func:`parse_feed` through feedparser only (the reference the fast path is measured against)."""
     _refuse(body)
+    body, content_type = apply_bom(body, content_type)
     return _feedparser(body, url, content_type)
 
 
@@ -306,6 +333,7 @@ def _feedparser(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
         raise ParseError(f"not a feed: {reason!r}" if reason else "not a feed", outcome="not_a_feed")
     feed = result.feed
     language = str(feed.get("language") or "").strip()
+    hub, self_url = _feed_links(feed.get("links"))
     return ParsedFeed(
         version=version,
         title=plain_text(feed.get("title")),
@@ -316,4 +344,6 @@ def _feedparser(body: bytes, url: str, content_type: str | None) -> ParsedFeed:
         update_period_seconds=update_period_seconds(
             feed.get("sy_updateperiod"), feed.get("sy_updatefrequency")
         ),
+        hub_url=hub,
+        self_url=self_url,
     )

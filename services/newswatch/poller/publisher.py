@@ -1,10 +1,9 @@
-"""Entries → ``Article`` protos on ``newswatch.articles.raw.v1``, each at most once per process.
+"""Entries → ``Article`` protos on ``newswatch.articles.raw.v1``.
 
 :func:`build_article` is pure. :class:`KafkaPublisher` publishes the articles of one feed keyed by
-``article_id``, awaits Kafka's acknowledgement of each, and only then marks it seen (``SeenIds``), so an
-article Kafka did not accept is offered again at the next check. An entry is "unchanged" when its id and
-content hash were already published by this process; across restarts the processor de-duplicates by
-``article_id``.
+``article_id``, awaits Kafka's acknowledgement of each and reports which were acknowledged; the caller
+remembers those as published (:mod:`newswatch.poller.state`), so an article Kafka did not accept is
+offered again at the next check.
 """
 
 from __future__ import annotations
@@ -12,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -21,7 +20,6 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from newswatch import contracts, kafka
-from newswatch.errors import NewswatchError
 from newswatch.poller.identity import article_id
 from newswatch.poller.metrics import PollerMetrics
 from newswatch.poller.parser import Entry, ParsedFeed
@@ -29,16 +27,9 @@ from newswatch.topics import ARTICLES_RAW
 from newswatch.v1.article_pb2 import Article
 from newswatch.v1.feed_pb2 import Feed
 
-__all__ = ["KafkaPublisher", "PublishError", "Publisher", "SeenIds", "build_article", "build_articles"]
+__all__ = ["KafkaPublisher", "PublishReport", "Publisher", "build_article", "build_articles"]
 
 log = logging.getLogger(__name__)
-SEEN_PER_FEED = 4096  # ids remembered per feed (a feed rarely lists more than a few hundred entries)
-
-
-class PublishError(NewswatchError):
-    """Kafka did not acknowledge some articles; they are retried at the next check."""
-
-    retriable = True
 
 
 def content_sha256(title: str, summary: str, content: str) -> str:
@@ -77,61 +68,31 @@ def build_articles(feed: Feed, parsed: ParsedFeed, fetched_at: datetime) -> list
     return list(by_id.values())
 
 
-class SeenIds:
-    """Per feed, the last ``per_feed`` article ids published with their content hash (LRU)."""
+@dataclass(frozen=True, slots=True)
+class PublishReport:
+    """The articles Kafka acknowledged, and how many it did not (those are offered again later)."""
 
-    def __init__(self, per_feed: int = SEEN_PER_FEED) -> None:
-        self._per_feed = per_feed
-        self._feeds: dict[str, OrderedDict[str, str]] = {}
-
-    def is_unchanged(self, feed_id: str, article: Article) -> bool:
-        seen = self._feeds.get(feed_id)
-        if seen is None or seen.get(article.article_id) != article.content_sha256:
-            return False
-        seen.move_to_end(article.article_id)
-        return True
-
-    def add(self, feed_id: str, article: Article) -> None:
-        seen = self._feeds.setdefault(feed_id, OrderedDict())
-        seen[article.article_id] = article.content_sha256
-        seen.move_to_end(article.article_id)
-        while len(seen) > self._per_feed:
-            seen.popitem(last=False)
-
-    def forget(self, feed_id: str) -> None:
-        self._feeds.pop(feed_id, None)
-
-    def count(self, feed_id: str) -> int:
-        return len(self._feeds.get(feed_id, ()))
+    acked: list[Article]
+    failed: int = 0
 
 
 class Publisher(Protocol):
-    async def publish(self, feed_id: str, articles: Sequence[Article]) -> int:
-        """Publish the articles not yet published; return how many were. Raises PublishError (retriable)
-        after publishing what it could. May block while Kafka applies backpressure."""
-
-    def forget(self, feed_id: str) -> None:
-        """Drop what is remembered about a removed feed."""
+    async def publish(self, feed_id: str, articles: Sequence[Article]) -> PublishReport:
+        """Publish every article given; never raises (cancellation aside). May block while Kafka applies
+        backpressure."""
 
 
 class KafkaPublisher:
     """:class:`Publisher` on an (already started) aiokafka producer."""
 
-    def __init__(
-        self, producer: AIOKafkaProducer, metrics: PollerMetrics, seen: SeenIds | None = None
-    ) -> None:
+    def __init__(self, producer: AIOKafkaProducer, metrics: PollerMetrics) -> None:
         self._producer = producer
         self._metrics = metrics
-        self._seen = seen or SeenIds()
 
-    async def publish(self, feed_id: str, articles: Sequence[Article]) -> int:
-        fresh = [a for a in articles if not self._seen.is_unchanged(feed_id, a)]
-        self._metrics.articles_unchanged.inc(len(articles) - len(fresh))
-        if not fresh:
-            return 0
+    async def publish(self, feed_id: str, articles: Sequence[Article]) -> PublishReport:
         futures = []
         failed = 0
-        for article in fresh:
+        for article in articles:
             try:
                 futures.append(
                     (article, await kafka.publish(self._producer, ARTICLES_RAW, article.article_id, article))
@@ -140,19 +101,14 @@ class KafkaPublisher:
                 failed += 1
                 log.warning("article not queued", extra={"feed_id": feed_id, "error": repr(exc)})
         results = await asyncio.gather(*(f for _, f in futures), return_exceptions=True)
-        published = 0
+        acked: list[Article] = []
         for (article, _), result in zip(futures, results, strict=True):
             if isinstance(result, BaseException):
                 failed += 1
                 log.warning("article not acknowledged", extra={"feed_id": feed_id, "error": repr(result)})
                 continue
-            self._seen.add(feed_id, article)
-            published += 1
-        self._metrics.articles_published.inc(published)
+            acked.append(article)
+        self._metrics.articles_published.inc(len(acked))
         if failed:
             self._metrics.publish_errors.inc(failed)
-            raise PublishError(f"{failed} of {len(fresh)} articles not acknowledged by Kafka", retriable=True)
-        return published
-
-    def forget(self, feed_id: str) -> None:
-        self._seen.forget(feed_id)
+        return PublishReport(acked, failed)

@@ -7,12 +7,14 @@ Rules (pure functions, table-tested with a fake clock and a seeded random source
   :func:`interval_for`:
 
   1. the feed's own ``poll_interval_seconds`` when set (an operator's choice): used as is, hints ignored;
-  2. otherwise, when the last successful check brought hints (:class:`~newswatch.poller.freshness.Hints`):
+  2. otherwise, while a WebSub hub pushes the feed (``Hints.pushed``), ``max_interval_seconds``: polling
+     is then only the fallback that catches what a silent hub missed;
+  3. otherwise, when the last successful check brought hints (:class:`~newswatch.poller.freshness.Hints`):
      the LARGEST server hint — ``<ttl>``, ``sy:updatePeriod``/``sy:updateFrequency``,
      ``Cache-Control: max-age``, ``Expires`` (a server asking us to come back later is obeyed); with no
      server hint, the observed entry frequency (median gap of the latest dated entries); the choice is
      clamped to ``[min_interval_seconds, max_interval_seconds]``;
-  3. otherwise (no usable hint) the default interval, NOT clamped.
+  4. otherwise (no usable hint) the default interval, NOT clamped.
 
   Hints that are not finite positive numbers are ignored. A check that brings no hints (304 Not Modified,
   a failure) keeps the hints of the last one that did, hence the last computed interval;
@@ -123,6 +125,8 @@ def interval_for(feed: Feed, policy: Policy, hints: Hints | None = None) -> floa
         return float(feed.poll_interval_seconds)
     if hints is None:
         return policy.default_interval_seconds
+    if hints.pushed:
+        return policy.max_interval_seconds
     server = hints.server
     chosen = max(server) if server else positive(hints.observed_seconds)
     if chosen is None:

@@ -1,15 +1,15 @@
 """The poller service: the feed catalogue → scheduled checks → raw articles on Kafka.
 
-One check of a feed (:class:`FeedChecker`): conditional GET → skip the parse when the body's SHA-256
-equals the last body handled → parse in a worker thread → build articles → publish those not yet
-published. Validators and the body hash are stored only after every article was acknowledged, so a
-failed publish is retried at the next check. Every failure is logged with its outcome, counted, and
-turned into a :class:`~newswatch.poller.scheduler.CheckOutcome`; the feed is never dropped.
+One check of a feed is :class:`~newswatch.poller.checker.FeedChecker`'s; this module runs them for the
+feeds this poller owns, and wires in the poll state (:mod:`~newswatch.poller.state`), full text
+(:mod:`~newswatch.poller.fulltext`) and WebSub pushes (:mod:`~newswatch.poller.websub`), which take the
+same parse-and-publish path as polled bodies.
 
-:class:`PollerService` start order: broker, topics, health server, producer, catalogue view (followed,
-so feeds added or removed while running are picked up), the group membership on ``newswatch.feeds.v1``
-(:mod:`~newswatch.poller.assignment`), scheduler. ``stop()`` leaves the group first, then reverses the
-rest, and is idempotent. A poller checks the enabled feeds of its assigned partitions that
+:class:`PollerService` start order: broker, topics, health server, producer, the group membership on
+``newswatch.feeds.v1`` (:mod:`~newswatch.poller.assignment`), catalogue view (followed, so feeds added or
+removed while running are picked up), the WebSub callback endpoint (when configured), scheduler.
+``stop()`` leaves the group first, drains the checks, hands queued pushes over, then reverses the rest,
+and is idempotent. A poller checks the enabled feeds of its assigned partitions that
 ``feed_filter`` accepts; pollers scale out by joining the group.
 
 After each check the poller writes the feed's health back to the catalogue
@@ -22,141 +22,37 @@ Network-level failures of most feeds at once are blamed on our own outage (:mod:
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from prometheus_client import CollectorRegistry
 
 from newswatch import kafka
 from newswatch.errors import FeedError, NewswatchError
-from newswatch.feeds import make_feed, validate_feed_url
+from newswatch.feeds import validate_feed_url
 from newswatch.observability import HealthServer
 from newswatch.poller.assignment import FIRST_ASSIGNMENT_WAIT_SECONDS, FeedAssignment
-from newswatch.poller.fetcher import Fetcher, FetchResult, HttpFetcher, RetryLaterError, Validators
-from newswatch.poller.freshness import Hints, observed_interval_seconds
+from newswatch.poller.checker import FeedChecker
+from newswatch.poller.fetcher import Fetcher, HttpFetcher
+from newswatch.poller.fulltext import FullText
 from newswatch.poller.health import HealthReporter, digest_without_health
 from newswatch.poller.metrics import PollerMetrics
 from newswatch.poller.outage import OutageDetector, OutageRule
 from newswatch.poller.ownership import FeedOwnership
-from newswatch.poller.parser import ParsedFeed, parse_feed
-from newswatch.poller.publisher import KafkaPublisher, Publisher, build_articles
-from newswatch.poller.scheduler import CheckOutcome, CheckReport, Policy, Scheduler
+from newswatch.poller.parser import ParsedFeed
+from newswatch.poller.publisher import KafkaPublisher
+from newswatch.poller.scheduler import CheckReport, Policy, Scheduler
+from newswatch.poller.state import KafkaStateStorage, PollStateStore
+from newswatch.poller.websub import WebSub
 from newswatch.settings import Settings
 from newswatch.topics import FEEDS
-from newswatch.v1.article_pb2 import Article
 from newswatch.v1.feed_pb2 import Feed
 
-__all__ = ["FeedChecker", "PollerService", "check_feed"]
+__all__ = ["PollerService"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(slots=True)
-class _Memory:
-    """What the poller remembers about a feed's last fully handled body."""
-
-    validators: Validators
-    body_sha256: str
-
-
-class FeedChecker:
-    """Runs one check of one feed; never raises (except cancellation).
-
-    A successful check with a body hands the scheduler the feed's pace hints: the response's max-age /
-    Expires plus the ttl, update period and observed entry frequency of the body (remembered, so an
-    unchanged body skipped without parsing still brings them). A 304 brings none (the interval stays).
-    """
-
-    def __init__(self, fetcher: Fetcher, publisher: Publisher, metrics: PollerMetrics) -> None:
-        self._fetcher = fetcher
-        self._publisher = publisher
-        self._metrics = metrics
-        self._memory: dict[str, _Memory] = {}
-        self._body_hints: dict[str, Hints] = {}
-
-    def forget(self, feed_id: str) -> None:
-        self._memory.pop(feed_id, None)
-        self._body_hints.pop(feed_id, None)
-        self._publisher.forget(feed_id)
-
-    @staticmethod
-    def _hints(body_hints: Hints, result: FetchResult) -> Hints:
-        return replace(
-            body_hints, max_age_seconds=result.max_age_seconds, expires_seconds=result.expires_seconds
-        )
-
-    async def check(self, feed: Feed) -> CheckOutcome:
-        fields = {"feed_id": feed.feed_id}
-        memory = self._memory.get(feed.feed_id)
-        started = time.monotonic()
-        try:
-            result = await self._fetcher.fetch(feed.url, memory.validators if memory else None)
-        except FeedError as exc:
-            self._metrics.fetch_duration.observe(time.monotonic() - started)
-            self._metrics.fetches.labels(outcome=exc.outcome).inc()
-            retry_after = exc.retry_after_seconds if isinstance(exc, RetryLaterError) else None
-            log.warning(
-                "feed fetch failed",
-                extra={
-                    **fields,
-                    "outcome": exc.outcome,
-                    "retriable": exc.retriable,
-                    "error": str(exc),
-                    "retry_after_seconds": retry_after,
-                },
-            )
-            return CheckOutcome(
-                ok=False,
-                retriable=exc.retriable,
-                retry_after_seconds=retry_after,
-                error_kind=exc.outcome,
-                error=str(exc),
-            )
-        self._metrics.fetch_duration.observe(time.monotonic() - started)
-        moved_to = result.final_url if result.permanent_redirect and result.final_url != feed.url else None
-        self._metrics.fetched_bytes.inc(result.wire_bytes)
-        if result.not_modified:
-            self._metrics.fetches.labels(outcome="not_modified").inc()
-            log.debug("feed not modified", extra=fields)
-            return CheckOutcome(ok=True, moved_to=moved_to)
-        self._metrics.fetches.labels(outcome="ok").inc()
-        digest = hashlib.sha256(result.body).hexdigest()
-        if memory is not None and memory.body_sha256 == digest:
-            self._metrics.parses_skipped.inc()
-            self._memory[feed.feed_id] = _Memory(result.validators, digest)
-            body_hints = self._body_hints.get(feed.feed_id, Hints())
-            return CheckOutcome(ok=True, hints=self._hints(body_hints, result), moved_to=moved_to)
-        parse_started = time.monotonic()
-        try:
-            parsed = await asyncio.to_thread(parse_feed, result.body, result.final_url, result.content_type)
-        except FeedError as exc:
-            self._metrics.parse_errors.labels(reason=exc.outcome).inc()
-            log.warning(
-                "feed refused by the parser", extra={**fields, "reason": exc.outcome, "error": str(exc)}
-            )
-            return CheckOutcome(ok=False, retriable=exc.retriable, error_kind=exc.outcome, error=str(exc))
-        finally:
-            self._metrics.parse_duration.observe(time.monotonic() - parse_started)
-        articles = build_articles(feed, parsed, datetime.now(UTC))
-        try:
-            published = await self._publisher.publish(feed.feed_id, articles)
-        except NewswatchError as exc:
-            log.warning("articles not published", extra={**fields, "error": str(exc)})
-            return CheckOutcome(ok=False, retriable=True, error_kind="publish", error=str(exc))
-        self._memory[feed.feed_id] = _Memory(result.validators, digest)
-        body_hints = self._body_hints[feed.feed_id] = Hints(
-            ttl_seconds=parsed.ttl_seconds,
-            update_period_seconds=parsed.update_period_seconds,
-            observed_seconds=observed_interval_seconds(e.published for e in parsed.entries),
-        )
-        if published:
-            log.info("articles published", extra={**fields, "articles": published, "entries": len(articles)})
-        return CheckOutcome(ok=True, hints=self._hints(body_hints, result), moved_to=moved_to)
 
 
 class PollerService:
@@ -207,6 +103,9 @@ class PollerService:
         self._producer: AIOKafkaProducer | None = None
         self._view: kafka.CompactedView[Feed] | None = None
         self._checker: FeedChecker | None = None
+        self._state: PollStateStore | None = None
+        self._background: set[asyncio.Task[None]] = set()
+        self._websub = WebSub(settings, self.metrics, self._deliver_push, self._latest_feed)
         self._scheduler: Scheduler | None = None
         self._loop_task: asyncio.Task[None] | None = None
         self._ready = False
@@ -229,6 +128,7 @@ class PollerService:
         assert self._ownership is not None
         if feed is None:
             self._seen.pop(feed_id, None)
+            self._removed(feed_id)
         else:
             digest = digest_without_health(feed)
             if self._seen.get(feed_id) == digest:
@@ -236,10 +136,37 @@ class PollerService:
             self._seen[feed_id] = digest
         self._ownership.feed_changed(feed_id, feed)
 
+    def _in_background(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(work, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _removed(self, feed_id: str) -> None:
+        """A feed left the catalogue: its poll state and hub subscription go too (every poller sees the
+        tombstone; the one that checked the feed deletes them)."""
+        if self._state is None or self._stopped or feed_id not in self.scheduled_feed_ids:
+            return
+        self._in_background(self._state.remove(feed_id), "poller-state-remove")
+        self._in_background(self._websub.forget(feed_id, removed=True), "poller-websub-unsubscribe")
+
     def _forget(self, feed_id: str) -> None:
+        """A feed this poller no longer checks (removed, disabled or another poller's now)."""
         if self._checker is not None:
             self._checker.forget(feed_id)
         self._reporter.forget(feed_id)
+        if not self._stopped:
+            self._in_background(self._websub.forget(feed_id, removed=False), "poller-websub-forget")
+
+    async def _deliver_push(self, feed: Feed, body: bytes, content_type: str | None) -> None:
+        """A hub pushed ``body`` for ``feed``: the same parse and publish path as a polled body."""
+        if self._checker is None:
+            raise RuntimeError("the poller is not running")
+        outcome = await self._checker.handle_body(feed, body, feed.url, content_type)
+        if not outcome.ok:
+            raise FeedError(f"{outcome.error_kind}: {outcome.error}", retriable=outcome.retriable)
+
+    async def _advertised(self, feed: Feed, parsed: ParsedFeed) -> None:
+        await self._websub.advertised(feed, parsed.hub_url, parsed.self_url)
 
     def _latest_feed(self, feed_id: str) -> Feed | None:
         return self._view.items.get(feed_id) if self._view is not None else None
@@ -280,7 +207,22 @@ class PollerService:
             await producer.stop()
             raise
         self._producer = producer
-        self._checker = FeedChecker(self._fetcher, KafkaPublisher(producer, self.metrics), self.metrics)
+        self._state = PollStateStore(self.metrics, KafkaStateStorage(s, producer))
+        fulltext = FullText(
+            self._fetcher,
+            self.metrics,
+            max_pages_per_check=s.fulltext_max_pages_per_check,
+            allow_private_networks=s.allow_private_networks,
+        )
+        self._checker = FeedChecker(
+            self._fetcher,
+            KafkaPublisher(producer, self.metrics),
+            self.metrics,
+            state=self._state,
+            complete=fulltext.complete,
+            after_parse=self._advertised if self._websub.enabled else None,
+            pushed=self._websub.active,
+        )
         self._scheduler = Scheduler(
             self._checker.check,
             self.policy,
@@ -294,6 +236,7 @@ class PollerService:
         self._view = kafka.CompactedView(s, FEEDS, Feed, role="poller", on_change=self._on_feed_change)
         await self._view.start()
         self._view.follow()
+        await self._websub.start()  # pushes need the catalogue view to find their feed
         self._loop_task = asyncio.create_task(self._scheduler.run(), name="poller-scheduler")
         self._loop_task.add_done_callback(self._loop_ended)
         if not await self._assignment.wait_joined(FIRST_ASSIGNMENT_WAIT_SECONDS):
@@ -333,6 +276,9 @@ class PollerService:
             await self._scheduler.stop(drain)
         if self._loop_task is not None:
             await asyncio.gather(self._loop_task, return_exceptions=True)
+        await self._websub.stop()  # pushes still queued are handed over before the producer stops
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
         if self._view is not None:
             await self._view.stop()
         if self._producer is not None:
@@ -343,16 +289,3 @@ class PollerService:
         await self._fetcher.close()
         await self._health.stop()
         self._ended.set()
-
-
-async def check_feed(settings: Settings, url: str) -> tuple[ParsedFeed, list[Article]]:
-    """Fetch and parse one feed without Kafka (CLI ``check-feed``). Raises UnsafeURLError, FetchError,
-    ParseError."""
-    feed = make_feed(validate_feed_url(url, settings.allow_private_networks))
-    fetcher = HttpFetcher(settings)
-    try:
-        result = await fetcher.fetch(feed.url)
-    finally:
-        await fetcher.close()
-    parsed = await asyncio.to_thread(parse_feed, result.body, result.final_url, result.content_type)
-    return parsed, build_articles(feed, parsed, datetime.now(UTC))

@@ -48,12 +48,14 @@ class Article(_message.Message):
     summary: _builtins.str
     """plain text"""
     content: _builtins.str
-    """plain text of the full body when the feed carries it"""
+    """plain text of the full body: from the feed, or extracted from the"""
     language: _builtins.str
-    """as declared by the feed or entry; empty when unknown"""
+    """article page for full_text feeds
+    as declared by the feed or entry; empty when unknown
+    """
     guid: _builtins.str
     content_sha256: _builtins.str
-    """hex digest of title + summary + content"""
+    """hex digest of title + summary + content as the feed carried them"""
     @_builtins.property
     def authors(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property

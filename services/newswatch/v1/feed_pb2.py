@@ -25,17 +25,17 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17newswatch/v1/feed.proto\x12\x0cnewswatch.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdb\x01\n\x04\x46\x65\x65\x64\x12\x0f\n\x07\x66\x65\x65\x64_id\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x10\n\x08language\x18\x04 \x01(\t\x12\x0f\n\x07\x65nabled\x18\x05 \x01(\x08\x12\x1d\n\x15poll_interval_seconds\x18\x06 \x01(\r\x12\x0c\n\x04tags\x18\x07 \x03(\t\x12,\n\x08\x61\x64\x64\x65\x64_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\x06health\x18\t \x01(\x0b\x32\x18.newswatch.v1.FeedHealth\"\x83\x02\n\nFeedHealth\x12&\n\x05state\x18\x01 \x01(\x0e\x32\x17.newswatch.v1.FeedState\x12\x12\n\nlast_error\x18\x02 \x01(\t\x12\x33\n\x0flast_success_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0flast_attempt_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rnext_check_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1c\n\x14\x63onsecutive_failures\x18\x06 \x01(\r*k\n\tFeedState\x12\x1a\n\x16\x46\x45\x45\x44_STATE_UNSPECIFIED\x10\x00\x12\x11\n\rFEED_STATE_OK\x10\x01\x12\x17\n\x13\x46\x45\x45\x44_STATE_DEGRADED\x10\x02\x12\x16\n\x12\x46\x45\x45\x44_STATE_FAILING\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17newswatch/v1/feed.proto\x12\x0cnewswatch.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xee\x01\n\x04\x46\x65\x65\x64\x12\x0f\n\x07\x66\x65\x65\x64_id\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\r\n\x05title\x18\x03 \x01(\t\x12\x10\n\x08language\x18\x04 \x01(\t\x12\x0f\n\x07\x65nabled\x18\x05 \x01(\x08\x12\x1d\n\x15poll_interval_seconds\x18\x06 \x01(\r\x12\x0c\n\x04tags\x18\x07 \x03(\t\x12,\n\x08\x61\x64\x64\x65\x64_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12(\n\x06health\x18\t \x01(\x0b\x32\x18.newswatch.v1.FeedHealth\x12\x11\n\tfull_text\x18\n \x01(\x08\"\x83\x02\n\nFeedHealth\x12&\n\x05state\x18\x01 \x01(\x0e\x32\x17.newswatch.v1.FeedState\x12\x12\n\nlast_error\x18\x02 \x01(\t\x12\x33\n\x0flast_success_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0flast_attempt_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rnext_check_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1c\n\x14\x63onsecutive_failures\x18\x06 \x01(\r*k\n\tFeedState\x12\x1a\n\x16\x46\x45\x45\x44_STATE_UNSPECIFIED\x10\x00\x12\x11\n\rFEED_STATE_OK\x10\x01\x12\x17\n\x13\x46\x45\x45\x44_STATE_DEGRADED\x10\x02\x12\x16\n\x12\x46\x45\x45\x44_STATE_FAILING\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'newswatch.v1.feed_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_FEEDSTATE']._serialized_start=558
-  _globals['_FEEDSTATE']._serialized_end=665
+  _globals['_FEEDSTATE']._serialized_start=577
+  _globals['_FEEDSTATE']._serialized_end=684
   _globals['_FEED']._serialized_start=75
-  _globals['_FEED']._serialized_end=294
-  _globals['_FEEDHEALTH']._serialized_start=297
-  _globals['_FEEDHEALTH']._serialized_end=556
+  _globals['_FEED']._serialized_end=313
+  _globals['_FEEDHEALTH']._serialized_start=316
+  _globals['_FEEDHEALTH']._serialized_end=575
 # @@protoc_insertion_point(module_scope)

@@ -54,6 +54,7 @@ class Feed(_message.Message):
     TAGS_FIELD_NUMBER: _builtins.int
     ADDED_AT_FIELD_NUMBER: _builtins.int
     HEALTH_FIELD_NUMBER: _builtins.int
+    FULL_TEXT_FIELD_NUMBER: _builtins.int
     feed_id: _builtins.str
     """stable id: a hash of the canonical URL unless given"""
     url: _builtins.str
@@ -64,6 +65,8 @@ class Feed(_message.Message):
     enabled: _builtins.bool
     poll_interval_seconds: _builtins.int
     """0 = the poller's default"""
+    full_text: _builtins.bool
+    """fetch each new article's page and extract its main text"""
     @_builtins.property
     def tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -82,10 +85,11 @@ class Feed(_message.Message):
         tags: _abc.Iterable[_builtins.str] | None = ...,
         added_at: _timestamp_pb2.Timestamp | None = ...,
         health: Global___FeedHealth | None = ...,
+        full_text: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["added_at", b"added_at", "health", b"health"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["added_at", b"added_at", "enabled", b"enabled", "feed_id", b"feed_id", "health", b"health", "language", b"language", "poll_interval_seconds", b"poll_interval_seconds", "tags", b"tags", "title", b"title", "url", b"url"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["added_at", b"added_at", "enabled", b"enabled", "feed_id", b"feed_id", "full_text", b"full_text", "health", b"health", "language", b"language", "poll_interval_seconds", b"poll_interval_seconds", "tags", b"tags", "title", b"title", "url", b"url"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
