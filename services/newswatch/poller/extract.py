@@ -19,10 +19,9 @@ trafilatura's own downloader is never used: it only receives HTML the poller's f
 from __future__ import annotations
 
 import codecs
+import functools
 import re
-
-import trafilatura
-from trafilatura.settings import use_config
+from configparser import ConfigParser
 
 __all__ = [
     "HTML_TYPES",
@@ -50,10 +49,17 @@ _HTML_START = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 
-# Defaults of trafilatura's settings.cfg, with its input cap set to ours.
-_CONFIG = use_config()
-_CONFIG.set("DEFAULT", "MAX_FILE_SIZE", str(INPUT_MAX_CHARS * 4))
-_CONFIG.set("DEFAULT", "EXTENSIVE_DATE_SEARCH", "off")
+
+@functools.cache
+def _config() -> ConfigParser:
+    """Defaults of trafilatura's settings.cfg, with its input cap set to ours. trafilatura is imported on
+    first use (about 15 MB), so pollers without full-text feeds never load it."""
+    from trafilatura.settings import use_config
+
+    config = use_config()
+    config.set("DEFAULT", "MAX_FILE_SIZE", str(INPUT_MAX_CHARS * 4))
+    config.set("DEFAULT", "EXTENSIVE_DATE_SEARCH", "off")
+    return config
 
 
 def media_type(content_type: str | None) -> str:
@@ -110,6 +116,8 @@ def extract_main_text(html: str) -> str:
     markup = html[:INPUT_MAX_CHARS]
     if not markup.strip():
         return ""  # trafilatura would log an error for an empty document
+    import trafilatura  # see _config
+
     text = trafilatura.extract(
         markup,
         output_format="txt",
@@ -121,6 +129,6 @@ def extract_main_text(html: str) -> str:
         include_formatting=False,
         deduplicate=False,
         with_metadata=False,
-        config=_CONFIG,
+        config=_config(),
     )
     return _cap(text.strip()) if text else ""
