@@ -15,7 +15,7 @@ from google.protobuf.json_format import MessageToDict
 
 from newswatch.poller.checker import check_feed
 from newswatch.processor.enrich import alerts_for, enrich
-from newswatch.processor.keywords import RegexMatcher
+from newswatch.processor.keywords import build_matcher
 from newswatch.processor.places import default_gazetteer
 from newswatch.processor.watchlist import default_watchlist, load_watchlists_yaml
 from newswatch.settings import Settings
@@ -76,7 +76,7 @@ async def check_feed_report(
     if watchlists_file is not None:
         lists += load_watchlists_yaml(watchlists_file)
     active = [w for w in lists if w.enabled]
-    matcher = RegexMatcher(active)
+    matcher = build_matcher(active)
     gazetteer = default_gazetteer()
     report = CheckReport(url=url, feed_title=parsed.title, feed_format=parsed.version)
     for article in articles:

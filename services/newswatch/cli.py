@@ -133,9 +133,34 @@ def _to_json(message: Any) -> str:
 # ---------------------------------------------------------------- watch lists
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
+def _cmd_watchlists_backtest(args: argparse.Namespace, settings: Settings) -> int:
+    """Exit 2 for a bad FILE or --since (before any Kafka or gazetteer work), 0 after the summary."""
+    from newswatch.backtest import backtest, load_backtest_watchlists
+    from newswatch.processor.watchlist import WatchlistError
+    from newswatch.stored import parse_since
+
+    since = parse_since(args.since)
+    try:
+        lists = load_backtest_watchlists(Path(args.file))
+    except WatchlistError as exc:
+        print(f"newswatch: bad watch-list file: {exc}", file=sys.stderr)
+        return 2
+    _await(backtest(settings, lists, since, _emit, as_json=args.json, limit=args.limit))
+    return 0
+
+
 def _cmd_watchlists(args: argparse.Namespace, settings: Settings) -> int:
     from newswatch.processor import watchlist
 
+    if args.wl_cmd == "backtest":
+        return _cmd_watchlists_backtest(args, settings)
     if args.wl_cmd == "apply":
         lists = watchlist.load_watchlists_yaml(Path(args.file))
         _await(watchlist.apply_watchlists(settings, lists))
@@ -185,8 +210,9 @@ def _cmd_subscriptions(args: argparse.Namespace, settings: Settings) -> int:
         )
         if args.id:
             sub.subscription_id = args.id
-        _await(subs.add_subscription(settings, sub))
-        _emit(f"added subscription {sub.subscription_id} ({args.name})")
+        # The same validation as the HTTP API's, including the DNS check of the webhook host.
+        sub = _await(subs.add_subscription(settings, sub))
+        _emit(f"added subscription {sub.subscription_id} ({sub.name})")
         if args.webhook and not args.secret:
             # Shown once, here; never stored anywhere else than the subscriptions topic, never logged.
             _emit(f"webhook secret (keep it; it is not shown again): {sub.webhook.secret}")
@@ -316,6 +342,15 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("file", metavar="FILE")
     wlist = wv.add_parser("list", help="list the built-in and stored watch lists")
     wlist.add_argument("--json", action="store_true")
+    wbt = wv.add_parser(
+        "backtest",
+        help="run the watch lists of a YAML file over stored raw articles; print what they would flag "
+        "(publishes nothing)",
+    )
+    wbt.add_argument("file", metavar="FILE")
+    wbt.add_argument("--since", default="7d", help="a duration such as 7d, 12h, or an ISO time (default 7d)")
+    wbt.add_argument("--json", action="store_true", help="one JSON object per line")
+    wbt.add_argument("--limit", type=_positive_int, metavar="N", help="stop after printing N alerts")
     wl.set_defaults(handler=_cmd_watchlists)
 
     sb = verbs.add_parser("subscriptions", help="manage alert subscriptions (newswatch.subscriptions.v1)")

@@ -69,6 +69,14 @@ def _port(value: Any) -> str | None:
     return None if 0 <= value < 65536 else f"must be a TCP port (0-65535), got {value!r}"
 
 
+def _token(value: Any) -> str | None:
+    # The value is a secret: the message never quotes it.
+    text = str(value)
+    if text and (len(text) < 16 or not text.isascii() or not text.isprintable() or " " in text):
+        return "must be empty (API off) or at least 16 printable ASCII characters without spaces"
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """The service's configuration. Build it with :func:`load_settings`."""
@@ -95,6 +103,18 @@ class Settings:
     alerter_metrics_port: int = field(default=9103, metadata=_help("alerter /metrics port", _port))
     api_host: str = field(default="127.0.0.1", metadata=_help("address of the alerter HTTP API"))
     api_port: int = field(default=8080, metadata=_help("alerter HTTP API and console port", _port))
+    api_token: str = field(
+        default="",
+        repr=False,
+        metadata={
+            **_help(
+                "bearer token the alerter HTTP API requires (Authorization: Bearer <token>), at least 16 "
+                "characters; empty = the API answers every request but /openapi.json with 503",
+                _token,
+            ),
+            "secret": True,
+        },
+    )
     # Lifecycle and state
     data_dir: Path = field(default=Path(".data"), metadata=_help("local state (processor tables)"))
     shutdown_deadline_seconds: float = field(

@@ -33,6 +33,7 @@ Outcome = DeliveryOutcome
 def fast(settings: Settings) -> Settings:
     return settings.replace(
         alerter_metrics_port=0,
+        api_port=0,
         delivery_backoff_initial_seconds=0.05,
         delivery_backoff_max_seconds=0.2,
         webhook_timeout_seconds=3.0,

@@ -202,6 +202,8 @@ def pipeline_env(kafka_bootstrap: str, data_dir: Path, **extra: str) -> dict[str
             "NEWSWATCH_DATA_DIR": str(data_dir),
             # pollers of one pipeline are one group; another pipeline on the broker must not take its feeds
             "NEWSWATCH_POLLER_GROUP_ID": f"newswatch-poller-e2e-{uuid.uuid4().hex[:12]}",
+            # the processor too: its near-duplicate index would hold other runs' copies of the same texts
+            "NEWSWATCH_PROCESSOR_GROUP_ID": f"newswatch-processor-e2e-{uuid.uuid4().hex[:12]}",
             "NEWSWATCH_TOPIC_PARTITIONS": "3",
             "NEWSWATCH_POLL_INTERVAL_SECONDS": "2",
             "NEWSWATCH_POLLER_METRICS_PORT": str(free_port()),
@@ -216,6 +218,25 @@ def pipeline_env(kafka_bootstrap: str, data_dir: Path, **extra: str) -> dict[str
     )
     env.update(extra)
     return env
+
+
+async def processor_starts_at_end(env: dict[str, str]) -> None:
+    """Commit the pipeline's processor group at the raw topic's current end, so that its processor
+    reads what the test publishes rather than the broker's whole history."""
+    from newswatch.kafka import assign_all_partitions, ensure_topics, make_consumer
+    from newswatch.settings import load_settings
+    from newswatch.topics import ARTICLES_RAW
+
+    settings = load_settings(environ={k: v for k, v in env.items() if k.startswith("NEWSWATCH_")})
+    await ensure_topics(settings)
+    consumer = make_consumer(settings, "e2e-offsets", group_id=settings.processor_group_id)
+    await consumer.start()
+    try:
+        tps = await assign_all_partitions(consumer, ARTICLES_RAW)
+        await consumer.seek_to_end(*tps)
+        await consumer.commit({tp: await consumer.position(tp) for tp in tps})
+    finally:
+        await consumer.stop()
 
 
 async def wait_for(predicate: Any, seconds: float, what: str, pipeline: Pipeline | None = None) -> None:

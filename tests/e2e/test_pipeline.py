@@ -20,6 +20,7 @@ from tests.e2e.harness import (
     Pipeline,
     WebhookReceiver,
     pipeline_env,
+    processor_starts_at_end,
     verify_standard_webhook,
     wait_for,
 )
@@ -81,6 +82,7 @@ async def test_seed_article_reaches_a_signed_webhook_and_survives_a_processor_ki
             "subscriptions", "add", "--id", f"e2e-{run}", "--name", f"e2e {run}",
             "--webhook", receiver.url, "--secret", SECRET,
         )  # fmt: skip
+        await processor_starts_at_end(pipe.env)
         pipe.start("alerter", "run", "alerter")
         pipe.start("processor", "run", "processor")
         pipe.start("poller", "run", "poller")
@@ -137,6 +139,7 @@ async def test_run_all_shows_an_alert_from_the_sample_feed(kafka_bootstrap: str,
         await pipe.cli("feeds", "add", feed.url, "--interval", "5")
         listed = [json.loads(line) for line in (await pipe.cli("feeds", "list", "--json")).splitlines()]
         feed_id = next(f["feed_id"] for f in listed if f.get("url") == feed.url)
+        await processor_starts_at_end(pipe.env)
         started = time.monotonic()
         pipe.start("all", "run", "all")
         titles: set[str] = set()

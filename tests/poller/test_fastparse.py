@@ -240,3 +240,11 @@ def test_html_to_text_output_is_collapsed_and_stripped(markup: str) -> None:
     assert text == text.strip()
     assert "\n\n" not in text
     assert "  " not in text
+
+
+def test_a_link_broken_by_a_line_break_reads_as_feedparser_reads_it() -> None:
+    from newswatch.poller.parser import parse_feed, parse_with_feedparser
+
+    body = '<rss version="2.0"><channel><item><link>Â\r\x80</link></item></channel></rss>'.encode()
+    url = "https://x.example/"
+    assert parse_feed(body, url).entries == parse_with_feedparser(body, url).entries

@@ -1,8 +1,9 @@
-"""ArticleProcessor and WatchlistRegistry with fake outputs and dict stores (no Kafka)."""
+"""ArticleProcessor and WatchlistRegistry with fake outputs, dict stores and an in-memory index (no Kafka)."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable
 from typing import Any
 
@@ -14,12 +15,17 @@ from newswatch.processor.agents import (
     DLQ_ERROR_HEADER,
     DLQ_REASON_HEADER,
     ArticleProcessor,
+    RawMessage,
     WatchlistRegistry,
 )
+from newswatch.processor.app import consumer_lag
 from newswatch.processor.dedupe import Deduplicator
-from newswatch.processor.metrics import ProcessorMetrics
+from newswatch.processor.dupindex import NearDupIndex, decode_entry
+from newswatch.processor.enrich import alert_id
+from newswatch.processor.metrics import MAX_WATCHLIST_LABELS, ProcessorMetrics
 from newswatch.processor.places import default_gazetteer
 from newswatch.processor.watchlist import default_watchlist, parse_watchlists
+from newswatch.replay import REPLAY_HEADER
 from newswatch.topics import ALERTS, ARTICLES_ENRICHED, ARTICLES_RAW_DLQ, TopicSpec
 from newswatch.v1.alert_pb2 import Alert
 from newswatch.v1.article_pb2 import Article
@@ -48,18 +54,36 @@ class FakeOutputs:
         return [s for s in self.sent if s[0] == topic.name]
 
 
-class Rig:
+class DictStore:
+    """A PartitionedStore that remembers the partition of every write."""
+
     def __init__(self) -> None:
+        self.data: dict[bytes, bytes] = {}
+        self.partitions: dict[bytes, int] = {}
+
+    def get(self, key: bytes, /) -> bytes | None:
+        return self.data.get(key)
+
+    def put(self, partition: int, key: bytes, value: bytes, /) -> None:
+        self.data[key] = value
+        self.partitions[key] = partition
+
+
+class Rig:
+    def __init__(self, index: NearDupIndex | None = None) -> None:
         self.registry = CollectorRegistry()
         self.metrics = ProcessorMetrics(self.registry)
         self.watchlists = WatchlistRegistry(default_watchlist(), self.metrics)
-        self.seen: dict[bytes, bytes] = {}
-        self.content: dict[bytes, bytes] = {}
+        self.watchlists.mark_loaded()
+        self.seen_store = DictStore()
+        self.seen = self.seen_store.data
+        self.log = DictStore()
+        self.index = index or NearDupIndex()
         self.outputs = FakeOutputs()
         self.processor = ArticleProcessor(
             self.watchlists,
             default_gazetteer(),
-            Deduplicator(self.seen, self.content),
+            Deduplicator(self.seen_store, self.index, self.log),
             self.outputs,
             self.metrics,
         )
@@ -67,9 +91,15 @@ class Rig:
     def value(self, name: str, **labels: str) -> float:
         return self.registry.get_sample_value(name, labels or None) or 0.0
 
-    async def feed(self, article: Article) -> str:
+    async def feed(self, article: Article, partition: int = 0) -> str:
         value, headers = contracts.encode(article)
-        return await self.processor.process(article.article_id.encode(), value, headers)
+        return await self.processor.process(article.article_id.encode(), value, headers, partition)
+
+    def alerts(self) -> list[Alert]:
+        return [contracts.decode(Alert, a[2], a[3]) for a in self.outputs.on(ALERTS)]
+
+    def enriched(self) -> list[EnrichedArticle]:
+        return [contracts.decode(EnrichedArticle, e[2], e[3]) for e in self.outputs.on(ARTICLES_ENRICHED)]
 
 
 @pytest.fixture
@@ -91,10 +121,11 @@ async def test_processed_article_yields_enriched_and_alert(rig: Rig) -> None:
     assert contracts.decode(Alert, alert[2], alert[3]).watchlist_id == "default"
     assert b"a1" in rig.seen
     assert rig.value("newswatch_processor_articles_total", outcome="processed") == 1
-    assert rig.value("newswatch_processor_alerts_total") == 1
-    assert rig.value("newswatch_processor_matches_total", kind="organisation") == 1
-    assert rig.value("newswatch_processor_matches_total", kind="place") == 1
+    assert rig.value("newswatch_processor_alerts_total", watchlist="default") == 1
+    assert rig.value("newswatch_processor_matches_total", kind="organisation", watchlist="default") == 1
+    assert rig.value("newswatch_processor_matches_total", kind="place", watchlist="default") == 1
     assert rig.value("newswatch_processor_processing_duration_seconds_count") == 1
+    assert rig.value("newswatch_processor_batch_articles_count") == 1
 
 
 async def test_same_article_twice_produces_nothing_the_second_time(rig: Rig) -> None:
@@ -105,11 +136,18 @@ async def test_same_article_twice_produces_nothing_the_second_time(rig: Rig) -> 
     assert rig.value("newswatch_processor_articles_total", outcome="duplicate") == 1
 
 
-async def test_copy_under_another_id_points_to_the_first(rig: Rig) -> None:
+async def test_exact_copy_under_another_id_points_to_the_first_and_is_alerted_once(rig: Rig) -> None:
     await rig.feed(_article("a1", "Daesh", "same body"))
-    await rig.feed(_article("a2", "Daesh", "same body"))
-    second = rig.outputs.on(ALERTS)[1]
-    assert contracts.decode(Alert, second[2], second[3]).duplicate_cluster_id == "a1"
+    await rig.feed(_article("a2", "Daesh", "same body"), partition=2)
+    (first,) = rig.alerts()
+    assert first.article_id == "a1" and first.duplicate_cluster_id == "a1"
+    assert first.alert_id == alert_id("a1", "default")
+    assert [e.duplicate_of for e in rig.enriched()] == ["", "a1"]
+    assert rig.value("newswatch_processor_near_duplicates_total", match="exact") == 1
+    assert rig.value("newswatch_processor_alerts_suppressed_total", watchlist="default") == 1
+    # Both were recorded durably, each on its own source partition.
+    assert rig.log.partitions == {b"a1": 0, b"a2": 2} and rig.seen_store.partitions == {b"a1": 0, b"a2": 2}
+    assert decode_entry("a2", rig.log.data[b"a2"]).cluster_id == "a1"
 
 
 CT = [("content-type", contracts.content_type_for(Article).encode())]
@@ -201,3 +239,169 @@ def test_metric_series_start_at_zero(rig: Rig) -> None:
         assert (
             rig.registry.get_sample_value("newswatch_processor_dlq_messages_total", {"reason": reason}) == 0
         )
+
+
+# --- near-duplicates across feeds -------------------------------------------------------------------
+
+
+def syndicated_pair(
+    seed_text: str, first_id: str, copy_id: str, body: list[str] | None = None
+) -> tuple[Article, Article]:
+    """The seed article as South Front published it, and as Mondialisation.ca republished it (its own
+    header lines and French footer) with a changed title and a few edited words. ``body`` (paragraphs)
+    replaces the seed's body, header and footer staying those of the seed."""
+    lines = [line for line in seed_text.splitlines() if line.strip()]
+    footer_at = next(i for i, line in enumerate(lines) if line.startswith("La source originale"))
+    paragraphs = body or lines[7:footer_at]
+    original = Article(
+        article_id=first_id, feed_id="southfront", title=lines[0], content="\n\n".join(paragraphs)
+    )
+    republished = "\n".join([*lines[1:7], *paragraphs, *lines[footer_at:]])
+    copy = Article(
+        article_id=copy_id,
+        feed_id="mondialisation",
+        title="Syrie, Irak : " + lines[0],
+        content=republished.replace("liberated", "freed").replace("April 3", "3 April"),
+    )
+    return original, copy
+
+
+async def test_syndicated_copy_is_duplicate_of_the_first_and_not_alerted_again(
+    rig: Rig, seed_text: str
+) -> None:
+    original, copy = syndicated_pair(seed_text, "sf-1", "mondo-1")
+    assert await rig.feed(original, partition=1) == "processed"
+    assert await rig.feed(copy, partition=2) == "processed"
+    first, second = rig.enriched()
+    assert (first.duplicate_of, second.duplicate_of) == ("", "sf-1")
+    assert {m.term_id for m in second.matches} >= {"isis", "palmyra"}  # enriched all the same
+    (alert,) = rig.alerts()
+    assert (alert.article_id, alert.duplicate_cluster_id) == ("sf-1", "sf-1")
+    assert rig.value("newswatch_processor_near_duplicates_total", match="similar") == 1
+    assert rig.value("newswatch_processor_alerts_suppressed_total", watchlist="default") == 1
+    assert rig.value("newswatch_processor_alerts_total", watchlist="default") == 1
+
+
+async def test_unrelated_articles_are_not_clustered(rig: Rig, seed_text: str) -> None:
+    original, _ = syndicated_pair(seed_text, "sf-1", "unused")
+    other = Article(
+        article_id="other-1",
+        title="Daesh claims attack near Palmyra",
+        content=" ".join(
+            f"Report {i}: officials in Damascus said the road to Palmyra was closed after Daesh fighters "
+            f"attacked checkpoint number {i} overnight, and residents described heavy shelling."
+            for i in range(12)
+        ),
+    )
+    await rig.feed(original)
+    await rig.feed(other)
+    assert [e.duplicate_of for e in rig.enriched()] == ["", ""]
+    assert [(a.article_id, a.duplicate_cluster_id) for a in rig.alerts()] == [
+        ("sf-1", "sf-1"),
+        ("other-1", "other-1"),
+    ]
+    assert rig.value("newswatch_processor_near_duplicates_total", match="similar") == 0
+
+
+async def test_a_copy_alerts_for_a_watch_list_the_cluster_was_not_alerted_for(
+    rig: Rig, seed_text: str
+) -> None:
+    (extra,) = parse_watchlists({"id": "extra", "terms": [{"id": "z", "aliases": ["zorblax"]}]})
+    rig.watchlists.on_change("extra", extra)
+    original, copy = syndicated_pair(seed_text, "sf-1", "mondo-1")
+    copy.title += " zorblax"
+    await rig.feed(original)
+    await rig.feed(copy)
+    alerts = {(a.article_id, a.watchlist_id): a for a in rig.alerts()}
+    assert set(alerts) == {("sf-1", "default"), ("mondo-1", "extra")}
+    # Named after the cluster: a repeat of this alert by another copy would carry the same id.
+    assert alerts["mondo-1", "extra"].alert_id == alert_id("sf-1", "extra")
+    assert alerts["mondo-1", "extra"].duplicate_cluster_id == "sf-1"
+    third = Article(article_id="third", title=copy.title, content=copy.content + " Updated.")
+    await rig.feed(third)
+    assert len(rig.alerts()) == 2 and rig.enriched()[-1].duplicate_of == "sf-1"
+
+
+async def test_a_copy_in_the_same_batch_is_found(rig: Rig, seed_text: str) -> None:
+    original, copy = syndicated_pair(seed_text, "sf-1", "mondo-1")
+    messages = []
+    for article in (original, copy, original):
+        value, headers = contracts.encode(article)
+        messages.append(RawMessage(article.article_id.encode(), value, headers, 0))
+    outcomes = await rig.processor.process_batch(messages)
+    assert outcomes == ["processed", "processed", "duplicate"]
+    assert [e.duplicate_of for e in rig.enriched()] == ["", "sf-1"]
+    assert len(rig.alerts()) == 1
+    assert rig.value("newswatch_processor_batch_articles_sum") == 3
+
+
+async def test_failed_delivery_of_the_first_never_costs_its_alert(rig: Rig, seed_text: str) -> None:
+    """The first article is indexed before its outputs are acknowledged; if they fail, it is consumed
+    again and alerts again under the same id (its own entry never suppresses its own alerts)."""
+    original, copy = syndicated_pair(seed_text, "sf-1", "mondo-1")
+    rig.outputs.fail = ConnectionError("broker gone")
+    with pytest.raises(ConnectionError):
+        await rig.feed(original)
+    assert rig.log.data == {} and rig.seen == {}
+    rig.outputs.fail = None
+    await rig.feed(copy)  # meanwhile: the copy takes the (unconfirmed) first as its cluster
+    assert await rig.feed(original) == "processed"
+    alerts = [a for a in rig.alerts() if a.article_id == "sf-1"]
+    assert len(alerts) == 2 and {a.alert_id for a in alerts} == {alert_id("sf-1", "default")}
+    assert rig.enriched()[-1].duplicate_of == ""
+    assert [a.article_id for a in rig.alerts()].count("mondo-1") == 0
+
+
+async def test_decisions_survive_a_restart_through_the_log(rig: Rig, seed_text: str) -> None:
+    """A new worker whose index is rebuilt from the log records (what IndexFollower reads) still knows
+    the cluster and what it was alerted for."""
+    original, copy = syndicated_pair(seed_text, "sf-1", "mondo-1")
+    await rig.feed(original)
+    restarted = Rig()
+    for key, value in rig.log.data.items():
+        restarted.index.add(decode_entry(key.decode(), value), now=time.time())
+    await restarted.feed(copy)
+    assert restarted.enriched()[0].duplicate_of == "sf-1"
+    assert restarted.alerts() == []
+
+
+async def test_replayed_first_article_alerts_again_under_the_same_id(rig: Rig, seed_text: str) -> None:
+    original, copy = syndicated_pair(seed_text, "sf-1", "mondo-1")
+    await rig.feed(original)
+    await rig.feed(copy)
+    value, headers = contracts.encode(original)
+    headers.append((REPLAY_HEADER, b"r1"))
+    assert await rig.processor.process(b"sf-1", value, headers) == "processed"
+    assert [a.alert_id for a in rig.alerts()] == [alert_id("sf-1", "default")] * 2
+    assert rig.enriched()[-1].duplicate_of == ""
+
+
+def test_watchlist_labels_are_bounded(rig: Rig) -> None:
+    for n in range(MAX_WATCHLIST_LABELS + 5):
+        rig.metrics.alert(f"list-{n}")
+    rig.metrics.alert("Not A Safe Label!")
+    labels = {
+        s.labels["watchlist"]
+        for family in rig.registry.collect()
+        if family.name == "newswatch_processor_alerts"
+        for s in family.samples
+    }
+    assert len(labels) == MAX_WATCHLIST_LABELS + 1 and "other" in labels and "default" in labels
+    # "default" took a label first: list-19 .. list-24 and the unsafe id share "other".
+    assert rig.value("newswatch_processor_alerts_total", watchlist="other") == 7
+    assert rig.value("newswatch_processor_matches_total", kind="place", watchlist="list-0") == 0
+
+
+@pytest.mark.parametrize(
+    ("highwaters", "positions", "lag"),
+    [
+        ({"p0": 10, "p1": 5}, {"p0": 4, "p1": 5}, 6),
+        ({"p0": 10}, {}, 0),  # position unknown yet
+        ({"p0": None}, {"p0": 3}, 0),  # nothing fetched yet
+        ({"p0": 3}, {"p0": 7}, 0),  # processed past a stale high-water mark
+    ],
+)
+def test_consumer_lag_sums_what_is_left_on_each_partition(
+    highwaters: dict[str, int | None], positions: dict[str, int], lag: int
+) -> None:
+    assert consumer_lag(highwaters, positions) == lag

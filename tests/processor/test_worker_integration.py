@@ -1,13 +1,16 @@
-"""The processor worker as a process against the real broker: outputs, dedupe, DLQ, reload, SIGTERM.
+"""The processor worker as a process against the real broker: outputs, dedupe, near-duplicates across
+feeds, DLQ, reload, SIGTERM, restart, and two workers sharing the partitions.
 
-The worker runs with a unique consumer group starting at the end of the raw topic, so it only sees
-what this module produces; every assertion filters by this module's keys.
+The workers run with unique consumer groups starting at the end of the raw topic. Other processors on
+the same broker may read this module's raw articles too: every assertion filters by this module's keys
+and by the ``newswatch-processor-app`` header naming this module's workers' groups.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -24,7 +27,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from newswatch import contracts
 from newswatch.kafka import ensure_topics, make_consumer, make_producer
 from newswatch.processor.agents import DLQ_REASON_HEADER
-from newswatch.processor.app import topic_partitions
+from newswatch.processor.app import ORIGIN_HEADER, topic_partitions
 from newswatch.processor.enrich import alert_id
 from newswatch.processor.watchlist import apply_watchlists, parse_watchlists
 from newswatch.settings import Settings, load_settings
@@ -33,10 +36,12 @@ from newswatch.v1.alert_pb2 import Alert
 from newswatch.v1.article_pb2 import Article
 from newswatch.v1.enriched_pb2 import EnrichedArticle
 from tests.helpers import free_port
+from tests.processor.test_agents import syndicated_pair
 
 pytestmark = pytest.mark.integration
 
 PARTITIONS: dict[str, int] = {}  # topic -> partition count as found on the broker
+OURS: set[str] = set()  # app ids of this module's workers: only their outputs count
 REPO = Path(__file__).resolve().parents[2]
 RUN = (
     "import sys\n"
@@ -55,6 +60,7 @@ class Worker:
         self.app_id = ""
         self.env: dict[str, str] = {}
         self.dup_article_id = ""  # set by the dedupe test, checked again after a restart
+        self.first_of_cluster: Article | None = None  # set by the near-duplicate test, ditto
 
     def wait_ready(self, seconds: float = 90) -> None:
         deadline = time.monotonic() + seconds
@@ -69,6 +75,14 @@ class Worker:
                 return resp.status, resp.read().decode()
         except OSError as exc:
             return getattr(exc, "code", 0) or 0, ""
+
+    def metric(self, sample: str) -> float:
+        """The value of one sample (``name`` or ``name{labels}`` as exposed) on /metrics, 0 if absent."""
+        _, body = self.get("/metrics")
+        for line in body.splitlines():
+            if line.startswith(sample + " "):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +103,7 @@ def worker(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> It
     PARTITIONS.update(asyncio.run(_partition_counts(settings)))
     log = tmp / "worker.log"
     app_id = f"test-processor-{uuid.uuid4().hex[:12]}"
+    OURS.add(app_id)
     handle = Worker(_spawn(env, app_id, log, tmp), port, settings, log)
     handle.app_id, handle.env = app_id, env
     try:
@@ -133,12 +148,18 @@ async def _tail(settings: Settings, *topics: str) -> AIOKafkaConsumer:
 async def _collect(
     consumer: AIOKafkaConsumer, keys: set[bytes], until: Any, wait_seconds: float = 30.0
 ) -> list[Any]:
-    """Records whose key is in ``keys`` until ``until(records)`` is true or the wait is over."""
+    """Records of this module's workers whose key is in ``keys`` until ``until(records)`` is true or the
+    wait is over."""
     found: list[Any] = []
     deadline = time.monotonic() + wait_seconds
     while time.monotonic() < deadline and not until(found):
         batch = await consumer.getmany(timeout_ms=500)
-        found += [r for records in batch.values() for r in records if r.key in keys]
+        found += [
+            r
+            for records in batch.values()
+            for r in records
+            if r.key in keys and contracts.header(r.headers, ORIGIN_HEADER) in OURS
+        ]
     return found
 
 
@@ -153,6 +174,58 @@ async def _produce(settings: Settings, items: list[Record]) -> None:
             await producer.send_and_wait(topic, value=value, key=key, headers=headers, partition=partition)
     finally:
         await producer.stop()
+
+
+def _story(run: str, paragraphs: int = 5) -> list[str]:
+    """A long article of this run's own (so that no other test's article is a near-duplicate of it)
+    about Daesh near Palmyra."""
+    rng = random.Random(run)
+    vocabulary = [f"w{run[:8]}x{n}" for n in range(400)]
+    return [
+        f"Daesh fighters were seen near Palmyra on day {n}. "
+        + " ".join(" ".join(rng.choice(vocabulary) for _ in range(12)) + "." for _ in range(5))
+        for n in range(paragraphs)
+    ]
+
+
+def _outputs(records: list[Any]) -> tuple[dict[bytes, list[EnrichedArticle]], list[Alert]]:
+    """Decoded enriched articles (by key) and alerts among ``records``."""
+    enriched: dict[bytes, list[EnrichedArticle]] = {}
+    alerts: list[Alert] = []
+    for r in records:
+        if r.topic == ARTICLES_ENRICHED.name:
+            enriched.setdefault(r.key, []).append(contracts.decode(EnrichedArticle, r.value, r.headers))
+        elif r.topic == ALERTS.name:
+            alerts.append(contracts.decode(Alert, r.value, r.headers))
+    return enriched, alerts
+
+
+def _enriched(key: bytes) -> Any:
+    return lambda found: any(r.key == key and r.topic == ARTICLES_ENRICHED.name for r in found)
+
+
+async def _publish(settings: Settings, article: Article, partition: int | None = None) -> bytes:
+    value, headers = contracts.encode(article)
+    key = article.article_id.encode()
+    await _produce(settings, [(ARTICLES_RAW.name, key, value, headers, partition)])
+    return key
+
+
+async def _run_articles(settings: Settings, articles: list[tuple[Article, int | None]]) -> list[Any]:
+    """Publish the articles one after the other, each once the previous came out enriched; return the
+    records about them (plus one more second for late alerts)."""
+    keys = {a.article_id.encode() for a, _ in articles}
+    consumer = await _tail(settings, ARTICLES_ENRICHED.name, ALERTS.name)
+    records: list[Any] = []
+    try:
+        for article, partition in articles:
+            key = await _publish(settings, article, partition)
+            records += await _collect(consumer, keys, _enriched(key))
+            assert _enriched(key)(records), f"{article.article_id} never came out enriched"
+        records += await _collect(consumer, keys, lambda f: False, wait_seconds=1.0)
+    finally:
+        await consumer.stop()
+    return records
 
 
 async def _probe_all_partitions(settings: Settings) -> None:
@@ -195,6 +268,8 @@ async def test_article_is_enriched_and_alerted(worker: Worker, seed_text: str) -
     assert alerts[0].score >= 3.0
     status, body = worker.get("/metrics")
     assert status == 200 and 'newswatch_processor_articles_total{outcome="processed"}' in body
+    assert "newswatch_processor_consumer_lag_records " in body
+    assert worker.metric("newswatch_processor_neardup_index_articles") >= 1
 
 
 async def test_same_article_twice_gives_one_alert(worker: Worker) -> None:
@@ -219,6 +294,32 @@ async def test_same_article_twice_gives_one_alert(worker: Worker) -> None:
     assert sum(r.topic == ALERTS.name for r in mine) == 1
     assert sum(r.topic == ARTICLES_ENRICHED.name for r in mine) == 1
     worker.dup_article_id = aid
+
+
+async def test_syndicated_copy_from_another_feed_is_a_duplicate_alerted_once(
+    worker: Worker, seed_text: str
+) -> None:
+    run = uuid.uuid4().hex
+    original, copy = syndicated_pair(seed_text, f"it-sf-{run}", f"it-mondo-{run}", _story(run))
+    before = worker.metric('newswatch_processor_near_duplicates_total{match="similar"}')
+    enriched, alerts = _outputs(await _run_articles(worker.settings, [(original, 0), (copy, 1)]))
+    assert [e.duplicate_of for e in enriched[copy.article_id.encode()]] == [original.article_id]
+    assert [e.duplicate_of for e in enriched[original.article_id.encode()]] == [""]
+    assert [(a.article_id, a.duplicate_cluster_id) for a in alerts] == [
+        (original.article_id, original.article_id)
+    ]
+    assert worker.metric('newswatch_processor_near_duplicates_total{match="similar"}') >= before + 1
+    assert worker.metric('newswatch_processor_alerts_suppressed_total{watchlist="default"}') >= 1
+    worker.first_of_cluster = original
+
+
+async def test_unrelated_articles_are_not_clustered(worker: Worker, seed_text: str) -> None:
+    run = uuid.uuid4().hex
+    original, _ = syndicated_pair(seed_text, f"it-sf-{run}", "unused", _story(run))
+    other = _article(f"it-other-{run}", "Daesh near Palmyra", "\n\n".join(_story(run[::-1])))
+    enriched, alerts = _outputs(await _run_articles(worker.settings, [(original, 0), (other, 1)]))
+    assert [e.duplicate_of for es in enriched.values() for e in es] == ["", ""]
+    assert sorted(a.article_id for a in alerts) == sorted([original.article_id, other.article_id])
 
 
 async def test_malformed_message_goes_to_dlq_and_worker_carries_on(worker: Worker) -> None:
@@ -299,3 +400,125 @@ async def test_restarted_worker_recovers_its_tables_and_still_drops_duplicates(w
     assert any(r.key == sentinel.encode() for r in records), worker.log.read_text()[-4000:]
     assert not [r for r in records if r.key == aid.encode()]
     assert "Error in recovery" not in worker.log.read_text()
+
+
+async def test_restarted_worker_still_knows_the_clusters(worker: Worker) -> None:
+    """The index is loaded from the near-duplicate changelog at start: a copy of an article processed
+    before the restart is its duplicate and is not alerted again."""
+    original = worker.first_of_cluster
+    assert original is not None, "runs after the near-duplicate test"
+    assert worker.proc.poll() is None, "runs after the restart test"
+    copy = Article()
+    copy.CopyFrom(original)
+    copy.article_id, copy.feed_id = f"{original.article_id}-again", "third-feed"
+    copy.content += "\n\nThis article was updated on April 6."
+    enriched, alerts = _outputs(await _run_articles(worker.settings, [(copy, 2)]))
+    assert [e.duplicate_of for e in enriched[copy.article_id.encode()]] == [original.article_id]
+    assert alerts == []
+
+
+# --- two workers sharing the partitions --------------------------------------------------------------
+
+
+@pytest.fixture
+def two_workers(worker: Worker, tmp_path: Path) -> Iterator[list[Worker]]:
+    """Two more workers of a new app (consumer group), each owning some raw partitions."""
+    app_id = f"test-processor-pair-{uuid.uuid4().hex[:12]}"
+    OURS.add(app_id)
+    pair: list[Worker] = []
+    try:
+        for n in range(2):
+            port = free_port()
+            env = {**worker.env, "NEWSWATCH_PROCESSOR_METRICS_PORT": str(port)}
+            log = tmp_path / f"worker{n}.log"
+            pair.append(Worker(_spawn(env, app_id, log, tmp_path), port, worker.settings, log))
+            pair[-1].app_id = app_id
+        for w in pair:
+            w.wait_ready()
+        yield pair
+    finally:
+        for w in pair:
+            if w.proc.poll() is None:
+                w.proc.terminate()
+        for w in pair:
+            try:
+                w.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                w.proc.kill()
+                w.proc.wait(timeout=30)
+
+
+async def _owners(pair: list[Worker]) -> dict[int, int]:
+    """Which worker (index in ``pair``) processes each raw partition: one probe per partition, and the
+    worker whose processed count moved."""
+    processed = 'newswatch_processor_articles_total{outcome="processed"}'
+    owners: dict[int, int] = {}
+    deadline = time.monotonic() + 90
+    while len(owners) < PARTITIONS[ARTICLES_RAW.name] and time.monotonic() < deadline:
+        owners.clear()
+        for partition in range(PARTITIONS[ARTICLES_RAW.name]):
+            # The counts also move with other raw traffic on the shared broker: probe until one moved.
+            before = [w.metric(processed) for w in pair]
+            probe = f"probe-{uuid.uuid4().hex}"
+            consumer = await _tail(pair[0].settings, ARTICLES_ENRICHED.name)
+            try:
+                await _publish(pair[0].settings, _article(probe, "probe"), partition)
+                got = await _collect(consumer, {probe.encode()}, _enriched(probe.encode()), wait_seconds=10)
+            finally:
+                await consumer.stop()
+            moved = [n for n, w in enumerate(pair) if w.metric(processed) > before[n]]
+            if got and len(moved) == 1:
+                owners[partition] = moved[0]
+        if set(owners.values()) != {0, 1}:
+            owners.clear()  # a rebalance may still be under way
+            await asyncio.sleep(2)
+    assert set(owners.values()) == {0, 1}, f"both workers should own partitions: {owners}"
+    return owners
+
+
+async def _changelog_has(settings: Settings, app_id: str, key: bytes, wait_seconds: float = 30) -> None:
+    topic = f"{app_id}-processor-neardup-changelog"
+    consumer = make_consumer(settings, "test-changelog", group_id=None)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(topic, p) for p in range(PARTITIONS[ARTICLES_RAW.name])]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        deadline = time.monotonic() + wait_seconds
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            if any(r.key == key for records in batch.values() for r in records):
+                return
+        pytest.fail(f"{key!r} never reached {topic}")
+    finally:
+        await consumer.stop()
+
+
+async def test_two_workers_find_copies_whose_first_went_to_the_other(
+    two_workers: list[Worker], seed_text: str
+) -> None:
+    owners = await _owners(two_workers)
+    first_partition = next(p for p, n in owners.items() if n == 0)
+    copy_partition = next(p for p, n in owners.items() if n == 1)
+    run = uuid.uuid4().hex
+    original, copy = syndicated_pair(seed_text, f"it-pair-sf-{run}", f"it-pair-mondo-{run}", _story(run))
+    consumer = await _tail(two_workers[0].settings, ARTICLES_ENRICHED.name, ALERTS.name)
+    keys = {original.article_id.encode(), copy.article_id.encode()}
+    try:
+        key = await _publish(two_workers[0].settings, original, first_partition)
+        records = await _collect(consumer, keys, _enriched(key))
+        # The second worker learns of the first article through the changelog (under a second).
+        await _changelog_has(two_workers[0].settings, two_workers[0].app_id, key)
+        await asyncio.sleep(2)
+        key = await _publish(two_workers[1].settings, copy, copy_partition)
+        records += await _collect(consumer, keys, _enriched(key))
+        records += await _collect(consumer, keys, lambda f: False, wait_seconds=1.0)
+    finally:
+        await consumer.stop()
+    # The module's first worker reads the same raw articles: keep the pair's outputs only.
+    pair_app = two_workers[0].app_id
+    mine = [r for r in records if contracts.header(r.headers, ORIGIN_HEADER) == pair_app]
+    enriched, alerts = _outputs(mine)
+    assert [e.duplicate_of for e in enriched[copy.article_id.encode()]] == [original.article_id]
+    assert [a.article_id for a in alerts] == [original.article_id]
+    assert two_workers[1].metric('newswatch_processor_near_duplicates_total{match="similar"}') >= 1

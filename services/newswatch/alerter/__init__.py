@@ -2,8 +2,11 @@
 
 Modules: :mod:`~newswatch.alerter.service` (the Kafka service), :mod:`~newswatch.alerter.fanout`
 (matching subscriptions → channel calls, retries, audit, DLQ), :mod:`~newswatch.alerter.subscriptions`
-(the compacted subscriptions topic and the filter), :mod:`~newswatch.alerter.signing` (Standard
-Webhooks), :mod:`~newswatch.alerter.channels` (webhook, console), :mod:`~newswatch.alerter.metrics`.
+(the compacted subscriptions topic, validation and the filter), :mod:`~newswatch.alerter.signing`
+(Standard Webhooks), :mod:`~newswatch.alerter.channels` (webhook, console), the HTTP API
+(:mod:`~newswatch.alerter.api` routes, :mod:`~newswatch.alerter.apihttp` auth and error shape,
+:mod:`~newswatch.alerter.payloads` JSON bodies, :mod:`~newswatch.alerter.store` reads and writes,
+:mod:`~newswatch.alerter.openapi` its document), :mod:`~newswatch.alerter.metrics`.
 """
 
 from newswatch.alerter.service import AlerterService

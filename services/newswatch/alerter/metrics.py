@@ -1,6 +1,7 @@
 """Every alerter metric, declared once and built on an injected registry.
 
-Label values come from closed sets (:data:`CHANNELS`, :data:`OUTCOMES`, :data:`DLQ_REASONS`); every series
+Label values come from closed sets (:data:`CHANNELS`, :data:`OUTCOMES`, :data:`DLQ_REASONS`,
+:data:`API_ROUTES`, :data:`API_STATUSES`); every series
 is created at zero so that dashboards and rate() see it before the first event.
 
 ==========================================================  ==========  ======================================
@@ -17,6 +18,7 @@ newswatch_alerter_deliveries_in_flight                      gauge       deliveri
 newswatch_alerter_duplicates_suppressed_total               counter     deliveries skipped: already delivered
 newswatch_alerter_commit_failures_total                     counter     offset commits the broker refused
 newswatch_alerter_unusable_subscriptions_total              counter     deliveries skipped: no known channel
+newswatch_alerter_api_requests_total{route,status}          counter     HTTP API requests answered
 ==========================================================  ==========  ======================================
 """
 
@@ -24,13 +26,17 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-__all__ = ["CHANNELS", "DLQ_REASONS", "OUTCOMES", "AlerterMetrics"]
+__all__ = ["API_ROUTES", "API_STATUSES", "CHANNELS", "DLQ_REASONS", "OUTCOMES", "AlerterMetrics"]
 
 CHANNELS = ("webhook", "console")
 OUTCOMES = ("delivered", "retrying", "failed", "rejected")
 # invalid_message: the record does not decode; delivery_rejected: a receiver refused it for good;
 # delivery_failed: every attempt failed.
 DLQ_REASONS = ("invalid_message", "delivery_rejected", "delivery_failed")
+# HTTP API: route templates (never the path itself: it holds ids) and the statuses the API answers with;
+# anything else is counted as "other".
+API_ROUTES = ("/openapi.json", "/v1/subscriptions", "/v1/subscriptions/{id}", "other")
+API_STATUSES = ("200", "201", "204", "400", "401", "404", "405", "413", "415", "500", "503", "other")
 
 _DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 _LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
@@ -126,6 +132,17 @@ class AlerterMetrics:
             subsystem=sub,
             registry=registry,
         )
+        self.api_requests = Counter(
+            "api_requests",
+            "HTTP API requests answered, by route template and status",
+            ["route", "status"],
+            namespace=ns,
+            subsystem=sub,
+            registry=registry,
+        )
+        for route in API_ROUTES:
+            for status in API_STATUSES:
+                self.api_requests.labels(route=route, status=status)
         for channel in CHANNELS:
             self.delivery_duration.labels(channel=channel)
             self.retries.labels(channel=channel)

@@ -1,8 +1,9 @@
 """The alerter service: ``newswatch.alerts.v1`` → matching subscriptions → channels.
 
 Start order (intake last): broker reachable, topics exist, health/metrics endpoint, producer, a followed
-:class:`~newswatch.kafka.CompactedView` of ``newswatch.subscriptions.v1``, then the consumer (group
-``newswatch-alerter``, manual commits) and the consume loop.
+:class:`~newswatch.kafka.CompactedView` of ``newswatch.subscriptions.v1``, the HTTP API on
+``api_host:api_port`` (:mod:`~newswatch.alerter.api`; it reads that view and writes through the producer),
+then the consumer (group ``newswatch-alerter``, manual commits) and the consume loop.
 
 Consume loop, one batch at a time: every record is handled concurrently — decoded (a record that does not
 decode goes, as received, to ``newswatch.alerts.dlq.v1`` with a ``newswatch-dlq-reason`` header),
@@ -12,10 +13,10 @@ flushed and, per partition, the offset after the last settled record of the unbr
 committed. Delivery is therefore at least once: an alert whose outcome is not durable is never
 committed. A broker error while producing ends the loop; :meth:`AlerterService.wait` then raises.
 
-Stop order: stop intake, cut retry waits short, let in-flight deliveries finish within a share of
-``shutdown_deadline_seconds`` (the rest are cancelled and not committed), commit, then close the
-consumer, flush and close the producer, the view, the channels and the endpoint. ``stop()`` is
-idempotent and safe after a failed ``start()``.
+Stop order: the HTTP API first (requests in flight get a few seconds), stop intake, cut retry waits
+short, let in-flight deliveries finish within a share of ``shutdown_deadline_seconds`` (the rest are
+cancelled and not committed), commit, then close the consumer, flush and close the producer, the view,
+the channels and the endpoint. ``stop()`` is idempotent and safe after a failed ``start()``.
 """
 
 from __future__ import annotations
@@ -31,9 +32,11 @@ from google.protobuf.message import Message
 from prometheus_client import CollectorRegistry
 
 from newswatch import contracts, kafka
+from newswatch.alerter.api import ApiServer, SubscriptionsApi
 from newswatch.alerter.channels import Channel, ConsoleChannel, WebhookChannel
 from newswatch.alerter.fanout import DLQ_ERROR_HEADER, DLQ_REASON_HEADER, Fanout
 from newswatch.alerter.metrics import AlerterMetrics
+from newswatch.alerter.store import KafkaSubscriptionStore
 from newswatch.alerter.subscriptions import matches
 from newswatch.errors import InvalidMessageError
 from newswatch.observability import HealthServer
@@ -80,6 +83,8 @@ class AlerterService:
         self._producer: AIOKafkaProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._view: kafka.CompactedView[Subscription] | None = None
+        self._store: KafkaSubscriptionStore | None = None
+        self._api: ApiServer | None = None
         self._fanout: Fanout | None = None
         self._task: asyncio.Task[None] | None = None
         self._inflight: set[asyncio.Task[bool]] = set()
@@ -90,6 +95,11 @@ class AlerterService:
     def metrics_port(self) -> int:
         """The port the metrics endpoint is bound to (useful when configured as 0)."""
         return self._health.port if self._health is not None else self._settings.alerter_metrics_port
+
+    @property
+    def api_port(self) -> int:
+        """The port the HTTP API is bound to (useful when configured as 0)."""
+        return self._api.port if self._api is not None else self._settings.api_port
 
     @property
     def console(self) -> ConsoleChannel | None:
@@ -114,6 +124,15 @@ class AlerterService:
         )
         await self._view.start()
         self._view.follow()
+        self._store = KafkaSubscriptionStore(self._view, self._publish)
+        api = SubscriptionsApi(
+            self._store,
+            token=settings.api_token,
+            allow_private=settings.allow_private_networks,
+            metrics=self.metrics,
+        )
+        self._api = ApiServer(settings, api)
+        await self._api.start()
         self._fanout = Fanout(settings, {c.name: c for c in self._channels}, self._publish, self.metrics)
         self._consumer = kafka.make_consumer(
             settings,
@@ -129,6 +148,7 @@ class AlerterService:
             extra={
                 "group_id": self._group_id,
                 "metrics_port": self.metrics_port,
+                "api_port": self.api_port,
                 "subscriptions": len(self._view.items),
             },
         )
@@ -142,6 +162,8 @@ class AlerterService:
         if self._stopped:
             return
         self._stopped = True
+        if self._api is not None:
+            await self._api.stop()
         self._stopping.set()
         if self._fanout is not None:
             self._fanout.stop_retrying()
@@ -185,6 +207,8 @@ class AlerterService:
     def _subscriptions_changed(self, _key: str, _value: Subscription | None) -> None:
         if self._view is not None:
             self.metrics.subscriptions.set(len(self._view.items))
+        if self._store is not None:
+            self._store.changed()
 
     async def _publish(
         self, topic: TopicSpec, key: str, message: Message | None, headers: Sequence[tuple[str, bytes]]

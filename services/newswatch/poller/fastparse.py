@@ -47,6 +47,7 @@ _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _RSS_VERSIONS = {"0.91": "rss091u", "0.92": "rss092", "0.93": "rss093", "0.94": "rss094"}
 _PREFIXES: dict[str, str] = {k.lower(): v for k, v in _FeedParserMixin.namespaces.items()}
 _DECLARATION = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+_URL_CONTROLS = re.compile(r"[\t\r\n]")
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._-]+)", re.IGNORECASE)
 _EMAIL = re.compile(
     r"(([a-zA-Z0-9\_\-\.\+]+)@((\[[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.)|(([a-zA-Z0-9\-]+\.)+))"
@@ -249,6 +250,8 @@ class _Item:
             if self.atom:
                 raise _Decline("atom link without href")
             value = _text(el).strip()
+            if _URL_CONTROLS.search(value):
+                raise _Decline("tab or line break inside a link")  # URL parsing drops them before repairs
             value = _urljoin(self.base, value) if value else ""
             self.has_link = True
             if "&" in value:
@@ -263,6 +266,8 @@ class _Item:
     def _guid(self, el: Any) -> None:
         is_link = el.get("isPermaLink", el.get("ispermalink", "true")) == "true"
         value = _text(el).strip()
+        if is_link and _URL_CONTROLS.search(value):
+            raise _Decline("tab or line break inside a permalink guid")
         self.guid = _urljoin(self.base, value) if value and is_link else value
         if is_link and not self.has_link:
             self.link, self.has_link = self.guid, True

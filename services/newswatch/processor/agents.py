@@ -1,17 +1,28 @@
-"""The processing step, independent of Faust: raw message in → enriched article + alerts out.
+"""The processing step, independent of Faust: raw messages in → enriched articles + alerts out.
 
-:class:`ArticleProcessor.process` handles one message from ``newswatch.articles.raw.v1``:
+:meth:`ArticleProcessor.process_batch` handles a batch of messages from ``newswatch.articles.raw.v1``
+(:meth:`~ArticleProcessor.process` is a batch of one). For each message, in order:
 
 1. decode it (``contracts.decode``); a message that does not decode or has no ``article_id`` goes,
    bytes and headers as received, to ``newswatch.articles.raw.dlq.v1`` with the headers
    ``newswatch-dlq-reason`` (``invalid_message``) and ``newswatch-dlq-error`` (the detail);
-2. skip it if its article_id was processed before (outcome ``duplicate``);
-3. enrich it, derive alerts from the current :class:`WatchlistRegistry` snapshot;
-4. publish the EnrichedArticle and every Alert (key = article_id) and WAIT for their acknowledgements;
-5. only then mark the article as seen — a crash between 4 and 5 may duplicate alerts, never lose one.
+2. skip it if its article_id was processed before, or earlier in the batch (outcome ``duplicate``);
+3. enrich it, find its near-duplicate cluster (:class:`~newswatch.processor.dedupe.Deduplicator`),
+   derive alerts from the current :class:`WatchlistRegistry` snapshot and drop those for watch lists
+   another article of the cluster was already alerted for ("alerted once"); index it locally;
+4. queue the EnrichedArticle (``duplicate_of`` = the cluster's first article, empty for the first) and
+   every Alert (key = article_id).
+
+Then it WAITS for every output of the batch to be acknowledged, and only then records each article as
+seen and writes its near-duplicate entry — a crash before that may repeat alerts, never lose one.
+
+Alert ids are ``alert_id(cluster_id, watchlist_id)`` and ``duplicate_cluster_id`` is the cluster id
+(the first article's id; for the first article its own, so its alert id is ``alert_id(article_id,
+watchlist_id)``). An alert repeated after a crash, or by a copy whose cluster's first alert was not
+recorded yet, carries the same id as the first, and the alerter delivers an alert id once.
 
 An unexpected error in step 3 sends the message to the DLQ (``processing_error``) and is logged; Kafka
-send errors propagate (the worker stops and the message is consumed again after a restart).
+send errors propagate (the worker stops and the batch is consumed again after a restart).
 """
 
 from __future__ import annotations
@@ -24,15 +35,18 @@ from typing import Any, Protocol
 
 from newswatch import contracts
 from newswatch.errors import InvalidMessageError
-from newswatch.processor.dedupe import Deduplicator
-from newswatch.processor.enrich import alerts_for, enrich
-from newswatch.processor.keywords import Matcher, RegexMatcher
-from newswatch.processor.metrics import ProcessorMetrics
+from newswatch.processor.dedupe import Assessment, Deduplicator
+from newswatch.processor.dupindex import Entry
+from newswatch.processor.enrich import alert_id, alerts_for, enrich
+from newswatch.processor.keywords import Matcher, build_matcher
+from newswatch.processor.metrics import NEAR_DUPLICATE_MATCHES, ProcessorMetrics
 from newswatch.processor.places import Gazetteer
 from newswatch.processor.watchlist import validate_watchlist
 from newswatch.replay import REPLAY_HEADER
 from newswatch.topics import ALERTS, ARTICLES_ENRICHED, ARTICLES_RAW_DLQ, TopicSpec
+from newswatch.v1.alert_pb2 import Alert
 from newswatch.v1.article_pb2 import Article
+from newswatch.v1.enriched_pb2 import EnrichedArticle
 from newswatch.v1.watchlist_pb2 import Watchlist
 
 __all__ = [
@@ -40,6 +54,7 @@ __all__ = [
     "DLQ_REASON_HEADER",
     "ArticleProcessor",
     "Outputs",
+    "RawMessage",
     "Snapshot",
     "WatchlistRegistry",
 ]
@@ -79,7 +94,14 @@ class WatchlistRegistry:
         self._default = default
         self._metrics = metrics
         self._remote: dict[str, Watchlist] = {}
+        self._loaded = False
         self.snapshot = self._build()
+
+    def mark_loaded(self) -> None:
+        """The topic was read to its end: from now on, enabled lists get their metric label at once
+        (not the lists only seen while replaying the topic's history, which may be deleted ones)."""
+        self._loaded = True
+        self._metrics.watchlist_label.register(w.watchlist_id for w in self.snapshot.watchlists)
 
     def on_change(self, watchlist_id: str, watchlist: Watchlist | None) -> None:
         """Apply one record of the watch-list topic (None = removed) and rebuild the matcher."""
@@ -105,11 +127,38 @@ class WatchlistRegistry:
         merged = {self._default.watchlist_id: self._default, **self._remote}
         active = tuple(w for _, w in sorted(merged.items()) if w.enabled)
         self._metrics.watchlists_active.set(len(active))
-        return Snapshot(RegexMatcher(active), active)
+        if self._loaded:
+            self._metrics.watchlist_label.register(w.watchlist_id for w in active)
+        return Snapshot(build_matcher(active), active)
+
+
+@dataclass(frozen=True, slots=True)
+class RawMessage:
+    """One record of ``newswatch.articles.raw.v1`` as consumed (``partition`` is its source partition)."""
+
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]]
+    partition: int = 0
+
+
+@dataclass(slots=True)
+class _Done:
+    """What to record once a message's outputs are acknowledged."""
+
+    message: RawMessage
+    outcome: str
+    started: float
+    seen_key: str = ""
+    entry: Entry | None = None
+    enriched: EnrichedArticle | None = None
+    alerts: Sequence[Alert] = ()
+    assessment: Assessment | None = None
+    dlq_reason: str = ""
 
 
 class ArticleProcessor:
-    """See the module docstring. One instance per worker; ``process`` is called for one message at a time."""
+    """See the module docstring. One instance per worker; one batch at a time."""
 
     def __init__(
         self,
@@ -126,72 +175,110 @@ class ArticleProcessor:
         self._metrics = metrics
 
     async def process(
-        self, key: bytes | None, value: bytes | None, headers: Sequence[tuple[str, bytes]]
+        self, key: bytes | None, value: bytes | None, headers: Sequence[tuple[str, bytes]], partition: int = 0
     ) -> str:
         """Handle one raw message; return its outcome (processed | duplicate | invalid | failed)."""
+        (outcome,) = await self.process_batch([RawMessage(key, value, headers, partition)])
+        return outcome
+
+    async def process_batch(self, messages: Sequence[RawMessage]) -> list[str]:
+        """Handle messages in order with one wait for all their outputs; return their outcomes.
+
+        Raises what a failed delivery raises, before recording any message of the batch as done.
+        """
+        done: list[_Done] = []
+        pending: list[Awaitable[Any]] = []
+        in_batch: set[str] = set()
+        for message in messages:
+            item = await self._prepare(message, in_batch, pending)
+            done.append(item)
+        for fut in pending:
+            await fut
+        finished = time.monotonic()
+        for item in done:
+            self._record(item, finished)
+        self._metrics.batch_articles.observe(len(messages))
+        return [item.outcome for item in done]
+
+    async def _prepare(self, message: RawMessage, in_batch: set[str], pending: list[Awaitable[Any]]) -> _Done:
+        """Decide one message and queue its outputs (their delivery futures go to ``pending``)."""
         started = time.monotonic()
+        key, value, headers = message.key, message.value, message.headers
         try:
             article = contracts.decode(Article, value, headers)
             if not article.article_id:
                 raise InvalidMessageError("article_id is empty")
         except InvalidMessageError as exc:
             log.warning("invalid raw article sent to the DLQ", extra={"key": _text(key), "error": str(exc)})
-            await self._dead_letter(key, value, headers, "invalid_message", str(exc))
-            self._metrics.articles.labels(outcome="invalid").inc()
-            return "invalid"
+            pending.append(await self._dead_letter(message, "invalid_message", str(exc)))
+            return _Done(message, "invalid", started, dlq_reason="invalid_message")
         # A replayed article (`newswatch replay`) is examined again once per replay id; alert ids stay
-        # derived from (article, watch list), so subscribers are not told twice about the same alert.
+        # derived from (cluster, watch list), so subscribers are not told twice about the same alert.
         replay = contracts.header(headers, REPLAY_HEADER)
         seen_key = article.article_id if replay is None else f"{article.article_id}@replay:{replay}"
-        if self._dedupe.seen(seen_key):
-            self._metrics.articles.labels(outcome="duplicate").inc()
-            return "duplicate"
+        if seen_key in in_batch or self._dedupe.seen(seen_key):
+            return _Done(message, "duplicate", started)
         snapshot = self._registry.snapshot
         try:
             enriched = enrich(article, snapshot.matcher, self._gazetteer)
-            enriched.duplicate_of = self._dedupe.duplicate_of(article)
-            alerts = alerts_for(enriched, snapshot.watchlists)
+            assessment = self._dedupe.assess(article)
+            enriched.duplicate_of = assessment.duplicate_of
+            alerts = []
+            for alert in alerts_for(enriched, snapshot.watchlists):
+                if alert.watchlist_id in assessment.already_alerted:
+                    self._metrics.alert_suppressed(alert.watchlist_id)
+                    continue
+                # One id per (cluster, watch list): a copy alerted again after a crash carries the same id.
+                alert.alert_id = alert_id(assessment.cluster_id, alert.watchlist_id)
+                alert.duplicate_cluster_id = assessment.cluster_id
+                alerts.append(alert)
         except Exception as exc:
             log.exception("article could not be processed", extra={"article_id": article.article_id})
-            await self._dead_letter(key, value, headers, "processing_error", repr(exc))
-            self._metrics.articles.labels(outcome="failed").inc()
-            return "failed"
+            pending.append(await self._dead_letter(message, "processing_error", repr(exc)))
+            return _Done(message, "failed", started, dlq_reason="processing_error")
+        in_batch.add(seen_key)
+        entry = self._dedupe.remember(assessment, (a.watchlist_id for a in alerts))
         article_key = article.article_id.encode("utf-8")
-        pending = [await self._send(ARTICLES_ENRICHED, article_key, enriched)]
+        pending.append(await self._send(ARTICLES_ENRICHED, article_key, enriched))
         pending += [await self._send(ALERTS, article_key, alert) for alert in alerts]
-        for fut in pending:
-            await fut
-        self._dedupe.mark(article, seen_key=seen_key)
-        for match in enriched.matches:
-            self._metrics.match(match.kind)
-        self._metrics.places.inc(len(enriched.places))
-        self._metrics.alerts.inc(len(alerts))
-        self._metrics.articles.labels(outcome="processed").inc()
-        self._metrics.processing_duration.observe(time.monotonic() - started)
+        return _Done(message, "processed", started, seen_key, entry, enriched, alerts, assessment)
+
+    def _record(self, item: _Done, finished: float) -> None:
+        """Bookkeeping once the outputs of ``item`` are acknowledged."""
+        metrics = self._metrics
+        if item.dlq_reason:
+            metrics.dlq_messages.labels(reason=item.dlq_reason).inc()
+        metrics.article(item.outcome)
+        if item.entry is None or item.enriched is None or item.assessment is None:
+            return
+        self._dedupe.commit(item.entry, item.message.partition, item.seen_key)
+        for match in item.enriched.matches:
+            metrics.match(match.kind, match.watchlist_id)
+        for alert in item.alerts:
+            metrics.alert(alert.watchlist_id)
+        if item.assessment.match in NEAR_DUPLICATE_MATCHES:
+            metrics.near_duplicates.labels(match=item.assessment.match).inc()
+        metrics.places.inc(len(item.enriched.places))
+        metrics.processing_duration.observe(finished - item.started)
         log.debug(
             "article processed",
-            extra={"article_id": article.article_id, "alerts": len(alerts), "matches": len(enriched.matches)},
+            extra={
+                "article_id": item.entry.article_id,
+                "alerts": len(item.alerts),
+                "matches": len(item.enriched.matches),
+                "duplicate_of": item.enriched.duplicate_of,
+            },
         )
-        return "processed"
 
     async def _send(self, topic: TopicSpec, key: bytes, message: Any) -> Awaitable[Any]:
         value, headers = contracts.encode(message)
         return await self._outputs.send(topic, key, value, headers)
 
-    async def _dead_letter(
-        self,
-        key: bytes | None,
-        value: bytes | None,
-        headers: Sequence[tuple[str, bytes]],
-        reason: str,
-        error: str,
-    ) -> None:
-        kept = [(k, v) for k, v in headers if k not in (DLQ_REASON_HEADER, DLQ_ERROR_HEADER)]
+    async def _dead_letter(self, message: RawMessage, reason: str, error: str) -> Awaitable[Any]:
+        kept = [(k, v) for k, v in message.headers if k not in (DLQ_REASON_HEADER, DLQ_ERROR_HEADER)]
         kept.append((DLQ_REASON_HEADER, reason.encode()))
         kept.append((DLQ_ERROR_HEADER, error.encode("utf-8", "replace")[:_MAX_ERROR_BYTES]))
-        fut = await self._outputs.send(ARTICLES_RAW_DLQ, key, value, kept)
-        await fut
-        self._metrics.dlq_messages.labels(reason=reason).inc()
+        return await self._outputs.send(ARTICLES_RAW_DLQ, message.key, message.value, kept)
 
 
 def _text(key: bytes | None) -> str:

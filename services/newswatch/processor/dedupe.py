@@ -1,35 +1,46 @@
-"""De-duplication: articles already processed, and exact copies of an article under another id.
+"""De-duplication: articles already processed, and copies of an earlier article (exact or near).
 
-:class:`Deduplicator` works over two byte-keyed stores — Faust tables (with changelogs) in the worker,
-plain dicts in tests:
+:class:`Deduplicator` answers two questions for :class:`~newswatch.processor.agents.ArticleProcessor`:
 
-- ``seen``: article_id → processed-at timestamp. An article whose id is in it produces nothing.
-- ``content``: content fingerprint → article_id of the first article with that text. A later article
-  with the same fingerprint gets ``duplicate_of`` = that id (it is still enriched and may alert; the
-  alert carries ``duplicate_cluster_id`` so subscribers can fold copies together).
+- **seen** — was this article_id (or replay key) processed before? The ``seen`` store maps it to the
+  time it was processed; in the worker it is the Faust table ``processor-seen`` (partitioned like the
+  source topic, so exact).
+- **which cluster** — is the article a copy of an earlier one? :meth:`assess` looks the article up in
+  the :class:`~newswatch.processor.dupindex.NearDupIndex` (shared by all workers, see
+  :mod:`newswatch.processor.duplog`): by MinHash signature when the text is long enough
+  (:mod:`newswatch.processor.neardup`), else by exact content fingerprint. The answer is the cluster
+  id (the first article's id; the article's own id when it is the first), ``duplicate_of`` (empty when
+  first) and the watch lists other members of the cluster already alerted for.
 
-Both tables are written while processing the article, so their changelog records land on the source
-partition: the seen table is exact (keyed like the source topic); the content table is best-effort
-across partitions owned by different workers. Near-duplicate detection belongs behind the same API.
+Then, in this order: :meth:`remember` puts the article in the local index at once (so that a copy
+later in the same batch finds it), the caller publishes its outputs and waits for them, and
+:meth:`commit` records it durably (the seen store and the near-duplicate log, on the source
+partition). A crash before :meth:`commit` means the article is consumed again; its own entry, if it
+got that far, only keeps its cluster stable and never suppresses its own alerts.
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Protocol
 
+from newswatch.processor.dupindex import Entry, NearDupIndex, encode_entry
+from newswatch.processor.neardup import article_text, signature
 from newswatch.v1.article_pb2 import Article
 
-__all__ = ["ByteStore", "Deduplicator", "fingerprint"]
+__all__ = ["Assessment", "Deduplicator", "PartitionedStore", "fingerprint"]
 
 
-class ByteStore(Protocol):
-    """The part of a mapping (dict, Faust Table) the de-duplicator uses."""
+class PartitionedStore(Protocol):
+    """A byte-keyed store whose writes go to a given partition of its changelog (a Faust table)."""
 
     def get(self, key: bytes, /) -> bytes | None: ...
 
-    def __setitem__(self, key: bytes, value: bytes, /) -> None: ...
+    def put(self, partition: int, key: bytes, value: bytes, /) -> None: ...
 
 
 def fingerprint(article: Article) -> str:
@@ -42,32 +53,89 @@ def fingerprint(article: Article) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """What the index says about one article (see :meth:`Deduplicator.assess`)."""
+
+    article_id: str
+    cluster_id: str  # the first article's id; article_id when this one is the first
+    match: str  # "" (first of its kind) | self (seen before under this id) | exact | similar
+    similarity: float
+    already_alerted: frozenset[str]  # watch lists other members of the cluster alerted for
+    fingerprint: bytes
+    signature: bytes
+
+    @property
+    def duplicate_of(self) -> str:
+        """The EnrichedArticle field: the cluster's first article, empty when this is it."""
+        return "" if self.cluster_id == self.article_id else self.cluster_id
+
+
 class Deduplicator:
-    """Decisions over the two stores; call :meth:`mark` only once the article's outputs are durable."""
+    """Decisions over the seen store and the near-duplicate index; see the module docstring."""
 
-    def __init__(self, seen: ByteStore, content: ByteStore) -> None:
+    def __init__(
+        self,
+        seen: PartitionedStore,
+        index: NearDupIndex,
+        log: PartitionedStore,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._seen = seen
-        self._content = content
+        self._index = index
+        self._log = log
+        self._clock = clock
 
-    def seen(self, article_id: str) -> bool:
-        return self._seen.get(article_id.encode("utf-8")) is not None
+    def seen(self, key: str) -> bool:
+        return self._seen.get(key.encode("utf-8")) is not None
 
-    def duplicate_of(self, article: Article) -> str:
-        """The id of an earlier article with the same text, or ""."""
-        fp = fingerprint(article)
-        if not fp:
-            return ""
-        first = self._content.get(fp.encode("ascii"))
-        if first is None:
-            return ""
-        first_id = first.decode("utf-8", "replace")
-        return "" if first_id == article.article_id else first_id
+    def assess(self, article: Article) -> Assessment:
+        """The article's cluster and the watch lists already alerted for in it (pure lookup)."""
+        digest = _digest(fingerprint(article))
+        sig = signature(article_text(article)) or b""
+        found = self._index.find(article.article_id, digest, sig, self._clock())
+        cluster = found.cluster_id if found is not None else article.article_id
+        return Assessment(
+            article_id=article.article_id,
+            cluster_id=cluster,
+            match=found.kind if found is not None else "",
+            similarity=found.similarity if found is not None else 0.0,
+            already_alerted=self._index.alerted(cluster, exclude=article.article_id),
+            fingerprint=digest,
+            signature=sig,
+        )
 
-    def mark(self, article: Article, now: datetime | None = None, seen_key: str | None = None) -> None:
-        """Record the article (under ``seen_key``, default its id) as processed, and as its
-        fingerprint's first article if it is."""
+    def remember(self, assessment: Assessment, alerted: Iterable[str]) -> Entry:
+        """Index the article locally now (its alerts for ``alerted`` are about to be published) and
+        return the entry to :meth:`commit` (a copy: the index's own may change meanwhile)."""
+        now = self._clock()
+        known = self._index.get(assessment.article_id)
+        entry = Entry(
+            article_id=assessment.article_id,
+            first_seen=min(now, known.first_seen) if known is not None else now,
+            fingerprint=assessment.fingerprint,
+            signature=assessment.signature,
+            cluster_id=assessment.duplicate_of,
+            alerted=frozenset(alerted),
+        )
+        if entry.fingerprint or entry.signature:
+            self._index.add(replace(entry), now)
+        return entry
+
+    def commit(self, entry: Entry, partition: int, seen_key: str, now: datetime | None = None) -> None:
+        """Record the article durably once its outputs are acknowledged: seen, and its index entry."""
         stamp = (now or datetime.now(UTC)).isoformat().encode("ascii")
-        self._seen[(seen_key or article.article_id).encode("utf-8")] = stamp
-        fp = fingerprint(article)
-        if fp and self._content.get(fp.encode("ascii")) is None:
-            self._content[fp.encode("ascii")] = article.article_id.encode("utf-8")
+        self._seen.put(partition, seen_key.encode("utf-8"), stamp)
+        if entry.fingerprint or entry.signature:
+            self._log.put(partition, entry.article_id.encode("utf-8"), encode_entry(entry))
+
+
+def _digest(fp: str) -> bytes:
+    """16 bytes identifying a fingerprint (its first bytes when it is a hex digest); b"" for none."""
+    if not fp:
+        return b""
+    try:
+        raw = bytes.fromhex(fp)
+    except ValueError:
+        raw = b""
+    return raw[:16] if len(raw) >= 16 else hashlib.sha256(fp.encode("utf-8")).digest()[:16]

@@ -1,8 +1,9 @@
 """Pure enrichment: an Article becomes an EnrichedArticle, and an EnrichedArticle yields Alerts.
 
 - :func:`enrich` matches the title, summary and content separately (offsets are code points into that
-  field), tags places, derives sorted unique countries and regions, and sets the language (declared
-  primary subtag, else a cheap English / French guess, else empty).
+  field), tags places (the three fields resolved together), derives sorted unique countries and
+  regions, and sets the language (:func:`newswatch.processor.language.detect_language` over the three
+  fields with the declared language).
 - :func:`alerts_for` returns one Alert per enabled watch list whose matched terms' weights (each term id
   counted once, at its largest weight) reach the list's threshold. ``alert_id`` is deterministic:
   ``sha256(article_id NUL watchlist_id)`` hex, first 32 characters.
@@ -19,6 +20,7 @@ from datetime import datetime
 
 from newswatch import contracts
 from newswatch.processor.keywords import Matcher
+from newswatch.processor.language import detect_language
 from newswatch.processor.places import Gazetteer
 from newswatch.processor.regions import RegionTable, default_regions
 from newswatch.v1.alert_pb2 import Alert
@@ -64,10 +66,7 @@ def guess_language(text: str) -> str:
 
 
 def _language(article: Article) -> str:
-    declared = article.language.strip().replace("_", "-").split("-")[0].lower()
-    if declared.isalpha() and 2 <= len(declared) <= 3:
-        return declared
-    return guess_language(" ".join((article.title, article.summary, article.content)))
+    return detect_language("\n".join((article.title, article.summary, article.content)), article.language)
 
 
 def enrich(
@@ -81,7 +80,9 @@ def enrich(
     table = regions or default_regions()
     out = EnrichedArticle(processed_at=contracts.timestamp(now))
     out.article.CopyFrom(article)
-    for name, field in _FIELDS:
+    # Places of all fields are resolved together: the title's "Paris" reads in the body's context.
+    places = gazetteer.tag_fields([getattr(article, name) for name, _ in _FIELDS])
+    for (name, field), field_places in zip(_FIELDS, places, strict=True):
         text: str = getattr(article, name)
         if not text:
             continue
@@ -99,7 +100,7 @@ def enrich(
                     snippet=m.snippet,
                 )
             )
-        for p in gazetteer.tag_places(text):
+        for p in field_places:
             out.places.append(
                 Place(
                     name=p.name,

@@ -1,8 +1,11 @@
-"""Watch-list term matching: the :class:`Matcher` seam and its regular-expression implementation.
+"""Watch-list term matching: the :class:`Matcher` seam, the term rules and their two implementations.
 
-:class:`RegexMatcher` compiles every alias of every watch list into two combined patterns — one over the
-case-folded text for ``aliases``, one over the accent-folded, case-kept text for
-``case_sensitive_aliases`` — and then applies each term's rules to every hit:
+:class:`AutomatonMatcher` (the one to use; :func:`build_matcher`) finds every alias of every watch list
+with one Aho–Corasick automaton (:mod:`newswatch.processor.automaton`) — ``aliases`` case- and
+accent-insensitively, ``case_sensitive_aliases`` with their capitalisation (accents still folded) —
+and applies each term's rules to every selected hit (the overlap policy is the automaton module's:
+leftmost-longest per case class). :class:`RegexMatcher` does the same with two combined regular
+expressions; it is the reference the automaton is tested against. The rules:
 
 - whole words / phrases only (a letter or digit may not touch either end; spaces and hyphens inside a
   phrase are interchangeable);
@@ -13,8 +16,9 @@ case-folded text for ``aliases``, one over the accent-folded, case-kept text for
   headline: ``WHAT IS NEXT``) does not count.
 
 Context words are case- and accent-insensitive; a trailing ``*`` makes one a prefix. Offsets in
-:class:`Match` are code points into the ORIGINAL text; boilerplate footers are never matched.
-``match`` never raises for any ``str``. Instances are immutable: swap a new one in to reload.
+:class:`Match` are code points into the ORIGINAL text; boilerplate footers are never matched. A match
+nested inside a longer match of the same term is dropped. ``match`` never raises for any ``str``.
+Instances are immutable: swap a new one in to reload.
 """
 
 from __future__ import annotations
@@ -22,31 +26,57 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
+from newswatch.processor.automaton import ContextRule, KeyIndex, project
 from newswatch.processor.normalize import FoldedText, fold, mask_boilerplate
 from newswatch.v1.watchlist_pb2 import Term, Watchlist
 
-__all__ = ["Match", "Matcher", "RegexMatcher", "alias_pattern", "context_pattern", "phrase_key", "snippet"]
+__all__ = [
+    "AutomatonMatcher",
+    "Match",
+    "Matcher",
+    "RegexMatcher",
+    "alias_pattern",
+    "build_matcher",
+    "context_pattern",
+    "phrase_key",
+    "snippet",
+]
 
 SNIPPET_CHARS = 80
 _SEP = re.compile(r"[\s\-]+")
 _SHOUT = re.compile(r"[A-Z]{2,}")
 
 
-@dataclass(frozen=True, slots=True)
-class Match:
-    """One occurrence of a watch-list term; ``original[start:end] == matched_text``."""
+class Match(NamedTuple):
+    """One occurrence of a watch-list term in ``source`` (the text given to ``match``).
+
+    ``matched_text`` (``source[start:end]``) and ``snippet`` are computed when read: matching many
+    texts stays cheap for callers that only count or score matches.
+    """
 
     watchlist_id: str
     term_id: str
     term_label: str
     kind: str
     weight: float
-    matched_text: str
     start: int
     end: int
-    snippet: str
+    source: str
+
+    @property
+    def matched_text(self) -> str:
+        return self.source[self.start : self.end]
+
+    @property
+    def snippet(self) -> str:
+        return snippet(self.source, self.start, self.end)
+
+    def __repr__(self) -> str:
+        return (
+            f"Match({self.watchlist_id!r}, {self.term_id!r}, {self.matched_text!r}, {self.start}, {self.end})"
+        )
 
 
 class Matcher(Protocol):
@@ -130,7 +160,8 @@ class _Rule:
 
 
 class RegexMatcher:
-    """The default :class:`Matcher`: combined patterns plus per-term context rules."""
+    """Reference :class:`Matcher`: two combined patterns plus per-term context rules (slow with many
+    terms: the pattern is a trie of every alias)."""
 
     def __init__(self, watchlists: Sequence[Watchlist]) -> None:
         self.watchlists: tuple[Watchlist, ...] = tuple(watchlists)
@@ -182,10 +213,9 @@ class RegexMatcher:
                         term_label=rule.term.label or rule.term.term_id,
                         kind=rule.term.kind or "keyword",
                         weight=rule.term.weight,
-                        matched_text=text[start:end],
                         start=start,
                         end=end,
-                        snippet=snippet(text, start, end),
+                        source=text,
                     )
         return _outermost(found.values())
 
@@ -229,3 +259,108 @@ def _context_ok(rule: _Rule, lower: FoldedText, start: int, end: int) -> bool:
     return any(
         not (fstart <= ctx.start() and ctx.end() <= fend) for ctx in rule.context.finditer(lower.text, lo, hi)
     )
+
+
+def _context_words(words: Iterable[str]) -> list[tuple[str, bool]]:
+    """``(folded phrase key, is prefix)`` of context words, as :func:`context_pattern` reads them."""
+    out: list[tuple[str, bool]] = []
+    for word in words:
+        key = phrase_key(fold(word.rstrip("*")).text)
+        if key:
+            out.append((key, word.endswith("*")))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _TermRule:
+    """One Term of one watch list, ready to emit: the Match head and its context rule (or None)."""
+
+    head: tuple[str, str, str, str, float]  # watchlist_id, term_id, label, kind, weight
+    window: int
+    context: ContextRule | None
+
+
+class AutomatonMatcher:
+    """The :class:`Matcher` to use: one automaton over every alias of every watch list, the term
+    rules of the module docstring applied to each selected hit.
+
+    Building takes ~0.3 s for 10,000 terms (~14 s for 400,000 aliases); build a new instance off to
+    the side and swap it in to reload. ``size`` is the number of distinct keys.
+    """
+
+    def __init__(self, watchlists: Sequence[Watchlist]) -> None:
+        self.watchlists: tuple[Watchlist, ...] = tuple(watchlists)
+        rules: dict[tuple[tuple[tuple[str, bool], ...], ...], ContextRule] = {}
+        entries: list[tuple[str, bool, _TermRule]] = []
+        for watchlist in self.watchlists:
+            for term in watchlist.terms:
+                words = (
+                    tuple(_context_words(term.context_words)),
+                    tuple(_context_words(term.negative_context)),
+                )
+                context = rules.get(words)
+                if context is None and any(words):
+                    context = rules[words] = ContextRule(*words)
+                rule = _TermRule(
+                    (
+                        watchlist.watchlist_id,
+                        term.term_id,
+                        term.label or term.term_id,
+                        term.kind or "keyword",
+                        term.weight,
+                    ),
+                    int(term.context_window_chars),
+                    context,
+                )
+                entries += [(phrase_key(fold(a).text), False, rule) for a in term.aliases]
+                entries += [
+                    (phrase_key(fold(a, casefold=False).text), True, rule)
+                    for a in term.case_sensitive_aliases
+                ]
+        self._keys: KeyIndex[_TermRule] = KeyIndex(entries)
+        self.size = self._keys.size
+
+    def match(self, text: str) -> list[Match]:
+        if not text:
+            return []
+        masked = mask_boilerplate(text)
+        view = project(masked)
+        hits = self._keys.find(view)
+        if not hits:
+            return []
+        found: list[tuple[int, int, str, str, int, _TermRule]] = []
+        for d_start, d_end, sensitive, rules in hits:
+            start, end = view.span(d_start, d_end)
+            if sensitive and end - start <= 3 and _shouted(masked, start, end):
+                continue
+            for rule in rules:
+                if rule.context is not None and not rule.context.holds(view, d_start, d_end, rule.window):
+                    continue
+                head = rule.head
+                found.append((start, -end, head[0], head[1], len(found), rule))
+        return _emit(found, text)
+
+
+def _emit(found: list[tuple[int, int, str, str, int, _TermRule]], text: str) -> list[Match]:
+    """Matches without those nested in a longer (or equal) match of the same term, in contract order."""
+    found.sort()
+    out: list[Match] = []
+    reach: dict[tuple[str, str], int] = {}
+    regroup = False
+    previous = -1
+    for start, neg_end, watchlist_id, term_id, _, rule in found:
+        term = (watchlist_id, term_id)
+        if reach.get(term, -1) >= -neg_end:
+            continue
+        reach[term] = -neg_end
+        regroup = regroup or start == previous
+        previous = start
+        out.append(Match(*rule.head, start, -neg_end, text))
+    if regroup:
+        out.sort(key=lambda m: (m.start, m.watchlist_id, m.term_id, m.end))
+    return out
+
+
+def build_matcher(watchlists: Sequence[Watchlist]) -> Matcher:
+    """The matcher for ``watchlists`` (build a new one when they change and swap it in)."""
+    return AutomatonMatcher(watchlists)

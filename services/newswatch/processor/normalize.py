@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain, repeat
+from typing import overload
 
-__all__ = ["FoldedText", "boilerplate_spans", "fold", "fold_char", "mask_boilerplate"]
+__all__ = ["FoldedText", "boilerplate_spans", "fold", "fold_char", "mask_boilerplate", "non_ascii_chars"]
 
 _SPECIAL = {
     "\u2018": "'",
@@ -91,6 +93,10 @@ class FoldedText:
 
     def position(self, original_index: int) -> int:
         """The folded index of the first folded character at or after ``original_index``."""
+        if isinstance(self.origin, range):
+            return min(max(original_index, 0), len(self.origin))
+        if isinstance(self.origin, _Origin):
+            return self.origin.first_at_or_after(original_index)
         lo, hi = 0, len(self.origin)
         while lo < hi:
             mid = (lo + hi) // 2
@@ -101,11 +107,110 @@ class FoldedText:
         return lo
 
 
+class _Origin(Sequence[int]):
+    """A monotonic folded → original index map kept as runs (step 1: one to one; step 0: an expansion)."""
+
+    __slots__ = ("_fstart", "_last", "_length", "_ostart", "_step")
+
+    def __init__(self, original_length: int, changes: Sequence[tuple[int, int]]) -> None:
+        """``changes``: sorted ``(original index, folded width)`` of the characters not folding to one."""
+        fstart: list[int] = []
+        ostart: list[int] = []
+        step: list[int] = []
+        f = o = 0
+        for pos, width in [*changes, (original_length, 1)]:
+            for begin, count, one_to_one in ((o, pos - o, 1), (pos, width, 0)):
+                if count > 0 and begin < original_length:
+                    fstart.append(f)
+                    ostart.append(begin)
+                    step.append(one_to_one)
+                    f += count
+            o = pos + 1
+        self._fstart, self._ostart, self._step, self._length = fstart, ostart, step, f
+        ends = [*fstart[1:], f][: len(fstart)]
+        self._last = [ostart[j] + step[j] * (ends[j] - fstart[j] - 1) for j in range(len(fstart))]
+
+    def __len__(self) -> int:
+        return self._length
+
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[int]: ...
+    def __getitem__(self, index: int | slice) -> int | list[int]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._length))]
+        if index < 0:
+            index += self._length
+        if not 0 <= index < self._length:
+            raise IndexError("origin index out of range")
+        j = bisect_right(self._fstart, index) - 1
+        return self._ostart[j] + self._step[j] * (index - self._fstart[j])
+
+    def __iter__(self) -> Iterator[int]:
+        ends = [*self._fstart[1:], self._length][: len(self._fstart)]
+        for f, o, step, end in zip(self._fstart, self._ostart, self._step, ends, strict=True):
+            yield from (range(o, o + end - f) if step else repeat(o, end - f))
+
+    def first_at_or_after(self, original_index: int) -> int:
+        """The smallest folded index whose original index is ``>= original_index`` (or the length)."""
+        j = bisect_left(self._last, original_index)
+        if j == len(self._last):
+            return self._length
+        if not self._step[j]:
+            return self._fstart[j]
+        return self._fstart[j] + max(0, original_index - self._ostart[j])
+
+
+_ASCII_BYTES = bytes(range(128))
+
+
+def non_ascii_chars(text: str) -> set[str]:
+    """The distinct non-ASCII characters of ``text``, found with byte operations (no per-character loop)."""
+    try:
+        return set(text.encode("latin-1").translate(None, _ASCII_BYTES).decode("latin-1"))
+    except UnicodeEncodeError:
+        rest = text.encode("utf-8", "surrogatepass").translate(None, _ASCII_BYTES)
+        return set(rest.decode("utf-8", "surrogatepass"))
+
+
+def _ascii_lower(text: str) -> str:
+    """``text`` with only its ASCII letters lowered (UTF-8 multi-byte sequences hold no ASCII byte)."""
+    try:
+        return text.encode("latin-1").lower().decode("latin-1")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass").lower().decode("utf-8", "surrogatepass")
+
+
 @lru_cache(maxsize=32)
 def fold(text: str, casefold: bool = True) -> FoldedText:
-    """Fold ``text`` for matching; see the module docstring. Recent results are cached (immutable)."""
+    """Fold ``text`` for matching; see the module docstring. Recent results are cached (immutable).
+
+    Equal to folding character by character with :func:`fold_char`, computed per distinct character:
+    ASCII is lowered in one byte operation and each other character replaced with ``str.replace``.
+    """
     if text.isascii():
         return FoldedText(text, text.lower() if casefold else text, range(len(text)))
+    changed = {c: out for c in non_ascii_chars(text) if (out := fold_char(c, casefold)) != c}
+    if any(ch in changed for out in changed.values() for ch in out):
+        return _fold_per_char(text, casefold)  # one replacement would feed another
+    folded = _ascii_lower(text) if casefold else text
+    for char, out in changed.items():
+        folded = folded.replace(char, out)
+    uneven = {c: len(out) for c, out in changed.items() if len(out) != 1}
+    if not uneven:
+        return FoldedText(text, folded, range(len(text)))
+    changes: list[tuple[int, int]] = []
+    for char, width in uneven.items():
+        at = text.find(char)
+        while at != -1:
+            changes.append((at, width))
+            at = text.find(char, at + 1)
+    changes.sort()
+    return FoldedText(text, folded, _Origin(len(text), changes))
+
+
+def _fold_per_char(text: str, casefold: bool) -> FoldedText:
     pieces = [fold_char(char, casefold) for char in text]
     folded = "".join(pieces)
     if len(folded) == len(text) and all(len(p) == 1 for p in pieces):
@@ -132,11 +237,24 @@ _PARAGRAPH_END = re.compile(r"\n\s*\n")
 _TAIL_FRACTION = 1 / 3
 
 
+def _footer_lines(text: str) -> Iterator[re.Match[str]]:
+    """``_FOOTER.finditer(text)``, trying only line starts (where ``^`` can match) — much faster."""
+    pos = 0
+    while pos != -1:
+        found = _FOOTER.match(text, pos)
+        if found:
+            yield found
+            pos = text.find("\n", found.end() if found.end() > pos else pos)
+        else:
+            pos = text.find("\n", pos)
+        pos = pos + 1 if pos != -1 else -1
+
+
 def boilerplate_spans(text: str) -> list[tuple[int, int]]:
     """Spans of ``text`` that are copyright / disclaimer boilerplate, in order, non-overlapping."""
     spans: list[tuple[int, int]] = []
     cursor = 0
-    for found in _FOOTER.finditer(text):
+    for found in _footer_lines(text):
         start = found.start()
         if start < cursor:
             continue
@@ -150,17 +268,34 @@ def boilerplate_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+# Every footer contains one of these (lower-cased, ASCII-lowered bytes); most texts contain none, which
+# spares the line-anchored regular expression. Characters that match an ASCII letter only under
+# re.IGNORECASE (dotted / dotless i, long s, Kelvin sign) disable the shortcut.
+_FOOTER_MARKERS = (
+    b"copyright", b"\xa9", b"avis de non-responsabilit", b"la source originale de cet article",
+    b"the original source of this article", b"disclaimer", b"all rights reserved", b"tous droits r",
+)  # fmt: skip
+_CASE_TRAPS = ("\u0130", "\u0131", "\u017f", "\u212a")
+
+
+def _may_have_footer(text: str) -> bool:
+    if not text.isascii() and any(trap in text for trap in _CASE_TRAPS):
+        return True
+    lowered = text.encode("latin-1", "ignore").lower()
+    return any(marker in lowered for marker in _FOOTER_MARKERS)
+
+
 @lru_cache(maxsize=32)
 def mask_boilerplate(text: str) -> str:
     """``text`` with boilerplate replaced by spaces (newlines kept): same length, same offsets."""
-    spans = boilerplate_spans(text)
+    spans = boilerplate_spans(text) if _may_have_footer(text) else []
     if not spans:
         return text
     pieces: list[str] = []
     cursor = 0
     for start, end in spans:
         pieces.append(text[cursor:start])
-        pieces.append(re.sub(r"[^\n]", " ", text[start:end]))
+        pieces.append("\n".join(" " * len(line) for line in text[start:end].split("\n")))
         cursor = end
     pieces.append(text[cursor:])
     return "".join(pieces)

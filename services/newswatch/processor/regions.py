@@ -1,7 +1,8 @@
 """The project's table ISO 3166-1 alpha-2 country → regions (package data ``data/regions.yaml``).
 
 A region has an id (``mena``), a display name ("Middle East & North Africa") and a set of countries; a
-country may belong to several regions. Lookups are pure and never raise for unknown countries.
+country may belong to several regions. Lookups are pure and never raise for unknown countries. A
+deployment may replace the packaged table with its own file (:func:`load_regions`).
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import yaml
 
-__all__ = ["Region", "RegionTable", "default_regions", "parse_regions"]
+__all__ = ["Region", "RegionTable", "default_regions", "load_regions", "parse_regions"]
 
 _CC = re.compile(r"^[A-Z]{2}$")
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -71,6 +73,22 @@ def parse_regions(data: Mapping[str, Any], source: str = "regions.yaml") -> Regi
             raise ValueError(f"{source}: region {region_id!r}: not ISO alpha-2 codes: {bad}")
         regions.append(Region(region_id, str(body.get("name") or region_id), frozenset(countries)))
     return RegionTable(regions)
+
+
+def load_regions(path: str | Path | None = None) -> RegionTable:
+    """The table in the YAML file ``path``, or the packaged one when ``path`` is empty or None.
+
+    Raises ``ValueError`` naming the file and the flaw (unreadable, not YAML, bad codes).
+    """
+    if not path:
+        return default_regions()
+    try:
+        data = yaml.safe_load(Path(path).read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ValueError(f"{path}: cannot read the regions table: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: must be a mapping with 'regions'")
+    return parse_regions(data, str(path))
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,116 @@
+"""What a gazetteer key implies in any article: its options under the reading rules, with what
+scoring needs of each (entry, prior), and the word lists it belongs to.
+
+A key's options come from the index (:meth:`~newswatch.processor.gazetteer.NameAutomaton.options_of`).
+A demonym ("Syrian") only ever means its country, so a key with a demonym option keeps only those;
+state abbreviations ("Ga.") count only after "City, ", so each key also has its *plain* readings
+without them. :class:`KeyFactsCache` computes this once per key and keeps it (bounded: the cache is
+emptied when full). Pure; thread-safe (a dictionary replaced, never mutated concurrently in place).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from newswatch.processor.gazetteer import HOW_ABBREV, HOW_ALT, HOW_DEMONYM, GazetteerEntry, GazetteerIndex
+from newswatch.processor.overrides import Cues
+
+__all__ = [
+    "BIG_KINDS",
+    "CACHE_KEYS",
+    "KIND_BONUS",
+    "MAIN_NAME_BONUS",
+    "KeyFacts",
+    "KeyFactsCache",
+    "Option",
+    "Readings",
+    "prior",
+]
+
+BIG_KINDS = frozenset({"country", "admin1", "continent", "region"})
+KIND_BONUS = {"country": 2.0, "admin1": 0.0, "capital": 0.5, "continent": 0.0, "region": 0.0}
+MAIN_NAME_BONUS = 2.0
+CACHE_KEYS = 8_192  # distinct keys whose facts are kept (most take a few hundred bytes)
+
+Option = tuple[int, int, GazetteerEntry, float, bool]
+"""``(entry index, how, entry, prior, big kind)``: an option with what scoring needs of it."""
+
+
+def prior(entry: GazetteerEntry, how: int) -> float:
+    """The score of an option before context: population (log10), kind, main name or alternate."""
+    score = math.log10(entry.population + 10) + KIND_BONUS.get(entry.kind, 0.0)
+    if how != HOW_ALT:
+        score += MAIN_NAME_BONUS
+    return score
+
+
+@dataclass(frozen=True, slots=True)
+class Readings:
+    """The ``(entry index, how)`` options of a key under one reading, and what they include."""
+
+    options: tuple[tuple[int, int], ...]
+    scored: tuple[Option, ...]  # the same options with their entries and priors
+    big: bool  # a country, first-level subdivision, continent, region or demonym
+    capital: bool
+    admin1s: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class KeyFacts:
+    """What a key implies in any article."""
+
+    lower: str
+    single: bool  # one word
+    common_word: bool
+    first_name: bool
+    demonym: bool  # a demonym: only ever its country, context unless demonyms are reported
+    every: Readings  # every option (only the demonyms when it is one)
+    plain: Readings  # without the abbreviations that count only after "City, "; ``every`` if none
+
+
+class KeyFactsCache:
+    """:class:`KeyFacts` by key number, computed on first use."""
+
+    def __init__(self, index: GazetteerIndex, cues: Cues) -> None:
+        self.index = index
+        self.cues = cues
+        self.known: dict[int, KeyFacts] = {}  # read it directly on hot paths; fall back to facts()
+
+    def facts(self, key: str, number: int) -> KeyFacts:
+        """The facts of ``key``, key ``number`` of the index."""
+        known = self.known.get(number)
+        if known is not None:
+            return known
+        options = tuple(map(self.index.unpack, self.index.automaton.options_of(number)))
+        demonym = any(how == HOW_DEMONYM for _, how in options)
+        if demonym:
+            options = tuple(o for o in options if o[1] == HOW_DEMONYM)
+        every = self._readings(options)
+        plain = (
+            self._readings(tuple(o for o in options if o[1] != HOW_ABBREV))
+            if any(how == HOW_ABBREV for _, how in options)
+            else every
+        )
+        lower = key.lower()
+        facts = KeyFacts(
+            lower, " " not in key, lower in self.cues.common_words, lower in self.cues.first_names,
+            demonym, every, plain,
+        )  # fmt: skip
+        if len(self.known) >= CACHE_KEYS:
+            self.known = {}
+        self.known[number] = facts
+        return facts
+
+    def _readings(self, options: tuple[tuple[int, int], ...]) -> Readings:
+        entries = self.index.entries
+        return Readings(
+            options,
+            tuple(
+                (i, how, entries[i], prior(entries[i], how), entries[i].kind in BIG_KINDS)
+                for i, how in options
+            ),
+            any(entries[i].kind in BIG_KINDS or how == HOW_DEMONYM for i, how in options),
+            any(entries[i].kind == "capital" for i, _ in options),
+            frozenset(entries[i].admin1 for i, _ in options) - {""},
+        )

@@ -1,0 +1,127 @@
+"""What the processor holds beside Faust: metrics, watch lists, the near-duplicate index, health.
+
+:class:`ProcessorRuntime` is built once per worker and shared with the Faust app
+(:func:`newswatch.processor.app.build_app`); :class:`Sidecar` runs it inside the Faust worker's
+lifecycle (started before the app, stopped after it). :func:`consumer_lag` is the arithmetic behind
+``newswatch_processor_consumer_lag_records``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import mode
+from prometheus_client import CollectorRegistry
+
+from newswatch.kafka import CompactedView
+from newswatch.observability import HealthServer
+from newswatch.processor.agents import WatchlistRegistry
+from newswatch.processor.dupindex import NearDupIndex
+from newswatch.processor.duplog import IndexFollower, changelog_spec
+from newswatch.processor.metrics import ProcessorMetrics
+from newswatch.processor.places import default_gazetteer
+from newswatch.processor.watchlist import default_watchlist
+from newswatch.settings import Settings
+from newswatch.topics import WATCHLISTS
+from newswatch.v1.watchlist_pb2 import Watchlist
+
+__all__ = ["APP_ID", "ProcessorRuntime", "Sidecar", "consumer_lag"]
+
+log = logging.getLogger(__name__)
+
+APP_ID = "newswatch-processor"
+
+
+class ProcessorRuntime:
+    """Everything the processor holds besides Faust: metrics, watch lists, near-duplicate index, health.
+
+    ``app_id`` names the near-duplicate changelog (as Faust does); ``partitions`` is the raw topic's
+    partition count (default: the setting).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        registry: CollectorRegistry | None = None,
+        *,
+        app_id: str = APP_ID,
+        partitions: int | None = None,
+    ) -> None:
+        self.settings = settings
+        self.app_id = app_id
+        self.partitions = partitions or settings.topic_partitions
+        self.registry = registry or CollectorRegistry()
+        self.metrics = ProcessorMetrics(self.registry)
+        self.watchlists = WatchlistRegistry(default_watchlist(), self.metrics)
+        self.gazetteer = default_gazetteer()
+        self.index = NearDupIndex(on_evict=self.metrics.evicted)
+        self.metrics.neardup_index_articles.set_function(self.index.__len__)
+        self.health = HealthServer(
+            self.registry, settings.metrics_host, settings.processor_metrics_port, ready=self.is_ready
+        )
+        self.consuming = False
+        self.assigned = False
+        self.next_offsets: dict[Any, int] = {}  # raw TopicPartition -> offset after the last processed
+        self._view: CompactedView[Watchlist] | None = None
+        self._follower: IndexFollower | None = None
+        self._loaded = False
+
+    def is_ready(self) -> bool:
+        return self._loaded and self.consuming and self.assigned
+
+    async def start(self) -> None:
+        """Start the endpoint, then read the watch lists and the near-duplicate changelog to their end
+        and keep following them."""
+        await self.health.start()
+        log.info("processor metrics endpoint listening", extra={"port": self.health.port})
+        self._view = CompactedView(
+            self.settings, WATCHLISTS, Watchlist, role="processor", on_change=self.watchlists.on_change
+        )
+        await self._view.start()
+        self._view.follow()
+        self.watchlists.mark_loaded()
+        spec = changelog_spec(self.app_id, self.partitions)
+        self._follower = IndexFollower(self.settings, spec, self.index, self.metrics)
+        await self._follower.start()
+        self._follower.follow()
+        self._loaded = True
+
+    async def stop(self) -> None:
+        """Idempotent."""
+        self._loaded = False
+        view, self._view = self._view, None
+        if view is not None:
+            await view.stop()
+        follower, self._follower = self._follower, None
+        if follower is not None:
+            await follower.stop()
+        await self.health.stop()
+
+
+class Sidecar(mode.Service):
+    """Runs a :class:`ProcessorRuntime` inside the Faust worker's lifecycle."""
+
+    def __init__(self, runtime: ProcessorRuntime) -> None:
+        super().__init__()
+        self._runtime = runtime
+
+    async def on_start(self) -> None:
+        await self._runtime.start()
+
+    async def on_stop(self) -> None:
+        await self._runtime.stop()
+
+
+def consumer_lag(highwaters: Mapping[Any, int | None], next_offsets: Mapping[Any, int]) -> int:
+    """Records between each partition's next offset to process and its high-water mark, summed.
+
+    Partitions whose high-water mark or position is unknown count zero.
+    """
+    total = 0
+    for tp, high in highwaters.items():
+        position = next_offsets.get(tp)
+        if high is not None and position is not None:
+            total += max(0, high - position)
+    return total

@@ -1,0 +1,148 @@
+"""Toponym recognition: find gazetteer names in text with one Aho–Corasick automaton.
+
+:class:`ToponymScanner` indexes every key of a :class:`~newswatch.processor.gazetteer.GazetteerIndex`
+and scans the accent-folded, case-kept text (hyphens and line breaks read as spaces), so capitalisation
+is required: "Hit" is a candidate, "hit" never is. A hit counts only on word boundaries (a letter or
+digit may not touch either end; a French elision "d'Alep" may). Runs of capitals ("IRAQ REPORT") are
+also scanned title-cased (two or more all-capital words in a row, or one of six letters or more), so
+headlines are read too; such mentions are marked ``shouted``. Of overlapping hits the leftmost, then
+longest, wins. Copyright and disclaimer footers are never scanned.
+
+The automaton reports every occurrence of every key (overlapping) from native code; the word-boundary
+test and the leftmost-longest choice run once per occurrence, and the title-cased pass only rescans
+the text around each run of capitals (a key occurrence changed by title-casing overlaps a run).
+
+Which candidate (if any) a mention means is decided by :mod:`newswatch.processor.resolve`. Offsets are
+code points into the original text. ``scan`` never raises for any ``str``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from newswatch.processor.gazetteer import GazetteerIndex
+from newswatch.processor.normalize import fold, fold_char, mask_boilerplate
+
+__all__ = ["Mention", "ToponymScanner"]
+
+_SCAN = ("-", "\n", "\r", "\t", "\u00a0")  # read as spaces
+_CAPS_WORD = re.compile(r"(?<![A-Za-z])[A-Z]{2,}(?![a-z])")
+# Capitals that read as a headline: a run of two or more all-capital words, or one word of six
+# letters or more, neither touching another letter. (The look-behind follows the first two capitals so
+# that the engine skips ahead to them.)
+_CAPS_RUN = re.compile(
+    r"[A-Z][A-Z](?<![A-Za-z]..)(?:[A-Z]*(?:[^a-zA-Z]+[A-Z]{2,})+(?![a-z])|[A-Z]{4,}(?![a-z]))"
+)
+_ELIDED = frozenset("dDlLjJ")
+
+_Hit = tuple[int, int, bool, int, str]  # (start, start - end, shouted, key number, key if shouted)
+
+
+class Mention(NamedTuple):
+    """A candidate toponym: ``text[start:end]`` matched ``key``, key ``number`` of the index (its
+    options: ``index.automaton.options_of(number)``). ``shouted``: found in a run of capitals."""
+
+    start: int
+    end: int
+    key: str
+    number: int
+    shouted: bool = False
+
+
+def _title_case(match: re.Match[str]) -> str:
+    word = match.group()
+    return word[0] + word[1:].lower()
+
+
+class ToponymScanner:
+    """Immutable after construction; ``scan`` is safe to call from any thread."""
+
+    def __init__(self, index: GazetteerIndex) -> None:
+        self.index = index
+        self._names = index.automaton
+        self._empty = index.size == 0
+
+    def scan(self, text: str) -> list[Mention]:
+        """Candidate mentions in order of appearance, non-overlapping."""
+        if self._empty or not text:
+            return []
+        view = fold(mask_boilerplate(text), casefold=False)
+        scanned = view.text
+        for char in _SCAN:
+            scanned = scanned.replace(char, " ")
+        hits = self._hits(scanned, scanned, 0, shouted=False)
+        runs = list(_CAPS_RUN.finditer(scanned))
+        if runs:
+            hits += self._shouted_hits(scanned, runs)
+        hits.sort()
+        original = view.original
+        size = len(original)
+        one_to_one = isinstance(view.origin, range)
+        mentions: list[Mention] = []
+        new = tuple.__new__  # Mention(...) without the Python-level __new__ (tens per article)
+        reach = 0
+        for start, negative_length, shouted, number, key in hits:
+            if start < reach:
+                continue
+            reach = end = start - negative_length
+            if not shouted:
+                key = scanned[start:end]
+            if one_to_one:  # view.span without the call; marks that fold to nothing stay with the name
+                ostart, oend = start, end
+                while oend < size and not original[oend].isascii() and not fold_char(original[oend], False):
+                    oend += 1
+            else:
+                ostart, oend = view.span(start, end)
+            mentions.append(new(Mention, (ostart, oend, key, number, shouted)))
+        return mentions
+
+    def _shouted_hits(self, scanned: str, runs: list[re.Match[str]]) -> list[_Hit]:
+        """Hits of the title-cased runs of capitals. Title-casing changes only the letters of a run,
+        so a key occurrence that it creates lies within the longest key's length of a run; the text
+        there is rescanned (a hit that touches no run is also a hit of the first scan, which wins the
+        tie). Word boundaries do not depend on letter case: they are read from ``scanned``."""
+        reach = self._names.max_key_length
+        size = len(scanned)
+        out: list[_Hit] = []
+        lo = hi = cursor = 0
+        pieces: list[str] = []
+        for n, run in enumerate(runs):
+            start, end = run.span()
+            if not pieces:
+                lo = cursor = max(0, start - reach)
+            pieces.append(scanned[cursor:start])
+            pieces.append(_CAPS_WORD.sub(_title_case, run.group()))
+            cursor = end
+            hi = min(size, end + reach)
+            if n + 1 == len(runs) or runs[n + 1].start() - reach > hi:
+                pieces.append(scanned[cursor:hi])
+                window = "".join(pieces)
+                out += self._hits(scanned, window, lo, shouted=True)
+                pieces = []
+        return out
+
+    def _hits(self, scanned: str, window: str, lo: int, *, shouted: bool) -> list[_Hit]:
+        """Key occurrences in ``window`` (``scanned[lo:lo + len(window)]``, letter case aside) that
+        sit on word boundaries of ``scanned``, with offsets into ``scanned``."""
+        size = len(scanned)
+        out: list[_Hit] = []
+        for number, start, end in self._names.find(window):
+            start += lo
+            end += lo
+            if end < size and scanned[end].isalnum():
+                continue
+            if start > 0:
+                before = scanned[start - 1]
+                if before.isalnum() or before == "_":
+                    continue
+                if before == "'" and not (
+                    start >= 2
+                    and scanned[start - 2] in _ELIDED
+                    and (start < 3 or not scanned[start - 3].isalnum())
+                ):
+                    continue
+            out.append(
+                (start, start - end, shouted, number, window[start - lo : end - lo] if shouted else "")
+            )
+        return out

@@ -1,0 +1,243 @@
+"""The automaton engine: projection, whole words, overlap policy, context windows, and the automaton
+matcher against the regular-expression reference on random texts."""
+
+from __future__ import annotations
+
+import random
+import unicodedata
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from newswatch.processor.automaton import ContextRule, KeyIndex, project
+from newswatch.processor.keywords import AutomatonMatcher, RegexMatcher, phrase_key
+from newswatch.processor.normalize import fold
+from newswatch.processor.watchlist import default_watchlist, parse_watchlists
+
+
+def _index(*aliases: str, sensitive: bool = False) -> KeyIndex[str]:
+    return KeyIndex((phrase_key(fold(a, casefold=not sensitive).text), sensitive, a) for a in aliases)
+
+
+def _found(index: KeyIndex[str], text: str) -> list[tuple[str, str]]:
+    view = project(text)
+    out = []
+    for d_start, d_end, _, payloads in index.find(view):
+        start, end = view.span(d_start, d_end)
+        out += [(p, text[start:end]) for p in payloads]
+    return out
+
+
+@pytest.mark.parametrize(
+    ("aliases", "text", "expected"),
+    [
+        (
+            ["palmyra"],
+            "Palmyra, Palmyras, (PALMYRA) x-palmyra_",
+            [("palmyra", "Palmyra"), ("palmyra", "PALMYRA")],
+        ),
+        (["new york", "new york city"], "in New York City today", [("new york city", "New York City")]),
+        # the longest key occurring as a WHOLE word
+        (["new york", "new york city"], "New York Cityscape", [("new york", "New York")]),
+        (
+            ["new york"],
+            "New\n\n  York / New - York / New-York",
+            [("new york", "New\n\n  York"), ("new york", "New - York"), ("new york", "New-York")],
+        ),
+        (["new york"], "new.york, new,york", []),  # only spaces and hyphens join the words of a phrase
+        (["u.s."], "the U.S. army, U.S.A., u s", [("u.s.", "U.S.")]),  # punctuation keys are re-checked
+        (["da'esh"], "Da\u2019esh and Da esh", [("da'esh", "Da\u2019esh")]),
+        (
+            ["état islamique"],
+            "L'ETAT ISLAMIQUE et l'\u00c9tat islamique",
+            [("état islamique", "ETAT ISLAMIQUE"), ("état islamique", "\u00c9tat islamique")],
+        ),
+        (["cœur"], "le c\u0153ur, le coeur", [("cœur", "c\u0153ur"), ("cœur", "coeur")]),  # folded path
+        (["تدمر"], "داعش تسيطر على تدمر.", [("تدمر", "تدمر")]),
+        (["ab"], "ab ab", [("ab", "ab"), ("ab", "ab")]),  # adjacent hits share a frame space
+    ],
+)
+def test_whole_words_and_leftmost_longest(
+    aliases: list[str], text: str, expected: list[tuple[str, str]]
+) -> None:
+    assert _found(_index(*aliases), text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Hit, then hit and HIT", ["Hit"]),
+        ("The town of H\u012bt", ["H\u012bt"]),  # a wide character folding to one letter: direct path
+        ("The town of Hi\u0304t", ["Hi\u0304t"]),  # a combining mark: folded path, span keeps the mark
+        ("STRASSE Straße Strasse", ["Straße"]),
+    ],
+)
+def test_case_sensitive_keys(text: str, expected: list[str]) -> None:
+    index = _index("Hit", "Straße", sensitive=True)
+    assert [found for _, found in _found(index, text)] == expected
+
+
+def test_classes_overlap_but_each_is_leftmost_longest() -> None:
+    index = KeyIndex(
+        [("islamic state", False, "lower"), ("Islamic State", True, "cased"), ("state", False, "word")]
+    )
+    view = project("the Islamic State group")
+    assert [(view.span(s, e), sens, p) for s, e, sens, p in index.find(view)] == [
+        ((4, 17), False, ("lower",)),
+        ((4, 17), True, ("cased",)),
+    ]
+
+
+def test_projection_offsets_survive_runs_and_folding() -> None:
+    text = "a\n\n\nb \u0153uvre  c\u0301d"
+    view = project(text)
+    assert view.folded is not None and view.data == b" a b oeuvre cd "
+    assert view.span(3, 4) == (4, 5)  # "b"
+    assert view.span(5, 11) == (6, 11)  # "œuvre"
+    assert view.span(12, 14) == (13, 16)  # "ćd" keeps its combining accent
+
+
+@pytest.mark.parametrize(
+    ("text", "holds"),
+    [
+        ("Hit is a town", True),
+        ("Hit by fire in the town", False),  # the negative phrase overlaps the hit
+        ("Hit " + "x" * 60 + " town", False),  # context too far
+        ("the towns of Hit", False),  # whole words only
+        ("Iraqi Hit", True),  # prefix word
+        ("town-hit", True),  # hyphen separates
+    ],
+)
+def test_context_rule_windows(text: str, holds: bool) -> None:
+    rule = ContextRule([("town", False), ("iraq", True)], [("hit by", False)])
+    index = _index("Hit", sensitive=True)
+    view = project(text)
+    hits = [(s, e) for s, e, _, _ in index.find(view)] or [(s, e) for s, e, _, _ in _index("hit").find(view)]
+    assert hits
+    assert rule.holds(view, *hits[0], 30) is holds
+
+
+def test_context_word_cut_by_the_window_end_counts_like_the_regex() -> None:
+    # The regular expression this replaces searches up to the window end and sees "iraq" in "Iraq|i".
+    rule = ContextRule([("iraq", False)], [])
+    view = project("Hit near Iraqi")
+    (hit,) = [(s, e) for s, e, _, _ in _index("Hit", sensitive=True).find(view)]
+    assert rule.holds(view, *hit, len(" near Iraq"))
+    assert not rule.holds(view, *hit, len(" near Iraqi"))
+
+
+# --- the matcher against the reference ------------------------------------------------------------
+
+EXTRA = parse_watchlists(
+    [
+        {
+            "id": "geo",
+            "terms": [
+                {"id": "ny", "case_sensitive_aliases": ["New York", "NYC"], "aliases": ["new york city"]},
+                {
+                    "id": "us",
+                    "case_sensitive_aliases": ["U.S.", "US"],
+                    "aliases": ["united states"],
+                    "context_words": ["army", "troops", "president*"],
+                    "context_window_chars": 20,
+                },
+                {
+                    "id": "sham",
+                    "aliases": ["al-Sham", "bilad al sham"],
+                    "negative_context": ["new york*", "N.J"],
+                    "context_window_chars": 15,
+                },
+                {
+                    "id": "cafe",
+                    "aliases": ["café noir", "cœur", "Straße"],
+                    "case_sensitive_aliases": ["Œuvre"],
+                },
+                {
+                    "id": "ar",
+                    "aliases": ["تدمر الجديدة"],
+                    "context_words": ["داعش", "town"],
+                    "context_window_chars": 10,
+                },
+            ],
+        }
+    ]
+)
+LISTS = [default_watchlist(), *EXTRA]
+AUTOMATON, REFERENCE = AutomatonMatcher(LISTS), RegexMatcher(LISTS)
+WORDS = [
+    "ISIS", "Isis", "IS", "EI", "Hit", "hit", "Palmyra", "Palmyre", "Daesh", "\u00c9tat", "islamique",
+    "Islamic", "State", "of", "Iraq", "and", "the", "Levant", "town", "Anbar", "goddess", "fighters", "New",
+    "York", "City", "new", "york", "NYC", "U.S.", "US", "army", "presidential", "al-Sham", "al", "Sham",
+    "bilad", "N.J", "café", "cafe\u0301", "noir", "cœur", "coeur", "Straße", "strasse", "Œuvre", "OEuvre",
+    "تدمر", "الجديدة", "داعش", "-", ",", ".", "\n", "  ", "\u00a9", "Copyright", "\u2019", "\u2014", "…",
+    "ﬁ", "«", "hit by", "Iraqi",
+]  # fmt: skip
+words = st.sampled_from(WORDS)
+texts = st.one_of(
+    st.text(max_size=200),
+    st.lists(words, max_size=50).map(" ".join),
+    st.lists(words, max_size=50).map("".join),
+    st.lists(st.one_of(words, st.characters()), max_size=60).map(" ".join),
+)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(texts)
+@example("d\u0622\u0639\u0634\x87")  # a C1 control beside a bucketed Arabic letter
+@example("new.york New  York")
+def test_same_matches_as_the_reference(text: str) -> None:
+    assert AUTOMATON.match(text) == REFERENCE.match(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts)
+def test_offsets_always_slice_the_matched_text(text: str) -> None:
+    for m in AUTOMATON.match(text):
+        assert 0 <= m.start < m.end <= len(text)
+        assert text[m.start : m.end] == m.matched_text
+        assert m.matched_text.strip() == m.matched_text
+
+
+ACCENTED = {
+    "e": "\u00e9\u00e8\u00ea\u0113",
+    "a": "\u00e0\u00e2\u0101",
+    "i": "\u00ee\u012b",
+    "o": "\u00f4\u014d",
+}
+
+
+INSENSITIVE = ["Daesh", "Palmyre", "Tadmur", "ISIL", "bilad al sham", "café noir"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.sampled_from(INSENSITIVE), min_size=1, max_size=4), st.lists(words, max_size=12), st.randoms()
+)
+def test_folding_invariance_for_case_insensitive_aliases(
+    aliases: list[str], noise: list[str], rnd: random.Random
+) -> None:
+    base = " ".join([*noise, *aliases, "."])
+
+    def vary(alias: str) -> str:
+        out = "".join(rnd.choice(ACCENTED.get(c.lower(), c)) if rnd.random() < 0.3 else c for c in alias)
+        return "".join(c.upper() if rnd.random() < 0.5 else c.lower() for c in out)
+
+    varied = base
+    for alias in aliases:
+        varied = varied.replace(alias, vary(alias))
+    terms = {"daesh", "palmyra", "isis", "sham", "cafe"}
+    expected = {m.term_id for m in AUTOMATON.match(base)} & terms
+    assert {m.term_id for m in AUTOMATON.match(varied)} & terms == expected
+    assert {m.term_id for m in AUTOMATON.match(unicodedata.normalize("NFD", varied))} & terms == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(["Daesh", "Palmyra", "Tadmur", "ISIL", "ISIS"]),
+    st.text("abcxyz019_\u00e9", min_size=1, max_size=3),
+    st.booleans(),
+)
+def test_an_alias_inside_a_longer_word_never_matches(alias: str, glue: str, before: bool) -> None:
+    word = glue + alias if before else alias + glue
+    assert AUTOMATON.match(f"the {word} fighters") == []
