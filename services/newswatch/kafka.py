@@ -28,6 +28,7 @@ __all__ = [
     "BrokerUnavailableError",
     "CompactedView",
     "assign_all_partitions",
+    "cancel_follower",
     "caught_up",
     "ensure_topics",
     "make_consumer",
@@ -274,13 +275,19 @@ class CompactedView(Generic[M]):
         if self._stopped:
             return
         self._stopped = True
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            except KafkaError as exc:
-                log.warning("compacted view stopped with error", extra={"error": repr(exc)})
+        await cancel_follower(self._task, "compacted view")
         if self._started:
             await self._consumer.stop()
+
+
+async def cancel_follower(task: asyncio.Task[None] | None, what: str) -> None:
+    """Cancel a task that follows a topic and wait for it; a Kafka error it ended with is logged."""
+    if task is None:
+        return
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    except KafkaError as exc:
+        log.warning("%s stopped with error", what, extra={"error": repr(exc)})

@@ -26,12 +26,12 @@ from collections.abc import Callable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
-from aiokafka.errors import KafkaError
 
 from newswatch.errors import InvalidMessageError
 from newswatch.kafka import (
     BrokerUnavailableError,
     assign_all_partitions,
+    cancel_follower,
     caught_up,
     ensure_topics,
     make_consumer,
@@ -134,14 +134,7 @@ class IndexFollower:
         if self._stopped:
             return
         self._stopped = True
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            except KafkaError as exc:
-                log.warning("near-duplicate follower stopped with error", extra={"error": repr(exc)})
+        await cancel_follower(self._task, "near-duplicate follower")
         if self._consumer is not None:
             await self._consumer.stop()
 
