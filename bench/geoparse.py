@@ -23,8 +23,9 @@ Speed: place tagging alone (``Gazetteer.tag_places``) on the ~4 KB articles of `
 in articles per second of CPU time (this process's, so other load on the machine counts less), with
 the recognition step (``ToponymScanner.scan``) alone beside it and the per-article p50 / p99.
 
-Usage: ``python bench/geoparse.py [--min-population N] [--errors N] [--corpus lgl|geovirus|both|none]
-[--seconds S]``
+Usage: ``python bench/geoparse.py [--min-population N] [--errors N] [--wrong N]
+[--corpus lgl|geovirus|both|none] [--seconds S]`` (``--wrong``: each wrong country with its context
+and the article's number, for reading errors by cause).
 """
 
 from __future__ import annotations
@@ -167,6 +168,7 @@ class Score:
     false_pos: Counter[str] = field(default_factory=Counter)
     false_neg: Counter[str] = field(default_factory=Counter)
     wrong: Counter[str] = field(default_factory=Counter)
+    wrong_cases: list[str] = field(default_factory=list)  # each wrong country with its context
 
     def add(self, article: Article, predicted: list[PlaceMatch]) -> None:
         self.gold += len(article.gold)
@@ -202,6 +204,11 @@ class Score:
                 self.same_country += p.country_code == g.country_code
                 if p.country_code != g.country_code:
                     self.wrong[f"{p.matched_text}: {p.country_code or '-'} for {g.country_code}"] += 1
+                    context = article.text[max(0, p.start - 60) : p.end + 40].replace("\n", " ")
+                    self.wrong_cases.append(
+                        f"[{self.articles}] {p.matched_text!r} -> {p.name} ({p.country_code or '-'},"
+                        f" {p.kind}) for {g.country_code}: ...{context}..."
+                    )
         for i, g in enumerate(article.gold):
             if i not in used:
                 self.false_neg[g.phrase] += 1
@@ -279,8 +286,8 @@ def run(gaz: Gazetteer, articles: Iterable[Article]) -> Score:
         started = time.perf_counter()
         (predicted,) = gaz.tag_fields([article.text])
         score.seconds += time.perf_counter() - started
-        score.articles += 1
         score.add(article, predicted)
+        score.articles += 1
     return score
 
 
@@ -290,6 +297,9 @@ def main() -> None:
     )
     parser.add_argument("--min-population", type=int, default=DEFAULT_MIN_CITY_POPULATION)
     parser.add_argument("--errors", type=int, default=0, help="print the N commonest errors of each kind")
+    parser.add_argument(
+        "--wrong", type=int, default=0, help="print the first N wrong countries with their context"
+    )
     parser.add_argument("--corpus", choices=("lgl", "geovirus", "both", "none"), default="both")
     parser.add_argument(
         "--seconds", type=float, default=3.0, help="CPU seconds for the speed figure (0: none)"
@@ -323,6 +333,8 @@ def main() -> None:
                                        ("wrong country", score.wrong)):  # fmt: skip
                     common = ", ".join(f"{k} ({v})" for k, v in counter.most_common(args.errors))
                     print(f"    {title}: {common}")
+            if args.wrong and demonyms == guideline_demonyms:
+                print("\n".join(f"    {case}" for case in score.wrong_cases[: args.wrong]))
     if corpora:
         print(f"published anchors: {ANCHORS}; {COUNTRY_ANCHOR}; {GOALS}")
     if args.seconds > 0:

@@ -1,14 +1,18 @@
-"""The keyword matcher alone: 10,000 synthetic watch terms plus every gazetteer name, ~4 KB articles.
+"""The keyword matcher alone: 10,000 synthetic watch terms, then the same plus every gazetteer name
+(one place term each, its names case-sensitive aliases), on ~4 KB articles.
 
-Measures ``AutomatonMatcher.match`` (boilerplate mask + fold/projection + automaton + term rules) on one
-core against a one-regex-per-term baseline run in the same process: each term compiled to one
+Two cases, each measured in the same run: ``AutomatonMatcher.match`` (boilerplate mask + projection +
+automata + term rules) on one core against a one-regex-per-term baseline: each term compiled to one
 ``\\b(?:alias|alias)\\b`` pattern (case-insensitive aliases) plus one for its case-sensitive aliases,
 every pattern scanned over the article. The baseline is timed on a sample of the terms and
-extrapolated linearly to all of them (labelled as such).
+extrapolated linearly to all of them (labelled as such). Rates are articles per CPU second of this
+process (median of passes), so other load on a shared machine moves them less; each case ends with
+its line against the goal of issue 4 (15,000 articles/s).
 
 Articles are built like ``bench/enrich.py`` (seed article + labelled dev sentences from ../shared), with
 ``--planted`` synthetic aliases per article so that the rules path runs. Usage:
-``python bench/matcher.py [--terms N] [--articles N] [--seconds S] [--baseline-sample N] [--profile]``.
+``python bench/matcher.py [--terms N] [--articles N] [--seconds S] [--baseline-sample N] [--no-gazetteer]
+[--profile]``.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import pstats
 import random
 import re
 import resource
+import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -32,6 +37,7 @@ from newswatch.processor.keywords import AutomatonMatcher, Matcher
 from newswatch.processor.watchlist import default_watchlist, parse_watchlists
 from newswatch.v1.watchlist_pb2 import Term, Watchlist
 
+GOAL = 15_000  # articles per second on one core (issue 4)
 FIRST = [
     "Ahmed", "Mohammed", "Ali", "Omar", "Hassan", "Hussein", "Youssef", "Khalid", "Ibrahim", "Mustafa",
     "Karim", "Samir", "Tariq", "Walid", "Ziad", "Fatima", "Aisha", "Layla", "Noor", "Mariam", "Rania",
@@ -191,17 +197,24 @@ def regex_per_term(lists: Sequence[Watchlist]) -> list[re.Pattern[str]]:
 
 
 def timed(fn: Callable[[str], object], texts: list[str], seconds: float) -> tuple[float, list[float]]:
-    """(texts per second, per-call seconds) over repeated passes for about ``seconds``."""
+    """(texts per CPU second, per-call wall seconds) over repeated passes for about ``seconds``.
+
+    The rate is the median over passes of texts / process CPU time of the pass (other processes on a
+    shared machine slow the wall clock, not this); the laps give latency percentiles.
+    """
     laps: list[float] = []
-    clock = time.perf_counter
+    rates: list[float] = []
+    clock, cpu = time.perf_counter, time.process_time
     gc.collect()
     started = clock()
-    while clock() - started < seconds:
+    while clock() - started < seconds or not rates:
+        cpu0 = cpu()
         for text in texts:
             t0 = clock()
             fn(text)
             laps.append(clock() - t0)
-    return len(laps) / sum(laps), laps
+        rates.append(len(texts) / max(cpu() - cpu0, 1e-9))
+    return statistics.median(rates), laps
 
 
 def pct(laps: list[float], q: float) -> float:
@@ -215,23 +228,10 @@ def rss_mb() -> float:
     return pages * resource.getpagesize() / 2**20
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--terms", type=int, default=10_000)
-    parser.add_argument("--articles", type=int, default=200)
-    parser.add_argument("--planted", type=int, default=3, help="synthetic aliases inserted per article")
-    parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--baseline-sample", type=int, default=300, help="terms timed for the baseline")
-    parser.add_argument("--no-gazetteer", action="store_true", help="watch terms only")
-    parser.add_argument("--profile", action="store_true", help="print the matcher's cProfile top 25")
-    args = parser.parse_args()
+def measure(name: str, lists: list[Watchlist], texts: list[str], args: argparse.Namespace) -> float:
+    """Build the matcher over ``lists``, time it and the regex-per-term baseline; print one block.
 
-    lists = [default_watchlist(), *synthetic_watchlists(args.terms)]
-    rss_before_gazetteer = rss_mb()
-    names = [] if args.no_gazetteer else gazetteer_names()
-    if names:
-        lists.append(gazetteer_watchlist(names))
-    texts = plant([a.content for a in corpus(args.articles)], lists[1:-1] or lists, args.planted)
+    Returns the matcher's rate (articles per CPU second)."""
     rss_before = rss_mb()
     started = time.perf_counter()
     matcher: Matcher = AutomatonMatcher(lists)
@@ -240,29 +240,26 @@ def main() -> None:
 
     rate, laps = timed(matcher.match, texts, args.seconds)
     matches = sum(len(matcher.match(t)) for t in texts) / len(texts)
-    with_snippets, _ = timed(lambda t: [m.snippet for m in matcher.match(t)], texts, args.seconds / 2)
 
     all_terms = sum(len(w.terms) for w in lists)
     rng = random.Random(3)
     sample_terms = rng.sample([(w, t) for w in lists for t in w.terms], min(args.baseline_sample, all_terms))
     sample = [Watchlist(watchlist_id=w.watchlist_id, terms=[t]) for w, t in sample_terms]
     patterns = regex_per_term(sample)
-    base_rate, _ = timed(lambda t: sum(1 for p in patterns for _ in p.finditer(t)), texts[:50], args.seconds)
+    base_rate, _ = timed(
+        lambda t: sum(1 for p in patterns for _ in p.finditer(t)), texts[:50], args.seconds / 2
+    )
     baseline = base_rate * len(sample_terms) / all_terms
 
-    size = sum(len(t) for t in texts) // len(texts)
-    print(f"articles: {len(texts)} x {size} chars, {args.planted} planted aliases each; one core")
-    print(f"watch terms: {all_terms} ({args.terms} synthetic + default list + {len(names)} gazetteer places)")
-    keys = getattr(matcher, "size", "?")
-    print(f"automaton keys: {keys}, build {build_s:.2f} s, matcher RSS +{rss_matcher:.0f} MB")
-    print(f"automaton matcher:      {rate:10.0f} articles/s  (p50 {pct(laps, 0.5) * 1e6:.0f} us, "
-          f"p99 {pct(laps, 0.99) * 1e6:.0f} us, {matches:.1f} matches/article)")  # fmt: skip
-    print(f"  … reading every snippet: {with_snippets:7.0f} articles/s")
-    print(f"baseline, regex per term: {baseline:10.2f} articles/s  (EXTRAPOLATED from {len(sample_terms)} "
+    print(f"{name}: {all_terms} watch terms, {getattr(matcher, 'size', '?')} automaton keys, "
+          f"build {build_s:.2f} s, matcher RSS +{rss_matcher:.0f} MB")  # fmt: skip
+    print(f"  automaton matcher:        {rate:10.0f} articles/s  (p50 {pct(laps, 0.5) * 1e6:.0f} us, "
+          f"p99 {pct(laps, 0.99) * 1e6:.0f} us wall, {matches:.1f} matches/article)")  # fmt: skip
+    print(f"  baseline, regex per term: {baseline:10.2f} articles/s  (EXTRAPOLATED from {len(sample_terms)} "
           f"of {all_terms} terms: {base_rate:.0f} articles/s on the sample)")  # fmt: skip
-    print(f"ratio automaton / baseline: {rate / baseline:8.0f}x")
-    print(f"goal >= 15,000 articles/s: {'met' if rate >= 15_000 else 'NOT met'}")
-    print(f"process RSS: {rss_mb():.0f} MB (before the gazetteer: {rss_before_gazetteer:.0f} MB)")
+    print(f"  ratio automaton / baseline: {rate / baseline:8.0f}x")
+    verdict = "goal met" if rate >= GOAL else "goal NOT met"
+    print(f"  goal >= {GOAL:,} articles/s on one core: {verdict} ({rate / GOAL:.2f} of the goal)")
     if args.profile:
         profiler = cProfile.Profile()
         profiler.enable()
@@ -271,6 +268,40 @@ def main() -> None:
                 matcher.match(text)
         profiler.disable()
         pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(25)
+    return rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--terms", type=int, default=10_000)
+    parser.add_argument("--articles", type=int, default=200)
+    parser.add_argument("--planted", type=int, default=3, help="synthetic aliases inserted per article")
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--baseline-sample", type=int, default=300, help="terms timed for the baseline")
+    parser.add_argument("--no-gazetteer", action="store_true", help="watch terms only (skip the second case)")
+    parser.add_argument("--profile", action="store_true", help="print the matcher's cProfile top 25")
+    args = parser.parse_args()
+
+    terms = [default_watchlist(), *synthetic_watchlists(args.terms)]
+    texts = plant([a.content for a in corpus(args.articles)], terms[1:], args.planted)
+    size = sum(len(t) for t in texts) // len(texts)
+    print(f"articles: {len(texts)} x {size} chars, {args.planted} planted aliases each; one core, "
+          f"rates per CPU second (median of passes)")  # fmt: skip
+    rates = {"terms only": measure(f"{args.terms} terms + default list", terms, texts, args)}
+    if not args.no_gazetteer:
+        rss_before_gazetteer = rss_mb()
+        names = gazetteer_names()
+        rates["terms + gazetteer"] = measure(
+            f"{args.terms} terms + default list + {len(names)} gazetteer places",
+            [*terms, gazetteer_watchlist(names)],
+            texts,
+            args,
+        )
+        print(f"process RSS: {rss_mb():.0f} MB (before the gazetteer: {rss_before_gazetteer:.0f} MB)")
+    print("summary: " + "; ".join(
+        f"{case} {rate:.0f} articles/s: {'goal met' if rate >= GOAL else 'goal NOT met'}"
+        for case, rate in rates.items()
+    ))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -22,7 +22,10 @@ def test_compacted_topics() -> None:
         "newswatch.subscriptions.v1",
         "newswatch.watchlists.v1",
         "newswatch.poller.state.v1",
+        "newswatch.alerter.schedule.v1",
+        "newswatch.alerter.endpoints.v1",
     }
+    assert topics.SCHEDULE.config()["cleanup.policy"] == "compact,delete"
     assert topics.FEEDS.config()["cleanup.policy"] == "compact"
     assert topics.ALERTS.config()["cleanup.policy"] == "delete"
 

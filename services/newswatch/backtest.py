@@ -30,15 +30,12 @@ from typing import Any
 from google.protobuf.json_format import MessageToDict
 
 from newswatch import contracts
-from newswatch.errors import InvalidMessageError
 from newswatch.processor.enrich import alerts_for, enrich
 from newswatch.processor.keywords import build_matcher
 from newswatch.processor.places import Gazetteer, default_gazetteer
 from newswatch.processor.watchlist import WatchlistError, load_watchlists_yaml
-from newswatch.replay import REPLAY_HEADER
 from newswatch.settings import Settings
-from newswatch.stored import ReadProgress, read_since
-from newswatch.topics import ARTICLES_RAW
+from newswatch.stored import ReadProgress, SkipCounts, stored_articles
 from newswatch.v1.alert_pb2 import Alert
 from newswatch.v1.article_pb2 import Article
 from newswatch.v1.watchlist_pb2 import Watchlist
@@ -244,19 +241,12 @@ async def backtest(
     report = tester.report
     printed = 0
     progress = ReadProgress()
-    records = read_since(
-        settings, ARTICLES_RAW, since, role="backtest", max_seconds=MAX_BACKTEST_SECONDS, progress=progress
+    skipped = SkipCounts()
+    articles = stored_articles(
+        settings, since, skipped, role="backtest", max_seconds=MAX_BACKTEST_SECONDS, progress=progress
     )
-    async with contextlib.aclosing(records):
-        async for record in records:
-            try:
-                article = contracts.decode(Article, record.value, record.headers)
-            except InvalidMessageError:
-                report.skipped_invalid += 1
-                continue
-            if contracts.header(record.headers, REPLAY_HEADER) is not None:
-                report.skipped_replays += 1
-                continue
+    async with contextlib.aclosing(articles):
+        async for record, article in articles:
             if tester.repeated(article.article_id):
                 report.skipped_repeats += 1
                 continue
@@ -270,6 +260,7 @@ async def backtest(
                 report.stopped_at_limit = True
                 break
     report.complete = progress.complete
+    report.skipped_invalid, report.skipped_replays = skipped.invalid, skipped.replays
     for line in report.summary_lines(as_json):
         emit(line)
     return report

@@ -133,6 +133,13 @@ def _to_json(message: Any) -> str:
 # ---------------------------------------------------------------- watch lists
 
 
+def _nonnegative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -191,26 +198,73 @@ def _cmd_watchlists(args: argparse.Namespace, settings: Settings) -> int:
 # ---------------------------------------------------------------- subscriptions
 
 
+def _subscription_from_args(args: argparse.Namespace, settings: Settings) -> Any:
+    """The subscription ``subscriptions add`` describes (checked again when stored)."""
+    from newswatch.alerter import subscriptions as subs
+    from newswatch.alerter.validation import InvalidSubscriptionError, parse_quiet_hours
+
+    sub = subs.new_subscription(
+        args.name,
+        webhook_url=args.webhook,
+        slack_url=args.slack,
+        email_to=args.email or (),
+        subject_prefix=args.subject_prefix or "",
+        console=args.console,
+        stream=args.stream,
+        secret=args.secret,
+        watchlists=args.watchlist or (),
+        terms=args.term or (),
+        regions=args.region or (),
+        countries=args.country or (),
+        languages=args.language or (),
+        min_score=args.min_score,
+        allow_private=settings.allow_private_networks,
+    )
+    if args.id:
+        sub.subscription_id = args.id
+    sub.rate_limit_per_hour = args.rate_limit_per_hour
+    if args.digest_every_alerts or args.digest_every_seconds:
+        sub.digest.every_alerts = args.digest_every_alerts
+        sub.digest.every_seconds = args.digest_every_seconds
+    if args.quiet_hours:
+        sub.quiet_hours.start, sub.quiet_hours.end = parse_quiet_hours(args.quiet_hours)
+        sub.quiet_hours.timezone = args.timezone or ""
+    elif args.timezone:
+        raise InvalidSubscriptionError("--timezone applies to --quiet-hours", field="quiet_hours.timezone")
+    sub.owner_email = args.owner_email or ""
+    return sub
+
+
+def _subscription_row(sub: Any) -> str:
+    channel = sub.WhichOneof("channel") or "-"
+    target = {"webhook": sub.webhook.url, "slack": sub.slack.url, "email": ",".join(sub.email.to)}
+    filters = []
+    for name in ("watchlists", "terms", "regions", "countries", "languages"):
+        values = list(getattr(sub, name))
+        if values:
+            filters.append(f"{name}={','.join(values)}")
+    if sub.min_score:
+        filters.append(f"min_score={sub.min_score:g}")
+    if sub.rate_limit_per_hour:
+        filters.append(f"rate_limit={sub.rate_limit_per_hour}/h")
+    if sub.HasField("digest"):
+        filters.append(f"digest={sub.digest.every_alerts}alerts/{sub.digest.every_seconds}s")
+    if sub.HasField("quiet_hours"):
+        q = sub.quiet_hours
+        filters.append(f"quiet={q.start}-{q.end}@{q.timezone or 'UTC'}")
+    state = (
+        "enabled" if sub.enabled else f"disabled{f' ({sub.disabled_reason})' if sub.disabled_reason else ''}"
+    )
+    shown = " ".join(filters) or "all alerts"
+    return f"{sub.subscription_id}  {state}  {sub.name}  {channel} {target.get(channel, '')}  {shown}"
+
+
 def _cmd_subscriptions(args: argparse.Namespace, settings: Settings) -> int:
     from newswatch.alerter import subscriptions as subs
 
     if args.sub_cmd == "add":
-        sub = subs.new_subscription(
-            args.name,
-            webhook_url=args.webhook,
-            console=args.console,
-            secret=args.secret,
-            watchlists=args.watchlist or (),
-            terms=args.term or (),
-            regions=args.region or (),
-            countries=args.country or (),
-            languages=args.language or (),
-            min_score=args.min_score,
-            allow_private=settings.allow_private_networks,
-        )
-        if args.id:
-            sub.subscription_id = args.id
-        # The same validation as the HTTP API's, including the DNS check of the webhook host.
+        sub = _subscription_from_args(args, settings)
+        # The same validation as the HTTP API's, including the DNS check of a webhook or Slack host.
         sub = _await(subs.add_subscription(settings, sub))
         _emit(f"added subscription {sub.subscription_id} ({sub.name})")
         if args.webhook and not args.secret:
@@ -224,21 +278,22 @@ def _cmd_subscriptions(args: argparse.Namespace, settings: Settings) -> int:
         _emit(f"removed {args.subscription_id}")
         return 0
     for sub in _await(subs.list_subscriptions(settings)):
-        if args.json:
-            _emit(_to_json(sub))
-            continue
-        channel = sub.WhichOneof("channel") or "-"
-        target = sub.webhook.url if channel == "webhook" else ""
-        filters = []
-        for name in ("watchlists", "terms", "regions", "countries", "languages"):
-            values = list(getattr(sub, name))
-            if values:
-                filters.append(f"{name}={','.join(values)}")
-        if sub.min_score:
-            filters.append(f"min_score={sub.min_score:g}")
-        state = "enabled" if sub.enabled else "disabled"
-        shown = " ".join(filters) or "all alerts"
-        _emit(f"{sub.subscription_id}  {state}  {sub.name}  {channel} {target}  {shown}")
+        _emit(_to_json(sub) if args.json else _subscription_row(sub))
+    return 0
+
+
+# ---------------------------------------------------------------- deliveries
+
+
+def _cmd_deliveries(args: argparse.Namespace, settings: Settings) -> int:
+    from newswatch.alerter.replay import replay_dead_letters
+    from newswatch.stored import parse_since
+
+    since = parse_since(args.since)
+    report = _await(
+        replay_dead_letters(settings, since, subscription_id=args.subscription, dry_run=args.dry_run)
+    )
+    _emit(f"{report.summary(args.dry_run)} since {since.isoformat()}")
     return 0
 
 
@@ -258,6 +313,8 @@ def _cmd_tail(args: argparse.Namespace, settings: Settings) -> int:
                 watchlist=args.watchlist,
                 max_alerts=args.max_alerts,
                 timeout_seconds=args.timeout_seconds,
+                api_url=args.api_url,
+                source=args.source,
             )
         )
     return 0
@@ -360,19 +417,53 @@ def build_parser() -> argparse.ArgumentParser:
     sadd.add_argument("--id", help="subscription id (default: generated)")
     channel = sadd.add_mutually_exclusive_group(required=True)
     channel.add_argument("--webhook", metavar="URL", help="POST alerts here (Standard Webhooks signature)")
+    channel.add_argument("--slack", metavar="URL", help="a Slack-compatible incoming webhook (a secret)")
+    channel.add_argument("--email", metavar="ADDR", action="append", help="email alerts here (repeatable)")
     channel.add_argument("--console", action="store_true", help="write alerts to the alerter's log")
+    channel.add_argument(
+        "--stream", action="store_true", help="read alerts live at /v1/subscriptions/<id>/stream"
+    )
     sadd.add_argument("--secret", help="webhook secret whsec_... (default: generated and shown once)")
+    sadd.add_argument("--subject-prefix", help="email subject prefix (default [newswatch])")
     sadd.add_argument("--watchlist", action="append", help="only these watch lists (repeatable)")
     sadd.add_argument("--term", action="append", help="only alerts naming this term (repeatable)")
     sadd.add_argument("--region", action="append", help="only these regions, e.g. mena (repeatable)")
     sadd.add_argument("--country", action="append", help="only these ISO country codes (repeatable)")
     sadd.add_argument("--language", action="append", help="only these languages (repeatable)")
     sadd.add_argument("--min-score", type=float, default=0.0)
+    sadd.add_argument(
+        "--rate-limit-per-hour", type=_nonnegative_int, default=0, metavar="N", help="0 = no limit"
+    )
+    sadd.add_argument(
+        "--digest-every-alerts",
+        type=_nonnegative_int,
+        default=0,
+        metavar="N",
+        help="deliver N alerts at once",
+    )
+    sadd.add_argument(
+        "--digest-every-seconds",
+        type=_nonnegative_int,
+        default=0,
+        metavar="S",
+        help="deliver what is pending S seconds after the first",
+    )
+    sadd.add_argument("--quiet-hours", metavar="HH:MM-HH:MM", help="hold alerts then, e.g. 22:00-07:00")
+    sadd.add_argument("--timezone", help="IANA time zone of --quiet-hours, e.g. Europe/Paris (default UTC)")
+    sadd.add_argument("--owner-email", metavar="ADDR", help="told when the endpoint gets disabled")
     slist = sv.add_parser("list", help="list subscriptions (secrets are never shown)")
     slist.add_argument("--json", action="store_true")
     srm = sv.add_parser("remove", help="remove a subscription")
     srm.add_argument("subscription_id")
     sb.set_defaults(handler=_cmd_subscriptions)
+
+    dl = verbs.add_parser("deliveries", help="alert deliveries (newswatch.alerts.dlq.v1)")
+    dv = dl.add_subparsers(dest="deliveries_cmd", required=True, metavar="ACTION")
+    dre = dv.add_parser("replay", help="re-send dead-lettered alerts (same webhook-id) via the alerter")
+    dre.add_argument("--subscription", metavar="ID", help="only this subscription's dead letters")
+    dre.add_argument("--since", default="7d", help="a duration such as 7d, 12h, or an ISO time")
+    dre.add_argument("--dry-run", action="store_true", help="count what would be re-sent")
+    dl.set_defaults(handler=_cmd_deliveries)
 
     tail = verbs.add_parser("tail", help="print alerts as they arrive")
     tail.add_argument("-n", "--last", type=int, default=10, help="print the last N stored alerts first")
@@ -380,6 +471,19 @@ def build_parser() -> argparse.ArgumentParser:
     tail.add_argument("--watchlist", help="only this watch list")
     tail.add_argument("--max-alerts", type=int, help="exit after printing this many")
     tail.add_argument("--timeout-seconds", type=float, help="exit after this long")
+    tail.add_argument(
+        "--api-url",
+        metavar="URL",
+        help="the alerter API (default http://NEWSWATCH_API_HOST:NEWSWATCH_API_PORT; token from "
+        "NEWSWATCH_API_TOKEN)",
+    )
+    tail.add_argument(
+        "--source",
+        choices=["auto", "api", "kafka"],
+        default="auto",
+        help="the alerter's live stream, or newswatch.alerts.v1 read directly (auto: the stream when "
+        "NEWSWATCH_API_TOKEN is set)",
+    )
     tail.set_defaults(handler=_cmd_tail)
 
     check = verbs.add_parser(

@@ -14,16 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from newswatch import contracts
-from newswatch.errors import InvalidMessageError
 from newswatch.kafka import make_producer
 from newswatch.settings import Settings
-from newswatch.stored import parse_since, read_since
+from newswatch.stored import REPLAY_HEADER, SkipCounts, parse_since, stored_articles
 from newswatch.topics import ARTICLES_RAW
-from newswatch.v1.article_pb2 import Article
 
 __all__ = ["REPLAY_HEADER", "ReplayReport", "parse_since", "replay_articles"]
-
-REPLAY_HEADER = "newswatch-replay"
 
 
 @dataclass
@@ -41,16 +37,10 @@ async def replay_articles(
     producer = make_producer(settings, "replay")
     await producer.start()
     try:
-        records = read_since(settings, ARTICLES_RAW, since, role="replay")
-        async with contextlib.aclosing(records):
-            async for record in records:
-                try:
-                    article = contracts.decode(Article, record.value, record.headers)
-                except InvalidMessageError:
-                    report.skipped_invalid += 1
-                    continue
-                if contracts.header(record.headers, REPLAY_HEADER) is not None:
-                    continue  # an earlier replay's copy: the original is replayed instead
+        skipped = SkipCounts()
+        articles = stored_articles(settings, since, skipped, role="replay")
+        async with contextlib.aclosing(articles):
+            async for record, article in articles:
                 if feed_id and article.feed_id != feed_id:
                     continue
                 if not dry_run:
@@ -59,6 +49,7 @@ async def replay_articles(
                     await producer.send(ARTICLES_RAW.name, value=value, key=record.key, headers=headers)
                 report.republished += 1
         await producer.flush()
+        report.skipped_invalid = skipped.invalid
         return report
     finally:
         await producer.stop()

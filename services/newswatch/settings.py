@@ -69,6 +69,34 @@ def _port(value: Any) -> str | None:
     return None if 0 <= value < 65536 else f"must be a TCP port (0-65535), got {value!r}"
 
 
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*$")
+_UNIT_SECONDS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_durations(text: str) -> list[float]:
+    """``"5s,30s,2m,1h"`` -> ``[5.0, 30.0, 120.0, 3600.0]``. Raises ValueError on a bad item."""
+    out: list[float] = []
+    for item in text.split(","):
+        match = _DURATION.match(item)
+        if match is None:
+            raise ValueError(f"bad duration {item.strip()!r} (expected e.g. 30s, 5m, 2h)")
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        if not 0 < seconds <= 7 * 86400:
+            raise ValueError(f"duration {item.strip()!r} must be above 0 and at most 7 days")
+        out.append(seconds)
+    return out
+
+
+def _durations(value: Any) -> str | None:
+    try:
+        delays = parse_durations(str(value))
+    except ValueError as exc:
+        return f"must be a comma-separated list of durations: {exc}"
+    if len(delays) > 50:
+        return f"at most 50 retries, got {len(delays)}"
+    return None
+
+
 def _token(value: Any) -> str | None:
     # The value is a secret: the message never quotes it.
     text = str(value)
@@ -228,21 +256,77 @@ class Settings:
             _pattern(r"^[A-Za-z0-9._-]+$"),
         ),
     )
+    processor_batch_max_articles: int = field(
+        default=200, metadata=_help("raw articles the processor handles per batch", _range(1, 10000))
+    )
+    processor_batch_max_wait_seconds: float = field(
+        default=0.02,
+        metadata=_help("longest wait to fill a processor batch before handling it", _range(0.0, 5.0)),
+    )
+    processor_seen_max_articles: int = field(
+        default=500_000,
+        metadata=_help(
+            "article ids remembered per worker to drop re-published raw articles (oldest forgotten first)",
+            _range(1000, 100_000_000),
+        ),
+    )
+    neardup_window_seconds: float = field(
+        default=604800.0,
+        metadata=_help(
+            "how long an article can be the original of a near-duplicate", _range(3600, 90 * 86400)
+        ),
+    )
+    neardup_max_articles: int = field(
+        default=100_000,
+        metadata=_help(
+            "articles kept in the near-duplicate index (oldest dropped first)", _range(1000, 10_000_000)
+        ),
+    )
+    regions_file: str = field(
+        default="",
+        metadata=_help("YAML table country -> regions replacing the packaged one; empty = packaged table"),
+    )
     # Alerter
     webhook_timeout_seconds: float = field(
         default=10.0, metadata=_help("total time allowed for one webhook delivery", _range(0.1, 300))
     )
-    delivery_max_attempts: int = field(
-        default=5, metadata=_help("attempts before an alert goes to the DLQ", _range(1, 100))
-    )
-    delivery_backoff_initial_seconds: float = field(
-        default=1.0, metadata=_help("first retry delay (doubles each attempt)", _range(0.01, 3600))
-    )
-    delivery_backoff_max_seconds: float = field(
-        default=60.0, metadata=_help("largest retry delay", _range(0.01, 86400))
-    )
     delivery_concurrency: int = field(
         default=64, metadata=_help("deliveries in flight at once", _range(1, 10000))
+    )
+    delivery_retry_schedule: str = field(
+        default="5s,30s,2m,10m,30m,1h,2h,4h",
+        metadata=_help(
+            "delays before each retry of a failed delivery (s, m, h suffixes; jitter is added); retries are "
+            "kept in Kafka, and after the last one the alert goes to newswatch.alerts.dlq.v1",
+            _durations,
+        ),
+    )
+    endpoint_disable_after_seconds: float = field(
+        default=86400.0,
+        metadata=_help(
+            "an endpoint failing every delivery for this long is disabled and its owner told",
+            _range(60, 30 * 86400),
+        ),
+    )
+    smtp_host: str = field(default="", metadata=_help("SMTP server for email channels; empty = email off"))
+    smtp_port: int = field(default=587, metadata=_help("SMTP server port", _port))
+    smtp_security: str = field(
+        default="starttls",
+        metadata=_help("SMTP transport security", _one_of("starttls", "tls", "none")),
+    )
+    smtp_username: str = field(default="", metadata=_help("SMTP login; empty = no authentication"))
+    smtp_password: str = field(default="", repr=False, metadata={**_help("SMTP password"), "secret": True})
+    smtp_from: str = field(
+        default="newswatch@localhost", metadata=_help("From address of alert and notice emails")
+    )
+    smtp_timeout_seconds: float = field(
+        default=30.0, metadata=_help("total time allowed for one SMTP delivery", _range(0.1, 300))
+    )
+    sse_max_clients: int = field(
+        default=100, metadata=_help("concurrent Server-Sent Events streams served", _range(1, 10000))
+    )
+    sse_keepalive_seconds: float = field(
+        default=15.0, metadata=_help("comment line sent on an idle event stream", _range(1, 300))
     )
 
     @property

@@ -17,8 +17,10 @@ __all__ = [
     "ARTICLES_RAW",
     "ARTICLES_RAW_DLQ",
     "DELIVERIES",
+    "ENDPOINTS",
     "FEEDS",
     "POLLER_STATE",
+    "SCHEDULE",
     "SUBSCRIPTIONS",
     "WATCHLISTS",
     "TopicSpec",
@@ -83,6 +85,24 @@ POLLER_STATE = TopicSpec(
     "newswatch.poller.state.v1", "feed_id", "newswatch.v1.PollState (internal to the pollers)", compacted=True
 )
 
+# The alerter's durable schedule: retries, deferred (digest / quiet hours / rate limit) and replayed
+# deliveries waiting for their time. Latest value per delivery id; a tombstone settles it. Compacted and
+# time-limited: the longest retry schedule is bounded by the settings (each delay at most 7 days).
+SCHEDULE = TopicSpec(
+    "newswatch.alerter.schedule.v1",
+    "delivery_id",
+    "newswatch.v1.ScheduledDelivery (internal to the alerter)",
+    compacted=True,
+    extra_config={"cleanup.policy": "compact,delete", "retention.ms": str(30 * _DAY_MS)},
+)
+# Endpoint health per subscription (healthy / failing since / disabled), written on state changes.
+ENDPOINTS = TopicSpec(
+    "newswatch.alerter.endpoints.v1",
+    "subscription_id",
+    "newswatch.v1.EndpointHealth (internal to the alerter)",
+    compacted=True,
+)
+
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     FEEDS,
     ARTICLES_RAW,
@@ -94,6 +114,8 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     ALERTS_DLQ,
     ARTICLES_RAW_DLQ,
     POLLER_STATE,
+    SCHEDULE,
+    ENDPOINTS,
 )
 
 

@@ -30,9 +30,10 @@ from newswatch.alerter.service import AlerterService
 from newswatch.alerter.store import MemorySubscriptionStore, StoreUnavailableError
 from newswatch.alerter.subscriptions import add_subscription, new_subscription
 from newswatch.errors import SettingsError
-from newswatch.kafka import ensure_topics, make_consumer
+from newswatch.kafka import ensure_topics, make_consumer, make_producer, publish
 from newswatch.settings import Settings, is_secret, load_settings
 from newswatch.topics import ALERTS, SUBSCRIPTIONS
+from newswatch.v1.alert_pb2 import Alert
 from newswatch.v1.subscription_pb2 import Subscription
 
 TOKEN = "test-token-" + "x" * 24
@@ -158,6 +159,17 @@ def hook(url: Any) -> dict[str, Any]:
     return body(channel={"type": "webhook", "url": url})
 
 
+SLACK = "https://hooks.example.org/services/T000/B000/XXXXSECRETXXXX"
+
+
+def mail(to: Any, **channel: Any) -> dict[str, Any]:
+    return body(channel={"type": "email", "to": to, **channel})
+
+
+def quiet(start: str, end: str, timezone: Any = "") -> dict[str, Any]:
+    return body(quiet_hours={"start": start, "end": end, "timezone": timezone})
+
+
 BAD_CREATES: list[tuple[str, Any, str, str | None, str]] = [
     # (case, body, code, field, words in the message)
     ("missing name", {"channel": WEBHOOK}, "missing_field", "name", "name"),
@@ -218,6 +230,155 @@ BAD_CREATES: list[tuple[str, Any, str, str | None, str]] = [
         "10.1.2.3",
     ),
     ("name resolving to metadata", hook("https://meta.example.org/"), "unsafe_url", URL, "169.254.169.254"),
+    # Slack
+    ("slack without url", body(channel={"type": "slack"}), "missing_field", URL, "required"),
+    (
+        "slack private",
+        body(channel={"type": "slack", "url": "http://10.0.0.1/x"}),
+        "unsafe_url",
+        URL,
+        "private",
+    ),
+    (
+        "slack masked",
+        body(channel={"type": "slack", "url": "https://hooks.example.org/…"}),
+        "invalid_value",
+        URL,
+        "masked",
+    ),
+    (
+        "slack with secret",
+        body(channel={"type": "slack", "url": SLACK, "secret": "x"}),
+        "invalid_value",
+        "channel.secret",
+        "only to webhook",
+    ),
+    # Email
+    ("email without to", body(channel={"type": "email"}), "missing_field", "channel.to", "required"),
+    ("email to empty", body(channel={"type": "email", "to": []}), "invalid_value", "channel.to", "1-20"),
+    (
+        "email to a string",
+        body(channel={"type": "email", "to": "a@b.org"}),
+        "invalid_type",
+        "channel.to",
+        "list",
+    ),
+    ("email bad address", mail(["not-an-address"]), "invalid_value", "channel.to", "email address"),
+    ("email display name", mail(["Ops <ops@example.org>"]), "invalid_value", "channel.to", "email address"),
+    (
+        "email header injection",
+        mail(["ops@example.org\r\nBcc: x@evil.org"]),
+        "invalid_value",
+        "channel.to",
+        "control characters",
+    ),
+    (
+        "email two in one",
+        mail(["a@example.org,b@example.org"]),
+        "invalid_value",
+        "channel.to",
+        "email address",
+    ),
+    (
+        "email too many",
+        mail([f"u{i}@example.org" for i in range(21)]),
+        "invalid_value",
+        "channel.to",
+        "at most 20",
+    ),
+    (
+        "email prefix with line break",
+        mail(["a@example.org"], subject_prefix="[x]\nBcc: y"),
+        "invalid_value",
+        "channel.subject_prefix",
+        "line breaks",
+    ),
+    (
+        "email with url",
+        body(channel={"type": "email", "to": ["a@example.org"], "url": SLACK}),
+        "invalid_value",
+        URL,
+        "does not apply",
+    ),
+    (
+        "stream with url",
+        body(channel={"type": "stream", "url": SLACK}),
+        "invalid_value",
+        URL,
+        "does not apply",
+    ),
+    # Delivery policy
+    (
+        "rate limit negative",
+        body(rate_limit_per_hour=-1),
+        "invalid_value",
+        "rate_limit_per_hour",
+        "0 or more",
+    ),
+    ("rate limit fraction", body(rate_limit_per_hour=1.5), "invalid_type", "rate_limit_per_hour", "integer"),
+    ("rate limit text", body(rate_limit_per_hour="10"), "invalid_type", "rate_limit_per_hour", "integer"),
+    ("rate limit boolean", body(rate_limit_per_hour=True), "invalid_type", "rate_limit_per_hour", "integer"),
+    ("rate limit huge", body(rate_limit_per_hour=10**6), "invalid_value", "rate_limit_per_hour", "100000"),
+    ("digest empty", body(digest={}), "invalid_value", "digest", "every_alerts"),
+    (
+        "digest both zero",
+        body(digest={"every_alerts": 0, "every_seconds": 0}),
+        "invalid_value",
+        "digest",
+        "every_seconds",
+    ),
+    ("digest of one", body(digest={"every_alerts": 1}), "invalid_value", "digest.every_alerts", "2-1000"),
+    ("digest too often", body(digest={"every_seconds": 1}), "invalid_value", "digest.every_seconds", "10-"),
+    (
+        "digest unknown key",
+        body(digest={"every_minutes": 5}),
+        "unknown_field",
+        "digest.every_minutes",
+        "known",
+    ),
+    ("digest not an object", body(digest=5), "invalid_type", "digest", "JSON object"),
+    (
+        "quiet hours without end",
+        body(quiet_hours={"start": "22:00"}),
+        "missing_field",
+        "quiet_hours.end",
+        "required",
+    ),
+    ("quiet hours bad time", quiet("25:00", "07:00"), "invalid_value", "quiet_hours.start", "HH:MM"),
+    ("quiet hours no colon", quiet("2200", "0700"), "invalid_value", "quiet_hours.start", "HH:MM"),
+    ("quiet hours equal", quiet("22:00", "22:00"), "invalid_value", "quiet_hours.end", "differ"),
+    (
+        "quiet hours bad zone",
+        quiet("22:00", "07:00", "Mars/Olympus"),
+        "invalid_value",
+        "quiet_hours.timezone",
+        "IANA",
+    ),
+    (
+        "quiet hours path zone",
+        quiet("22:00", "07:00", "../../etc/passwd"),
+        "invalid_value",
+        "quiet_hours.timezone",
+        "IANA",
+    ),
+    (
+        "quiet hours long zone",
+        quiet("22:00", "07:00", "x" * 300),
+        "invalid_value",
+        "quiet_hours.timezone",
+        "IANA",
+    ),
+    ("quiet hours zone type", quiet("22:00", "07:00", 1), "invalid_type", "quiet_hours.timezone", "string"),
+    ("owner email bad", body(owner_email="ops"), "invalid_value", "owner_email", "email address"),
+    ("owner email type", body(owner_email=["ops@example.org"]), "invalid_type", "owner_email", "string"),
+    (
+        "read-only updated_at",
+        body(updated_at="2026-01-01T00:00:00Z"),
+        "unknown_field",
+        "updated_at",
+        "read-only",
+    ),
+    ("read-only disabled_reason", body(disabled_reason=""), "unknown_field", "disabled_reason", "read-only"),
 ]
 
 
@@ -369,7 +530,9 @@ async def test_patch_changes_only_what_it_names(api: Api) -> None:
         "min_score": 2.5,
         "regions": ["levant"],
         "channel": {"type": "webhook", "url": PUBLIC_HOOK, "has_secret": True},
+        "updated_at": patched["updated_at"],
     }
+    assert patched["updated_at"] >= created["updated_at"]
     stored = api.store.items[created["id"]]
     assert stored.webhook.secret == secret and list(stored.terms) == ["isis"] and not stored.enabled
 
@@ -548,6 +711,96 @@ def test_the_create_schema_accepts_what_the_api_accepts_and_refuses_unknown_fiel
     assert not create.is_valid({"channel": WEBHOOK})
 
 
+# ---------------------------------------------------------------- Slack, email, stream, delivery policy
+
+
+async def test_a_slack_url_is_write_only_and_shown_masked(api: Api, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    created = await api.create(channel={"type": "slack", "url": SLACK})
+    SUBSCRIPTION_SCHEMA.validate(created)
+    assert created["channel"] == {"type": "slack", "url": "https://hooks.example.org/…"}
+    assert api.store.items[created["id"]].slack.url == SLACK
+    _, listed, _ = await api.call("GET", "/v1/subscriptions")
+    _, one, _ = await api.call("GET", f"/v1/subscriptions/{created['id']}")
+    # Sending the masked view back (a read-modify-write) changes nothing and is refused, not stored.
+    status, refused, _ = await api.call(
+        "PATCH", f"/v1/subscriptions/{created['id']}", {"channel": one["channel"]}
+    )
+    assert (status, refused["error"]["field"]) == (400, "channel.url")
+    status, renamed, _ = await api.call("PATCH", f"/v1/subscriptions/{created['id']}", {"name": "renamed"})
+    assert status == 200 and api.store.items[created["id"]].slack.url == SLACK
+    for shown in (listed, one, renamed, refused, caplog.text):
+        assert "XXXXSECRETXXXX" not in json.dumps(shown)
+
+
+async def test_email_stream_and_policies_round_trip(api: Api) -> None:
+    created = await api.create(
+        channel={"type": "email", "to": ["Ops@Example.ORG", "Ops@example.org", "b@example.org"]},
+        rate_limit_per_hour=30,
+        digest={"every_alerts": 10, "every_seconds": 600},
+        quiet_hours={"start": "22:00", "end": "07:00", "timezone": "Europe/Paris"},
+        owner_email="lead@example.org",
+    )
+    SUBSCRIPTION_SCHEMA.validate(created)
+    assert created["channel"] == {
+        "type": "email",
+        "to": ["Ops@example.org", "b@example.org"],
+        "subject_prefix": "",
+    }
+    assert created["rate_limit_per_hour"] == 30
+    assert created["digest"] == {"every_alerts": 10, "every_seconds": 600}
+    assert created["quiet_hours"] == {"start": "22:00", "end": "07:00", "timezone": "Europe/Paris"}
+    assert created["owner_email"] == "lead@example.org" and created["disabled_reason"] == ""
+    assert created["updated_at"] is not None
+    path = f"/v1/subscriptions/{created['id']}"
+    status, patched, _ = await api.call(
+        "PATCH", path, {"digest": None, "quiet_hours": None, "channel": {"subject_prefix": "[ops]"}}
+    )
+    assert status == 200
+    assert patched["digest"] is None and patched["quiet_hours"] is None
+    assert patched["channel"] == {
+        "type": "email",
+        "to": ["Ops@example.org", "b@example.org"],
+        "subject_prefix": "[ops]",
+    }
+    status, streamed, _ = await api.call("PATCH", path, {"channel": {"type": "stream"}})
+    assert status == 200 and streamed["channel"] == {"type": "stream"}
+    stored = api.store.items[created["id"]]
+    assert stored.WhichOneof("channel") == "stream" and stored.rate_limit_per_hour == 30
+
+
+async def test_enabling_clears_the_reason_the_alerter_disabled_it(api: Api) -> None:
+    created = await api.create()
+    api.store.items[created["id"]].enabled = False
+    api.store.items[created["id"]].disabled_reason = "endpoint failing since 2026-01-01"
+    _, shown, _ = await api.call("GET", f"/v1/subscriptions/{created['id']}")
+    assert shown["disabled_reason"].startswith("endpoint failing")
+    status, enabled, _ = await api.call("PATCH", f"/v1/subscriptions/{created['id']}", {"enabled": True})
+    assert status == 200 and enabled["enabled"] and enabled["disabled_reason"] == ""
+
+
+def test_the_create_schema_describes_the_new_channels_and_policies() -> None:
+    create = schema_of("SubscriptionCreate")
+    create.validate({"name": "s", "channel": {"type": "slack", "url": SLACK}})
+    create.validate(
+        {"name": "e", "channel": {"type": "email", "to": ["a@example.org"], "subject_prefix": "[x]"}}
+    )
+    create.validate({"name": "t", "channel": {"type": "stream"}, "digest": None, "quiet_hours": None})
+    create.validate(
+        {
+            "name": "p",
+            "channel": {"type": "console"},
+            "rate_limit_per_hour": 5,
+            "digest": {"every_alerts": 5},
+            "quiet_hours": {"start": "22:00", "end": "07:00", "timezone": "UTC"},
+            "owner_email": "",
+        }
+    )
+    assert not create.is_valid({"name": "x", "channel": {"type": "email"}})
+    assert not create.is_valid({"name": "x", "channel": {"type": "slack", "url": SLACK, "secret": "x"}})
+    assert not create.is_valid({"name": "x", "channel": {"type": "console"}, "quiet_hours": {"start": "9"}})
+
+
 # ---------------------------------------------------------------- the real broker
 
 
@@ -680,3 +933,44 @@ async def test_subscriptions_added_by_the_cli_path_show_in_the_api(
         await asyncio.sleep(0.2)
     async with client.delete(f"/v1/subscriptions/{sub.subscription_id}", headers=AUTH) as resp:
         assert resp.status == 204
+
+
+@pytest.mark.integration
+async def test_a_stream_subscription_with_policies_and_its_live_stream_on_the_real_broker(
+    alerter: tuple[AlerterService, aiohttp.ClientSession], settings: Settings
+) -> None:
+    _, client = alerter
+    watchlist = f"wl-{uuid.uuid4().hex}"
+    body = {
+        "name": f"live-{uuid.uuid4().hex}",
+        "watchlists": [watchlist],
+        "channel": {"type": "stream"},
+        "rate_limit_per_hour": 60,
+        "quiet_hours": {"start": "23:00", "end": "06:30", "timezone": "Asia/Baghdad"},
+        "owner_email": "ops@example.org",
+    }
+    async with client.post("/v1/subscriptions", json=body, headers=AUTH) as resp:
+        assert resp.status == 201, await resp.text()
+        sid = (await resp.json())["id"]
+    try:
+        async with client.get(f"/v1/subscriptions/{sid}", headers=AUTH) as resp:
+            shown = await resp.json()
+        assert shown["quiet_hours"]["timezone"] == "Asia/Baghdad" and shown["rate_limit_per_hour"] == 60
+        async with client.get(f"/v1/subscriptions/{sid}/stream", headers=AUTH) as stream:
+            assert stream.status == 200
+            other = Alert(alert_id=f"x-{uuid.uuid4().hex}", watchlist_id=f"wl-{uuid.uuid4().hex}")
+            mine = Alert(alert_id=f"m-{uuid.uuid4().hex}", watchlist_id=watchlist, title="Palmyra")
+            producer = make_producer(settings, "test-api-stream")
+            await producer.start()
+            try:
+                for a in (other, mine):
+                    await (await publish(producer, ALERTS, a.alert_id, a))
+            finally:
+                await producer.stop()
+            async with asyncio.timeout(30):  # a hang guard
+                while not (line := (await stream.content.readline()).decode()).startswith("id: "):
+                    pass
+            assert line.strip() == f"id: {mine.alert_id}"
+    finally:
+        async with client.delete(f"/v1/subscriptions/{sid}", headers=AUTH) as resp:
+            assert resp.status == 204

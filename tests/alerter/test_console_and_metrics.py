@@ -7,9 +7,10 @@ import logging
 import pytest
 from prometheus_client import CollectorRegistry
 
-from newswatch.alerter.channels import ConsoleChannel
+from newswatch.alerter.channels import ConsoleChannel, build_channels
 from newswatch.alerter.metrics import CHANNELS, DLQ_REASONS, OUTCOMES, AlerterMetrics
 from newswatch.alerter.subscriptions import new_subscription
+from newswatch.settings import Settings
 from newswatch.v1.alert_pb2 import Alert
 
 
@@ -72,3 +73,25 @@ def test_public_names_exist() -> None:
     for module in (newswatch.alerter, newswatch.alerter.channels):
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"
+
+
+async def test_build_channels_makes_one_of_every_kind_the_metrics_know() -> None:
+    channels = build_channels(Settings())
+    try:
+        assert set(channels) == set(CHANNELS)
+        assert all(name == channel.name for name, channel in channels.items())
+        sub = new_subscription("live", stream=True, allow_private=False)
+        result = await channels["stream"].deliver(Alert(alert_id="a"), sub, "msg_s", 1)
+        assert result.http_status == 0  # nothing pushed: the event stream serves it
+    finally:
+        for channel in channels.values():
+            await channel.close()
+
+
+def test_stream_metrics_start_at_zero() -> None:
+    registry = CollectorRegistry()
+    AlerterMetrics(registry)
+    assert registry.get_sample_value("newswatch_alerter_stream_clients") == 0
+    for reason in ("slow_client", "shutdown"):
+        labels = {"reason": reason}
+        assert registry.get_sample_value("newswatch_alerter_stream_clients_dropped_total", labels) == 0

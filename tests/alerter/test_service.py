@@ -3,179 +3,38 @@
 from __future__ import annotations
 
 import asyncio
-import time
+import json
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from typing import Any
+from datetime import UTC, datetime
 
 import aiohttp
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
-from newswatch import contracts
-from newswatch.alerter.fanout import DLQ_REASON_HEADER, delivery_id_for
-from newswatch.alerter.service import AlerterService
+from newswatch.alerter.fanout import DLQ_REASON_HEADER, delivery_id_for, digest_id_for
 from newswatch.alerter.subscriptions import add_subscription, new_subscription, remove_subscription
-from newswatch.kafka import ensure_topics, make_consumer, make_producer, publish
+from newswatch.kafka import make_producer
 from newswatch.settings import Settings
-from newswatch.topics import ALERTS, ALERTS_DLQ, DELIVERIES, TopicSpec
-from newswatch.v1.alert_pb2 import Alert
-from newswatch.v1.delivery_pb2 import DeliveryAttempt, DeliveryOutcome
-from newswatch.v1.subscription_pb2 import Subscription
+from newswatch.topics import ALERTS, ALERTS_DLQ, DELIVERIES
+from newswatch.v1.delivery_pb2 import DeliveryOutcome
+from tests.alerter.kafkatools import (
+    alerter,
+    attempts_of,
+    decoded,
+    eventually,
+    make_alert,
+    produce,
+    scenario,
+    tails,
+)
 from tests.alerter.receiver import Receiver, Step, check_signed
 
 pytestmark = pytest.mark.integration
 Outcome = DeliveryOutcome
 
 
-def fast(settings: Settings) -> Settings:
-    return settings.replace(
-        alerter_metrics_port=0,
-        api_port=0,
-        delivery_backoff_initial_seconds=0.05,
-        delivery_backoff_max_seconds=0.2,
-        webhook_timeout_seconds=3.0,
-        shutdown_deadline_seconds=8.0,
-    )
-
-
-async def partitions(settings: Settings, topic: TopicSpec) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    await admin.start()
-    try:
-        [described] = await admin.describe_topics([topic.name])
-    finally:
-        await admin.close()
-    found = sorted(TopicPartition(topic.name, p["partition"]) for p in described["partitions"])
-    assert found, f"{topic.name} has no partitions"
-    return found
-
-
-async def commit_group_to_end(settings: Settings, group_id: str, topic: TopicSpec) -> None:
-    """Start ``group_id`` at the current end of ``topic``: the shared topic's history is not ours."""
-    consumer = make_consumer(settings, "test-seed", group_id=group_id)
-    await consumer.start()
-    try:
-        tps = await partitions(settings, topic)
-        ends = await consumer.end_offsets(tps)
-        consumer.assign(tps)
-        await consumer.commit(dict(ends))
-    finally:
-        await consumer.stop()
-
-
-class Tail:
-    """Records appended to a topic after ``start()``."""
-
-    def __init__(self, settings: Settings, topic: TopicSpec) -> None:
-        self._consumer: AIOKafkaConsumer = make_consumer(settings, "test-tail", group_id=None)
-        self._topic = topic
-        self._settings = settings
-        self.records: list[Any] = []
-
-    async def start(self) -> None:
-        await self._consumer.start()
-        tps = await partitions(self._settings, self._topic)
-        self._consumer.assign(tps)
-        for tp, end in (await self._consumer.end_offsets(tps)).items():
-            self._consumer.seek(tp, end)
-
-    async def wait_for(
-        self, keep: Callable[[Any], bool], enough: Callable[[list[Any]], bool], within_seconds: float = 30
-    ) -> list[Any]:
-        deadline = time.monotonic() + within_seconds
-        while True:
-            kept = [r for r in self.records if keep(r)]
-            if enough(kept):
-                return kept
-            assert time.monotonic() < deadline, f"timed out on {self._topic.name}: {kept}"
-            batch = await self._consumer.getmany(timeout_ms=300)
-            for records in batch.values():
-                self.records.extend(records)
-
-    async def stop(self) -> None:
-        await self._consumer.stop()
-
-
-@asynccontextmanager
-async def tails(settings: Settings, *topics: TopicSpec) -> AsyncIterator[list[Tail]]:
-    started = [Tail(settings, t) for t in topics]
-    for t in started:
-        await t.start()
-    try:
-        yield started
-    finally:
-        for t in started:
-            await t.stop()
-
-
-def attempts_of(sub: Subscription) -> Callable[[Any], bool]:
-    def keep(record: Any) -> bool:
-        msg = contracts.decode(DeliveryAttempt, record.value, record.headers)
-        return msg.subscription_id == sub.subscription_id
-
-    return keep
-
-
-def decoded(records: list[Any]) -> list[DeliveryAttempt]:
-    return [contracts.decode(DeliveryAttempt, r.value, r.headers) for r in records]
-
-
-def make_alert(watchlist: str, article: str | None = None) -> Alert:
-    article = article or uuid.uuid4().hex
-    return Alert(
-        alert_id=f"{article}:{watchlist}",
-        watchlist_id=watchlist,
-        watchlist_name="Test",
-        article_id=article,
-        title="Palmyre reprise",
-        url=f"https://example.org/{article}",
-        score=0.9,
-        created_at=contracts.timestamp(),
-    )
-
-
-async def produce(settings: Settings, *alerts: Alert) -> None:
-    producer = make_producer(settings, "test")
-    await producer.start()
-    try:
-        for alert in alerts:
-            await (await publish(producer, ALERTS, alert.article_id, alert))
-    finally:
-        await producer.stop()
-
-
-async def eventually(check: Callable[[], bool], within_seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + within_seconds
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
-
-
-@asynccontextmanager
-async def scenario(
-    settings: Settings, receiver: Receiver
-) -> AsyncIterator[tuple[Settings, str, Subscription]]:
-    """Fast settings, a fresh consumer group at the end of the alerts topic, a subscription to ``receiver``
-    filtered on a watch list of its own (removed afterwards)."""
-    cfg = fast(settings)
-    await ensure_topics(cfg)
-    group = f"test-alerter-{uuid.uuid4().hex}"
-    await commit_group_to_end(cfg, group, ALERTS)
-    watchlist = f"wl-{uuid.uuid4().hex}"
-    sub = new_subscription("test", webhook_url=receiver.url, watchlists=[watchlist], allow_private=True)
-    await add_subscription(cfg, sub)
-    try:
-        yield cfg, group, sub
-    finally:
-        await remove_subscription(cfg, sub.subscription_id)
-
-
 async def test_an_alert_reaches_the_receiver_once_signed_and_is_audited(settings: Settings) -> None:
     async with Receiver() as rx, scenario(settings, rx) as (cfg, group, sub):
-        service = AlerterService(cfg, group_id=group)
+        service = alerter(cfg, group, sub)
         async with tails(cfg, DELIVERIES) as [deliveries]:
             try:
                 await service.start()
@@ -205,7 +64,7 @@ async def test_503_twice_then_200_is_delivered_once_with_every_attempt_recorded(
         Receiver([Step(503), Step(503)], default=Step(200)) as rx,
         scenario(settings, rx) as (cfg, group, sub),
     ):
-        service = AlerterService(cfg, group_id=group)
+        service = alerter(cfg, group, sub)
         async with tails(cfg, DELIVERIES) as [deliveries]:
             try:
                 await service.start()
@@ -230,7 +89,7 @@ async def test_503_twice_then_200_is_delivered_once_with_every_attempt_recorded(
 
 async def test_a_malformed_message_goes_to_the_dlq_and_the_service_carries_on(settings: Settings) -> None:
     async with Receiver() as rx, scenario(settings, rx) as (cfg, group, sub):
-        service = AlerterService(cfg, group_id=group)
+        service = alerter(cfg, group, sub)
         poison_key = f"poison-{uuid.uuid4().hex}".encode()
         async with tails(cfg, ALERTS_DLQ) as [dlq]:
             try:
@@ -258,7 +117,7 @@ async def test_a_restart_does_not_deliver_committed_alerts_again(settings: Setti
         second = make_alert(sub.watchlists[0], article)
         second.alert_id += "-2"
         for alert in (first, second):
-            service = AlerterService(cfg, group_id=group)
+            service = alerter(cfg, group, sub)
             try:
                 await service.start()
                 await produce(cfg, alert)
@@ -272,23 +131,67 @@ async def test_a_restart_does_not_deliver_committed_alerts_again(settings: Setti
     assert sum(second.alert_id.encode() in b for b in bodies) == 1
 
 
-async def test_an_alert_cut_short_by_shutdown_is_delivered_after_restart(settings: Settings) -> None:
+async def test_a_scheduled_retry_survives_a_restart(settings: Settings) -> None:
     async with Receiver([Step(503)], default=Step(200)) as rx, scenario(settings, rx) as (cfg, group, sub):
-        slow = cfg.replace(delivery_backoff_initial_seconds=60, delivery_backoff_max_seconds=60)
+        slow = cfg.replace(delivery_retry_schedule="2s")
         alert = make_alert(sub.watchlists[0])
-        service = AlerterService(slow, group_id=group)
+        service = alerter(slow, group, sub)
         try:
             await service.start()
             await produce(slow, alert)
-            await eventually(lambda: len(rx.received) == 1)  # the 503, then a 60 s backoff
+            await eventually(lambda: len(rx.received) == 1)  # the 503; the retry waits on Kafka, 2 s
         finally:
-            await service.stop()  # cuts the backoff short: the alert is not committed
-        restarted = AlerterService(cfg, group_id=group)
+            await service.stop()
+        assert len(rx.received) == 1
+        restarted = alerter(slow, group, sub)
         try:
             await restarted.start()
             await eventually(lambda: len(rx.received) == 2)
+            await asyncio.sleep(0.5)  # nothing more may come
         finally:
             await restarted.stop()
+    assert len(rx.received) == 2
     assert {r.headers["webhook-id"] for r in rx.received} == {
         delivery_id_for(alert.alert_id, sub.subscription_id)
     }
+
+
+async def test_policies_hold_alerts_on_the_schedule_and_a_digest_comes_due(settings: Settings) -> None:
+    """Digest (every 3 alerts) and quiet hours (the current hour) through Kafka: nothing arrives until the
+    third alert, then one signed digest of the three."""
+    async with Receiver() as rx, scenario(settings, rx) as (cfg, group, digest_sub):
+        digest_sub.digest.every_alerts = 3
+        await add_subscription(cfg, digest_sub)
+        hour = datetime.now(UTC).hour
+        quiet_sub = new_subscription(
+            "quiet", webhook_url=rx.url, watchlists=[f"wl-{uuid.uuid4().hex}"], allow_private=True
+        )
+        quiet_sub.quiet_hours.start = f"{hour:02d}:00"
+        quiet_sub.quiet_hours.end = f"{(hour + 2) % 24:02d}:00"
+        await add_subscription(cfg, quiet_sub)
+        service = alerter(cfg, group, digest_sub, quiet_sub)
+        try:
+            await service.start()
+            assert service._digest_size(digest_sub.subscription_id) == 3  # the alerter sees the policy
+            deferred = service.metrics.deferred
+            first = [make_alert(digest_sub.watchlists[0]) for _ in range(2)]
+            await produce(cfg, *first, make_alert(quiet_sub.watchlists[0]))
+            await eventually(lambda: deferred.labels(reason="digest")._value.get() == 2)
+            await eventually(lambda: deferred.labels(reason="quiet_hours")._value.get() == 1)
+            await asyncio.sleep(0.5)
+            assert rx.received == []  # all held
+            third = make_alert(digest_sub.watchlists[0])
+            await produce(cfg, third)
+            await eventually(lambda: len(rx.received) == 1)
+            await asyncio.sleep(0.5)  # nothing more may come
+        finally:
+            await service.stop()
+            await remove_subscription(cfg, quiet_sub.subscription_id)
+    [digest] = rx.received
+    ids = [delivery_id_for(a.alert_id, digest_sub.subscription_id) for a in [*first, third]]
+    assert digest.headers["webhook-id"] == digest_id_for(ids)
+    check_signed(digest_sub.webhook.secret, digest)
+    body = json.loads(digest.body)
+    assert body["schema"] == "newswatch.digest.v1"
+    assert sorted(a["alert_id"] for a in body["alerts"]) == sorted(a.alert_id for a in [*first, third])
+    assert service.metrics.digests.labels(channel="webhook")._value.get() == 1

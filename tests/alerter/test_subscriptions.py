@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import uuid
 from typing import Any
 
@@ -23,6 +24,8 @@ from newswatch.alerter.subscriptions import (
     remove_subscription,
     validated,
 )
+from newswatch.alerter.validation import check_address, parse_quiet_hours
+from newswatch.cli import _subscription_from_args, build_parser
 from newswatch.settings import Settings, load_settings
 
 
@@ -150,6 +153,15 @@ JSON = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
     max_leaves=12,
 )
+SLACK_URL = "https://hooks.example.org/T/SECRETPATH"
+ADDRESSES = [
+    "ops@example.org",
+    "a.b+c@x.example.net",
+    "Ops <ops@example.org>",
+    "x@y",
+    "a@b.org\r\nBcc: z@e.org",
+]
+ZONES = ["Europe/Paris", "UTC", "Mars/Base", "../etc/passwd", ""]
 FIELD_VALUES = st.fixed_dictionaries(
     {},
     optional={
@@ -161,15 +173,32 @@ FIELD_VALUES = st.fixed_dictionaries(
         "min_score": JSON,
         "channel": JSON
         | st.fixed_dictionaries(
-            {"type": st.sampled_from(["webhook", "console", "x"])},
-            optional={"url": st.text(max_size=40) | JSON, "secret": st.text(max_size=60) | JSON},
+            {"type": st.sampled_from(["webhook", "slack", "email", "console", "stream", "x"])},
+            optional={
+                "url": st.sampled_from([SLACK_URL, "x"]) | st.text(max_size=40),
+                "secret": st.text(max_size=60) | JSON,
+                "to": st.lists(st.sampled_from(ADDRESSES) | st.text(max_size=20), max_size=3) | JSON,
+                "subject_prefix": st.text(max_size=60) | JSON,
+            },
         ),
+        "rate_limit_per_hour": st.integers(-5, 200_000) | JSON,
+        "digest": st.none()
+        | JSON
+        | st.fixed_dictionaries({}, optional={"every_alerts": st.integers(-1, 2000) | JSON,
+                                              "every_seconds": st.integers(-1, 10**6)}),
+        "quiet_hours": st.none()
+        | JSON
+        | st.fixed_dictionaries(
+            {"start": st.sampled_from(["22:00", "7:00", "24:00", ""]) | st.text(max_size=6)},
+            optional={"end": st.sampled_from(["07:00", "22:00"]), "timezone": st.sampled_from(ZONES) | JSON},
+        ),
+        "owner_email": st.sampled_from(ADDRESSES) | st.text(max_size=20) | JSON,
         "id": JSON,
     },
-)
+)  # fmt: skip
 
 
-@hsettings(max_examples=300, deadline=None)
+@hsettings(max_examples=400, deadline=None)
 @given(body=JSON | FIELD_VALUES)
 def test_request_bodies_never_raise_anything_but_invalid_subscription(body: Any) -> None:
     """Property: any JSON body is either a valid subscription or a clear InvalidSubscriptionError."""
@@ -181,11 +210,14 @@ def test_request_bodies_never_raise_anything_but_invalid_subscription(body: Any)
         except InvalidSubscriptionError as exc:
             assert str(exc) and exc.code
             continue
-        assert clean.name and clean.WhichOneof("channel") in ("webhook", "console")
+        assert clean.name and clean.WhichOneof("channel") in payloads.CHANNEL_TYPES
         if generated is not None:
             assert clean.webhook.secret == generated
         shown = payloads.to_json(clean)
         assert "secret" not in shown["channel"]
+        assert "SECRETPATH" not in json.dumps(shown) or clean.HasField("webhook")
+        for address in [*clean.email.to, clean.owner_email]:
+            assert not set(address) & set('\r\n, <>"')
 
 
 def test_loopback_webhook_allowed_when_private_networks_are() -> None:
@@ -214,3 +246,147 @@ async def test_add_list_remove_on_the_real_broker(settings: Settings) -> None:
     assert await remove_subscription(settings, s.subscription_id) is True
     assert s.subscription_id not in {x.subscription_id for x in await list_subscriptions(settings)}
     assert await remove_subscription(settings, s.subscription_id) is False
+
+
+# ---------------------------------------------------------------- Slack, email, stream, delivery policy
+
+
+def test_slack_email_and_stream_subscriptions() -> None:
+    slack = new_subscription(
+        "s", slack_url="https://hooks.example.org/services/T/B/SECRET", allow_private=False
+    )
+    assert slack.slack.url == "https://hooks.example.org/services/T/B/SECRET"
+    assert redacted(slack).slack.url == "https://hooks.example.org/…" and slack.slack.url.endswith("SECRET")
+    mail = new_subscription("m", email_to=["ops@Example.org"], subject_prefix=" [ops] ", allow_private=False)
+    assert list(mail.email.to) == ["ops@example.org"] and mail.email.subject_prefix == "[ops]"
+    assert new_subscription("t", stream=True, allow_private=False).WhichOneof("channel") == "stream"
+
+
+@pytest.mark.parametrize(
+    ("case", "kwargs", "field"),
+    [
+        ("two channels", {"slack_url": "https://hooks.example.org/x", "stream": True}, "channel"),
+        ("no channel", {}, "channel"),
+        ("prefix without email", {"console": True, "subject_prefix": "[x]"}, "channel.subject_prefix"),
+        (
+            "secret on slack",
+            {"slack_url": "https://hooks.example.org/x", "secret": "whsec_x"},
+            "channel.secret",
+        ),
+        ("slack ftp", {"slack_url": "ftp://hooks.example.org/x"}, "channel.url"),
+        ("slack private", {"slack_url": "http://192.168.1.1/x"}, "channel.url"),
+        ("bad address", {"email_to": ["nobody"]}, "channel.to"),
+    ],
+)
+def test_invalid_channels_are_refused(case: str, kwargs: dict[str, Any], field: str) -> None:
+    with pytest.raises(InvalidSubscriptionError) as info:
+        new_subscription("x", allow_private=False, **kwargs)
+    assert info.value.field == field
+
+
+async def test_validated_resolves_the_slack_host(fake_dns: None) -> None:
+    sub = new_subscription("s", slack_url="https://internal.example.org/hook", allow_private=False)
+    with pytest.raises(InvalidSubscriptionError) as info:
+        await validated(sub, allow_private=False)
+    assert info.value.code == "unsafe_url" and "Slack" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["ops@example.org", "first.last+tag@mail.example.co.uk", "o'neil@example.org", "x_y@a-b.example"],
+)
+def test_valid_addresses(address: str) -> None:
+    assert check_address(address, "f").lower() == address.lower()
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["", "ops", "@example.org", "ops@", "ops@localhost", "a..b@example.org", ".a@example.org",
+     "a@-x.example.org", "Ops <ops@example.org>", '"a b"@example.org', "a@example.org\r\nBcc: x@y.org",
+     "a@example.org,b@example.org", "a b@example.org", "x" * 65 + "@example.org",
+     "a@" + "b" * 250 + ".org"],
+)  # fmt: skip
+def test_invalid_addresses(address: str) -> None:
+    with pytest.raises(InvalidSubscriptionError):
+        check_address(address, "f")
+
+
+@hsettings(max_examples=500, deadline=None)
+@given(text=st.text(max_size=80))
+def test_addresses_accepted_never_hold_header_syntax(text: str) -> None:
+    """Property: an accepted address is one token that cannot start or split a header."""
+    try:
+        address = check_address(text, "f")
+    except InvalidSubscriptionError as exc:
+        assert exc.field == "f"
+        return
+    assert address.count("@") == 1 and address.isascii() and address.isprintable()
+    assert not set(address) & set(' \r\n\t,;:<>()[]"\\')
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet="0123456789:- x", max_size=14))
+def test_quiet_hours_parse_or_say_why(text: str) -> None:
+    try:
+        start, end = parse_quiet_hours(text)
+    except InvalidSubscriptionError as exc:
+        assert exc.field and exc.field.startswith("quiet_hours")
+        return
+    for clock in (start, end):
+        hours, minutes = clock.split(":")
+        assert len(clock) == 5 and 0 <= int(hours) < 24 and 0 <= int(minutes) < 60
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--slack", "https://hooks.example.org/T/B/X"], {"channel": "slack"}),
+        (["--email", "a@example.org", "--email", "b@example.org", "--subject-prefix", "[x]"],
+         {"channel": "email"}),
+        (["--stream"], {"channel": "stream"}),
+        (["--console", "--rate-limit-per-hour", "12"], {"rate_limit_per_hour": 12}),
+        (["--console", "--digest-every-alerts", "5", "--digest-every-seconds", "600"], {"digest": (5, 600)}),
+        (["--console", "--quiet-hours", "22:00-07:00", "--timezone", "Europe/Paris"],
+         {"quiet_hours": ("22:00", "07:00", "Europe/Paris")}),
+        (["--console", "--owner-email", "Lead@Example.org"], {"owner_email": "Lead@example.org"}),
+    ],
+)  # fmt: skip
+def test_cli_flags_build_the_subscription(argv: list[str], expected: dict[str, Any]) -> None:
+    args = build_parser().parse_args(["subscriptions", "add", "--name", "n", *argv])
+    sub = normalised(_subscription_from_args(args, Settings()), allow_private=False)
+    for key, value in expected.items():
+        if key == "channel":
+            assert sub.WhichOneof("channel") == value
+        elif key == "digest":
+            assert (sub.digest.every_alerts, sub.digest.every_seconds) == value
+        elif key == "quiet_hours":
+            assert (sub.quiet_hours.start, sub.quiet_hours.end, sub.quiet_hours.timezone) == value
+        else:
+            assert getattr(sub, key) == value
+    if sub.HasField("email"):
+        assert list(sub.email.to) == ["a@example.org", "b@example.org"] and sub.email.subject_prefix == "[x]"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--console", "--quiet-hours", "22-07"], "HH:MM"),
+        (["--console", "--quiet-hours", "late"], "START-END"),
+        (["--console", "--timezone", "Europe/Paris"], "--quiet-hours"),
+        (["--console", "--quiet-hours", "22:00-07:00", "--timezone", "Nowhere/City"], "IANA"),
+        (["--console", "--digest-every-alerts", "1"], "2-1000"),
+        (["--email", "not-an-address"], "email address"),
+    ],
+)
+def test_cli_flags_refused_with_a_clear_message(argv: list[str], message: str) -> None:
+    args = build_parser().parse_args(["subscriptions", "add", "--name", "n", *argv])
+    with pytest.raises(InvalidSubscriptionError, match=message):
+        normalised(_subscription_from_args(args, Settings()), allow_private=False)
+
+
+def test_cli_channels_are_mutually_exclusive(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(
+            ["subscriptions", "add", "--name", "n", "--stream", "--email", "a@example.org"]
+        )
+    assert "not allowed with" in capsys.readouterr().err

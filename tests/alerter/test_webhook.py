@@ -193,3 +193,23 @@ async def test_closed_channel_does_not_deliver() -> None:
 )  # fmt: skip
 def test_classify_status(status: int, expected: bool | None) -> None:
     assert classify_status(status) is expected
+
+
+async def test_a_digest_is_one_signed_post_of_every_alert() -> None:
+    second = Alert()
+    second.CopyFrom(ALERT)
+    second.alert_id = "al-2"
+    async with Receiver() as rx:
+        sub = new_subscription("t", webhook_url=rx.url, allow_private=True)
+        channel = WebhookChannel(local_settings())
+        try:
+            result = await channel.deliver_digest([ALERT, second], sub, "msg_digest", 1)
+        finally:
+            await channel.close()
+    assert result.http_status == 204
+    assert len(rx.received) == 1
+    check_signed(sub.webhook.secret, rx.received[0])
+    doc = json.loads(rx.received[0].body)
+    assert doc["schema"] == "newswatch.digest.v1" and doc["count"] == 2
+    assert [a["alert_id"] for a in doc["alerts"]] == ["al-1", "al-2"]
+    assert {k.lower(): v for k, v in rx.received[0].headers.items()}["webhook-id"] == "msg_digest"

@@ -210,8 +210,7 @@ def pipeline_env(kafka_bootstrap: str, data_dir: Path, **extra: str) -> dict[str
             "NEWSWATCH_PROCESSOR_METRICS_PORT": str(free_port()),
             "NEWSWATCH_ALERTER_METRICS_PORT": str(free_port()),
             "NEWSWATCH_API_PORT": str(free_port()),
-            "NEWSWATCH_DELIVERY_BACKOFF_INITIAL_SECONDS": "0.2",
-            "NEWSWATCH_DELIVERY_BACKOFF_MAX_SECONDS": "1",
+            "NEWSWATCH_DELIVERY_RETRY_SCHEDULE": "0.2s,0.4s,0.8s,1s",
             "NEWSWATCH_SHUTDOWN_DEADLINE_SECONDS": "15",
             "NEWSWATCH_LOG_FORMAT": "json",
         }

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
 
 from newswatch import contracts
+from newswatch.errors import SettingsError
 from newswatch.processor.agents import (
     DLQ_ERROR_HEADER,
     DLQ_REASON_HEADER,
@@ -18,31 +20,44 @@ from newswatch.processor.agents import (
     RawMessage,
     WatchlistRegistry,
 )
-from newswatch.processor.app import consumer_lag
+from newswatch.processor.app import consumer_lag, run_worker
 from newswatch.processor.dedupe import Deduplicator
 from newswatch.processor.dupindex import NearDupIndex, decode_entry
 from newswatch.processor.enrich import alert_id
 from newswatch.processor.metrics import MAX_WATCHLIST_LABELS, ProcessorMetrics
 from newswatch.processor.places import default_gazetteer
+from newswatch.processor.runtime import region_table
+from newswatch.processor.seen import SeenLog
 from newswatch.processor.watchlist import default_watchlist, parse_watchlists
 from newswatch.replay import REPLAY_HEADER
+from newswatch.settings import Settings
 from newswatch.topics import ALERTS, ARTICLES_ENRICHED, ARTICLES_RAW_DLQ, TopicSpec
 from newswatch.v1.alert_pb2 import Alert
 from newswatch.v1.article_pb2 import Article
 from newswatch.v1.enriched_pb2 import EnrichedArticle
+
+SEEN_LOG = TopicSpec("test-processor-seen-changelog", "chunk id", "seen chunk", compacted=True)
+INDEX_LOG = TopicSpec("test-processor-neardup-changelog", "article_id", "index entry", compacted=True)
+Sent = tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]], int | None]
 
 
 class FakeOutputs:
     """Records sends; deliveries succeed unless ``fail`` is set (then the future raises)."""
 
     def __init__(self) -> None:
-        self.sent: list[tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]] = []
+        self.sent: list[Sent] = []
         self.fail: Exception | None = None
 
     async def send(
-        self, topic: TopicSpec, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]
+        self,
+        topic: TopicSpec,
+        key: bytes | None,
+        value: bytes | None,
+        headers: list[tuple[str, bytes]],
+        *,
+        partition: int | None,
     ) -> Awaitable[Any]:
-        self.sent.append((topic.name, key, value, headers))
+        self.sent.append((topic.name, key, value, headers, partition))
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if self.fail is not None:
             fut.set_exception(self.fail)
@@ -50,40 +65,23 @@ class FakeOutputs:
             fut.set_result(None)
         return fut
 
-    def on(self, topic: TopicSpec) -> list[tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]]:
+    def on(self, topic: TopicSpec) -> list[Sent]:
         return [s for s in self.sent if s[0] == topic.name]
 
 
-class DictStore:
-    """A PartitionedStore that remembers the partition of every write."""
-
-    def __init__(self) -> None:
-        self.data: dict[bytes, bytes] = {}
-        self.partitions: dict[bytes, int] = {}
-
-    def get(self, key: bytes, /) -> bytes | None:
-        return self.data.get(key)
-
-    def put(self, partition: int, key: bytes, value: bytes, /) -> None:
-        self.data[key] = value
-        self.partitions[key] = partition
-
-
 class Rig:
-    def __init__(self, index: NearDupIndex | None = None) -> None:
+    def __init__(self, index: NearDupIndex | None = None, seen: SeenLog | None = None) -> None:
         self.registry = CollectorRegistry()
         self.metrics = ProcessorMetrics(self.registry)
         self.watchlists = WatchlistRegistry(default_watchlist(), self.metrics)
         self.watchlists.mark_loaded()
-        self.seen_store = DictStore()
-        self.seen = self.seen_store.data
-        self.log = DictStore()
-        self.index = index or NearDupIndex()
+        self.seen = seen if seen is not None else SeenLog(100_000, 3)
+        self.index = index if index is not None else NearDupIndex()
         self.outputs = FakeOutputs()
         self.processor = ArticleProcessor(
             self.watchlists,
             default_gazetteer(),
-            Deduplicator(self.seen_store, self.index, self.log),
+            Deduplicator(self.seen, self.index, SEEN_LOG, INDEX_LOG),
             self.outputs,
             self.metrics,
         )
@@ -100,6 +98,21 @@ class Rig:
 
     def enriched(self) -> list[EnrichedArticle]:
         return [contracts.decode(EnrichedArticle, e[2], e[3]) for e in self.outputs.on(ARTICLES_ENRICHED)]
+
+    def index_log(self) -> dict[bytes, bytes | None]:
+        """The near-duplicate changelog as compacted (key -> last value)."""
+        return {s[1]: s[2] for s in self.outputs.on(INDEX_LOG) if s[1] is not None}
+
+    def restarted(self) -> Rig:
+        """A new worker whose seen set and index are rebuilt from this one's changelog records."""
+        seen = SeenLog(self.seen.max_articles, self.seen.partitions)
+        index = NearDupIndex()
+        for _, key, value, _, partition in self.outputs.on(SEEN_LOG):
+            seen.apply(partition or 0, key, value)
+        for key, value in self.index_log().items():
+            if value is not None:
+                index.add(decode_entry(key.decode(), value), now=time.time())
+        return Rig(index, seen)
 
 
 @pytest.fixture
@@ -119,7 +132,10 @@ async def test_processed_article_yields_enriched_and_alert(rig: Rig) -> None:
     decoded = contracts.decode(EnrichedArticle, enriched[2], enriched[3])
     assert {m.term_id for m in decoded.matches} == {"isis", "palmyra"}
     assert contracts.decode(Alert, alert[2], alert[3]).watchlist_id == "default"
-    assert b"a1" in rig.seen
+    assert "a1" in rig.seen
+    ((_, chunk_id, chunk, headers, partition),) = rig.outputs.on(SEEN_LOG)
+    assert chunk_id is not None and len(chunk_id) == 8
+    assert partition == 0 and chunk is not None and headers == []
     assert rig.value("newswatch_processor_articles_total", outcome="processed") == 1
     assert rig.value("newswatch_processor_alerts_total", watchlist="default") == 1
     assert rig.value("newswatch_processor_matches_total", kind="organisation", watchlist="default") == 1
@@ -146,8 +162,9 @@ async def test_exact_copy_under_another_id_points_to_the_first_and_is_alerted_on
     assert rig.value("newswatch_processor_near_duplicates_total", match="exact") == 1
     assert rig.value("newswatch_processor_alerts_suppressed_total", watchlist="default") == 1
     # Both were recorded durably, each on its own source partition.
-    assert rig.log.partitions == {b"a1": 0, b"a2": 2} and rig.seen_store.partitions == {b"a1": 0, b"a2": 2}
-    assert decode_entry("a2", rig.log.data[b"a2"]).cluster_id == "a1"
+    assert [(s[1], s[4]) for s in rig.outputs.on(INDEX_LOG)] == [(b"a1", 0), (b"a2", 2)]
+    assert [s[4] for s in rig.outputs.on(SEEN_LOG)] == [0, 2]
+    assert decode_entry("a2", rig.index_log()[b"a2"] or b"").cluster_id == "a1"
 
 
 CT = [("content-type", contracts.content_type_for(Article).encode())]
@@ -181,7 +198,7 @@ async def test_failed_delivery_leaves_the_article_unseen(rig: Rig) -> None:
     rig.outputs.fail = ConnectionError("broker gone")
     with pytest.raises(ConnectionError):
         await rig.feed(_article("a1", "Daesh"))
-    assert rig.seen == {}
+    assert len(rig.seen) == 0 and rig.outputs.on(SEEN_LOG) == []
     rig.outputs.fail = None
     assert await rig.feed(_article("a1", "Daesh")) == "processed"
 
@@ -194,7 +211,7 @@ async def test_processing_error_goes_to_the_dlq(rig: Rig, monkeypatch: pytest.Mo
     assert await rig.feed(_article("a1", "Daesh")) == "failed"
     (dlq,) = rig.outputs.on(ARTICLES_RAW_DLQ)
     assert contracts.header(dlq[3], DLQ_REASON_HEADER) == "processing_error"
-    assert rig.seen == {}
+    assert len(rig.seen) == 0
 
 
 async def test_watchlist_hot_reload_swaps_the_matcher(rig: Rig) -> None:
@@ -342,7 +359,7 @@ async def test_failed_delivery_of_the_first_never_costs_its_alert(rig: Rig, seed
     rig.outputs.fail = ConnectionError("broker gone")
     with pytest.raises(ConnectionError):
         await rig.feed(original)
-    assert rig.log.data == {} and rig.seen == {}
+    assert rig.index_log() == {} and len(rig.seen) == 0
     rig.outputs.fail = None
     await rig.feed(copy)  # meanwhile: the copy takes the (unconfirmed) first as its cluster
     assert await rig.feed(original) == "processed"
@@ -357,9 +374,7 @@ async def test_decisions_survive_a_restart_through_the_log(rig: Rig, seed_text: 
     the cluster and what it was alerted for."""
     original, copy = syndicated_pair(seed_text, "sf-1", "mondo-1")
     await rig.feed(original)
-    restarted = Rig()
-    for key, value in rig.log.data.items():
-        restarted.index.add(decode_entry(key.decode(), value), now=time.time())
+    restarted = rig.restarted()
     await restarted.feed(copy)
     assert restarted.enriched()[0].duplicate_of == "sf-1"
     assert restarted.alerts() == []
@@ -405,3 +420,59 @@ def test_consumer_lag_sums_what_is_left_on_each_partition(
     highwaters: dict[str, int | None], positions: dict[str, int], lag: int
 ) -> None:
     assert consumer_lag(highwaters, positions) == lag
+
+
+# --- the seen set's bound, and settings ---------------------------------------------------------------
+
+
+async def test_republished_article_inside_the_bound_is_dropped_after_a_restart_too() -> None:
+    rig = Rig(seen=SeenLog(3, 1))
+    for n in range(6):
+        assert await rig.feed(_article(f"s{n}", "weather report"), partition=0) == "processed"
+    assert len(rig.seen) == 3
+    assert await rig.feed(_article("s5", "weather report")) == "duplicate"
+    restarted = rig.restarted()
+    assert len(restarted.seen) == 3
+    assert await restarted.feed(_article("s4", "weather report")) == "duplicate"
+    # Beyond the bound an id is forgotten: consumed again, it is processed again (same alert ids).
+    assert await restarted.feed(_article("s0", "weather report")) == "processed"
+
+
+async def test_one_seen_chunk_per_partition_and_batch(rig: Rig) -> None:
+    messages = []
+    for n, partition in enumerate([0, 1, 0, 2, 1]):
+        value, headers = contracts.encode(_article(f"b{n}", "weather report"))
+        messages.append(RawMessage(f"b{n}".encode(), value, headers, partition))
+    assert await rig.processor.process_batch(messages) == ["processed"] * 5
+    assert sorted(s[4] or 0 for s in rig.outputs.on(SEEN_LOG)) == [0, 1, 2]
+    assert rig.value("newswatch_processor_articles_total", outcome="processed") == 5
+
+
+async def test_a_failed_changelog_write_stops_the_next_batch(rig: Rig) -> None:
+    await rig.feed(_article("c1", "weather report"))
+    failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    failed.set_exception(ConnectionError("changelog write failed"))
+    rig.processor._changelog = [failed]
+    with pytest.raises(ConnectionError):
+        await rig.feed(_article("c2", "weather report"))
+    assert "c2" not in rig.seen
+
+
+def test_a_bad_regions_file_is_a_settings_error(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    bad = tmp_path / "regions.yaml"
+    bad.write_text("regions:\n  mena:\n    countries: [Syria]\n")
+    for path in (bad, tmp_path / "missing.yaml"):
+        with pytest.raises(SettingsError, match="NEWSWATCH_REGIONS_FILE") as caught:
+            region_table(Settings(regions_file=str(path)))
+        assert caught.value.name == "NEWSWATCH_REGIONS_FILE" and str(path) in str(caught.value)
+    # The worker stops with exit code 2 before it waits for a broker (none is at this address).
+    assert run_worker(Settings(regions_file=str(bad), kafka_bootstrap="127.0.0.1:1")) == 2
+    assert "bad setting NEWSWATCH_REGIONS_FILE" in caplog.text and "alpha-2" in caplog.text
+
+
+def test_a_regions_file_replaces_the_packaged_table(tmp_path: Path) -> None:
+    own = tmp_path / "regions.yaml"
+    own.write_text("regions:\n  levant_only:\n    countries: [SY, LB]\n")
+    table = region_table(Settings(regions_file=str(own)))
+    assert table.regions_for("SY") == ("levant_only",) and table.regions_for("IQ") == ()
+    assert region_table(Settings()).regions_for("SY")  # empty: the packaged table

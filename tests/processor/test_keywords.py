@@ -8,12 +8,14 @@ from __future__ import annotations
 import json
 import unicodedata
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from newswatch.processor.keywords import AutomatonMatcher, Matcher, RegexMatcher, build_matcher
+from newswatch.processor.keywords import AutomatonMatcher, Match, Matcher, RegexMatcher, build_matcher
+from newswatch.processor.places import default_gazetteer
 from newswatch.processor.watchlist import default_watchlist, parse_watchlists
 
 DEV = Path(__file__).resolve().parents[2].parent / "shared" / "eval" / "keywords-dev.jsonl"
@@ -144,6 +146,126 @@ def test_composed_and_decomposed_text_match_alike(text: str) -> None:
 @given(st.sampled_from(["Daesh", "ISIL", "Palmyre", "Tadmur", "Daech"]), st.text(max_size=40))
 def test_case_insensitive_aliases_ignore_case(alias: str, noise: str) -> None:
     text = f"{noise} {alias} fighters"
+
+    def of_alias(matches: list[Match]) -> set[tuple[int, str]]:
+        # only the alias's own matches: a shouted neighbour may change how an acronym nearby reads
+        return {(m.start, m.term_id) for m in matches if m.matched_text.casefold() == alias.casefold()}
+
     for variant in (alias.lower(), alias.upper(), alias.title()):
-        found = {m.term_id for m in AUTOMATON.match(text.replace(alias, variant))}
-        assert found == {m.term_id for m in AUTOMATON.match(text)}
+        assert of_alias(AUTOMATON.match(text.replace(alias, variant))) == of_alias(AUTOMATON.match(text))
+
+
+# --- the Hit rule: place context OR a gazetteer resolution to Hīt, Iraq (GeoNames 95788) ------------
+
+HIT_ID = "95788"
+
+
+class _Place(NamedTuple):
+    start: int
+    end: int
+    geonames_id: str
+
+
+def _places_at(text: str, word: str, geonames_id: str) -> list[_Place]:
+    at = text.index(word)
+    return [_Place(at, at + len(word), geonames_id)]
+
+
+@pytest.mark.parametrize(
+    ("text", "resolved_to", "expected"),
+    [
+        # no context word within the window: the tagger's resolution decides
+        (
+            "Fighting resumed around Hit on Sunday, a spokesman told reporters at a long briefing.",
+            HIT_ID,
+            True,
+        ),
+        ("Fighting resumed around Hit on Sunday, a spokesman told reporters at a long briefing.", "", False),
+        ("Fighting resumed around Hit on Sunday, a spokesman told reporters at a long briefing.", "1", False),
+        (
+            "Les combats ont repris autour de Hit dimanche matin, selon un porte-parole militaire.",
+            HIT_ID,
+            True,
+        ),
+        ("Des familles sont rentrées à Hit jeudi, après des mois passés loin de chez elles.", HIT_ID, True),
+        ("Des familles sont rentrées à Hit jeudi, après des mois passés loin de chez elles.", "", False),
+        # negative context still vetoes, resolved or not
+        ("Hit by a roadside bomb, the convoy stopped for the night.", HIT_ID, False),
+        ("Hit hard by the storm, farmers counted their losses for weeks.", HIT_ID, False),
+        ("Ce titre est devenu le hit de l'été sur les radios.", HIT_ID, False),  # lower case: no hit at all
+        ("The airstrike hit a convoy on the road.", HIT_ID, False),
+        # context words alone still suffice
+        ("Government troops recaptured Hit, a town on the Euphrates.", "", True),
+        ("La ville de Hit, sur l'Euphrate, était encerclée.", "", True),
+    ],
+)
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+def test_hit_needs_place_context_or_a_resolution_to_hit_iraq(
+    implementation: type[AutomatonMatcher] | type[RegexMatcher], text: str, resolved_to: str, expected: bool
+) -> None:
+    matcher = implementation([default_watchlist()])
+    word = "Hit" if "Hit" in text else "hit"
+    places = _places_at(text, word, resolved_to) if resolved_to else []
+    found = [m for m in matcher.match(text, places) if m.term_id == "hit"]
+    assert bool(found) is expected
+    assert all(text[m.start : m.end] == "Hit" for m in found)
+
+
+def test_a_resolution_elsewhere_in_the_text_does_not_count() -> None:
+    text = "Fighting resumed around Hit on Sunday, a spokesman told reporters at a long briefing in Hit."
+    elsewhere = [_Place(text.rindex("Hit"), text.rindex("Hit") + 3, HIT_ID)]
+    found = [m.start for m in AUTOMATON.match(text, elsewhere) if m.term_id == "hit"]
+    assert found == [text.rindex("Hit")]
+
+
+def test_terms_without_context_words_ignore_places() -> None:
+    text = "Palmyra, New Jersey, held a parade."  # negative context: a resolution cannot override it
+    assert AUTOMATON.match(text, _places_at(text, "Palmyra", "163808")) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Ramadi lies outside the context window, yet tells the tagger which Hit this is
+        (
+            "Fighting resumed around Hit on Sunday, a spokesman told reporters at a briefing, as troops "
+            "pushed on toward Ramadi.",
+            True,
+        ),
+        (
+            "Les combats ont repris autour de Hit dimanche matin, selon un porte-parole militaire cit\u00e9 "
+            "par l'agence, tandis que les troupes avan\u00e7aient vers Ramadi.",
+            True,
+        ),
+        ("Hit by a roadside bomb, the convoy stopped while soldiers secured the road near Ramadi.", False),
+        ("Hit men working for the cartel were arrested on Sunday, police in Baghdad told reporters.", False),
+        ("Hit the road, the commander told his men before the long drive west from Baghdad.", False),
+    ],
+)
+def test_hit_with_the_real_gazetteer(text: str, expected: bool) -> None:
+    places = default_gazetteer().tag_places(text)
+    assert bool([m for m in AUTOMATON.match(text, places) if m.term_id == "hit"]) is expected
+    assert not [m for m in AUTOMATON.match(text) if m.term_id == "hit"]  # the context words alone: no
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+@pytest.mark.parametrize(
+    "term",
+    [
+        {"id": "p", "aliases": ["Palmyre", "PALMYRE", "palmyré"]},  # one key, three times
+        {
+            "id": "p",
+            "case_sensitive_aliases": ["Palmyre"],
+            "variants": [{"case_sensitive_aliases": ["Palmyre"]}],
+        },
+        {"id": "p", "aliases": ["palmyre"], "case_sensitive_aliases": ["Palmyre"]},  # both classes
+    ],
+)
+def test_one_match_per_term_and_span(
+    implementation: type[AutomatonMatcher] | type[RegexMatcher], term: dict[str, object]
+) -> None:
+    matcher = implementation(parse_watchlists({"id": "x", "terms": [term]}))
+    assert [(m.term_id, m.start, m.end) for m in matcher.match("à Palmyre, puis Palmyre")] == [
+        ("p", 2, 9),
+        ("p", 16, 23),
+    ]

@@ -135,3 +135,14 @@ def test_footer_search_only_at_line_starts_finds_the_same(text: str) -> None:
     assert [m.span() for m in normalize._footer_lines(text)] == expected
     if expected:
         assert normalize._may_have_footer(text)  # the shortcut never hides a footer
+
+
+@settings(max_examples=300, deadline=None)
+@given(footer_pieces, st.integers(0, 80))
+def test_masking_is_the_same_with_or_without_the_marker_shortcut(text: str, lines: int) -> None:
+    text = "line\n" * lines + text  # few lines: no shortcut; many: the marker check first
+    spans = normalize.boilerplate_spans(text)
+    expected = list(text)
+    for start, end in spans:
+        expected[start:end] = [c if c == "\n" else " " for c in text[start:end]]
+    assert mask_boilerplate(text) == "".join(expected)

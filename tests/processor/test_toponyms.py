@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from newswatch.processor import keyfacts, reading, textfacts, toponyms
+from newswatch.processor import keyfacts, reading, resolve, textfacts, toponyms
 from newswatch.processor.gazetteer import HOW_ABBREV, HOW_ALT, HOW_DEMONYM
 from newswatch.processor.normalize import fold, mask_boilerplate
 from newswatch.processor.overrides import default_cues
@@ -49,6 +49,21 @@ PLACES: list[tuple[GazetteerEntry, list[str | tuple[str, int]]]] = [
     (E("Berea", "28", "US", "city", "US.KY", 15_500), ["Berea"]),
     (E("Haleb", "29", "SY", "city", "SY.09", 300_000), ["Haleb", ("Berea", HOW_ALT), ("Halab", HOW_ALT)]),
     (E("United States", "30", "US", "country", "", 330_000_000), ["United States", "US"]),
+    (E("London", "31", "GB", "capital", "GB.ENG", 9_000_000), ["London"]),
+    (E("London", "32", "US", "city", "US.KY", 8_000), ["London"]),
+    (E("Brent", "33", "GB", "city", "GB.ENG", 300_000), ["Brent"]),
+    (E("Kentucky", "34", "US", "admin1", "US.KY", 4_500_000), ["Kentucky"]),
+    (E("Italy", "35", "IT", "country", "", 60_000_000), ["Italy"]),
+    (E("Italy", "36", "US", "city", "US.TX", 2_000), ["Italy"]),
+    (E("Palestine", "37", "PS", "country", "", 4_500_000), ["Palestine"]),
+    (E("Palestine", "38", "US", "city", "US.TX", 18_000), ["Palestine"]),
+    (E("Veria", "39", "GR", "city", "GR.B", 3_000_000), ["Veria", ("Kenton", HOW_ALT)]),
+    (E("Kenton", "40", "US", "city", "US.OH", 16_000), ["Kenton"]),
+    (E("Dublin", "41", "IE", "capital", "IE.L", 1_000_000), ["Dublin"]),
+    (E("Dublin", "42", "US", "city", "US.OH", 45_000), ["Dublin"]),
+    (E("Dublin City", "43", "IE", "admin2", "IE.L", 0), ["Dublin City"]),
+    (E("Kansas City", "44", "US", "city", "US.MO", 500_000), ["Kansas City"]),
+    (E("Kansas", "45", "US", "admin1", "US.KS", 2_900_000), ["Kansas"]),
 ]
 INDEX = index_from_places(PLACES, {"GE": frozenset({"RU"}), "IQ": frozenset({"SY"})})
 GAZ = Gazetteer(INDEX, default_cues(), demonyms=True)
@@ -119,6 +134,29 @@ def tags(text: str) -> list[tuple[str, str]]:
         ("alternate name needs context", "Halab is far.", []),
         ("alternate name with context", "Shelling in Halab, near Homs.", [("Halab", "29"), ("Homs", "26")]),
         ("demonym", "Georgian troops left Tbilisi.", [("Georgian", "16"), ("Tbilisi", "19")]),
+        # the article's home country: three other names or more, twice any other country's
+        ("home country", "London grew near Brent. Kentucky, Ohio, Texas and Atlanta voted.",
+         [("London", "32"), ("Brent", "33"), ("Kentucky", "34"), ("Ohio", "7"), ("Texas", "3"),
+          ("Atlanta", "18")]),
+        ("no home country", "London grew near Brent. Kentucky voted.",
+         [("London", "31"), ("Brent", "33"), ("Kentucky", "34")]),
+        ("a country keeps its name", "Italy voted, as did Texas, Ohio and Atlanta.",
+         [("Italy", "35"), ("Texas", "3"), ("Ohio", "7"), ("Atlanta", "18")]),
+        # a residence after a person's age is a town, not a country
+        ("residence", "Joyce Glover, 22, Palestine, was charged, the US said.",
+         [("Palestine", "38"), ("US", "30")]),
+        ("residence with of", "Joyce Glover, 22, of Palestine was charged, the US said.",
+         [("Palestine", "38"), ("US", "30")]),
+        ("no residence", "Palestine was discussed, the US said.", [("Palestine", "37"), ("US", "30")]),
+        # an institution after an alternate name: the town of that name, not the old name of a city
+        ("alternate name and a local institution", "Kenton police arrested two men.", [("Kenton", "40")]),
+        ("alternate name alone", "Kenton voted.", [("Kenton", "39")]),
+        # "X City" where the article reads X as a town: that town's council
+        ("town council", "Dublin City Council met as Dublin, Ohio, grew.",
+         [("Dublin", "42"), ("Dublin", "42"), ("Ohio", "7")]),
+        ("city subdivision alone", "Dublin City Council met.", [("Dublin City", "43")]),
+        ("a city named after a state", "Kansas City and Kansas voted.",
+         [("Kansas City", "44"), ("Kansas", "45")]),
     ],
 )  # fmt: skip
 def test_rules(rule: str, text: str, expected: list[tuple[str, str]]) -> None:
@@ -154,7 +192,23 @@ def test_empty_gazetteer_tags_nothing() -> None:
 SCANNER = ToponymScanner(GAZ.index)
 TEXTS = st.lists(
     st.sampled_from(
-        [*"PariskTexHītIqGeoagY -,.'\n\u0301\u00c9ÉSAB", "Paris", "Hit", "Ga.", "US", "Mr.", " said"]
+        [
+            *"PariskTexHītIqGeoagY -,.'\n\u0301\u00c9ÉSAB",
+            "Paris",
+            "Hit",
+            "Ga.",
+            "US",
+            "Mr.",
+            " said",
+            "Dublin City",
+            "DUBLIN CITY",
+            "Dublin",
+            ", 22, ",
+            " of ",
+            "Kenton",
+            " police",
+            "London",
+        ]
     ),
     max_size=60,
 ).map("".join) | st.text(max_size=200)
@@ -317,3 +371,33 @@ def test_caches_never_change_a_reading(monkeypatch: pytest.MonkeyPatch) -> None:
     cold = Gazetteer(INDEX, default_cues(), demonyms=True)
     assert [[(p.matched_text, p.geonames_id) for p in cold.tag_places(t)] for t in texts] == warm
     assert [[(p.matched_text, p.geonames_id) for p in cold.tag_places(t)] for t in texts] == warm
+
+
+def _rank_every_option(groups: object, live: list[resolve._Group]) -> None:
+    for group in live:
+        group.viable = list(enumerate(group.options))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["Springfield", "Smalltown", "Ohio", "Paris", "Texas", "London", "Kentucky", "Brent",
+                         "Homs", "Ḩimş", "Italy", "Palestine", "Berea", "Halab", "Georgia", "Ga.",
+                         "Gainesville", ", ", " in ", " the town of ", ". ", " police ", " voted ",
+                         "Atlanta"]),
+        max_size=30,
+    ).map("".join)
+)  # fmt: skip
+def test_ranking_only_viable_options_changes_no_choice(text: str) -> None:
+    pruned = tags(text)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(resolve, "_prune", _rank_every_option)
+        assert tags(text) == pruned
+
+
+@settings(max_examples=500, deadline=None)
+@given(CAPS_TEXT.map("".join) | st.text(alphabet="ABab .\u00e9\u0130\U0001f600", max_size=30))
+def test_caps_runs_are_found_where_the_expression_finds_them(text: str) -> None:
+    assert [m.span() for m in toponyms._caps_runs(text)] == [
+        m.span() for m in toponyms._CAPS_RUN.finditer(text)
+    ]

@@ -29,6 +29,7 @@ from newswatch.kafka import ensure_topics, make_consumer, make_producer
 from newswatch.processor.agents import DLQ_REASON_HEADER
 from newswatch.processor.app import ORIGIN_HEADER, topic_partitions
 from newswatch.processor.enrich import alert_id
+from newswatch.processor.seen import SEEN_TABLE, digest
 from newswatch.processor.watchlist import apply_watchlists, parse_watchlists
 from newswatch.settings import Settings, load_settings
 from newswatch.topics import ALERTS, ARTICLES_ENRICHED, ARTICLES_RAW, ARTICLES_RAW_DLQ, WATCHLISTS
@@ -400,6 +401,30 @@ async def test_restarted_worker_recovers_its_tables_and_still_drops_duplicates(w
     assert any(r.key == sentinel.encode() for r in records), worker.log.read_text()[-4000:]
     assert not [r for r in records if r.key == aid.encode()]
     assert "Error in recovery" not in worker.log.read_text()
+    assert worker.metric("newswatch_processor_seen_articles") >= 2  # recovered, then the sentinel
+    # The seen-table's changelog holds chunks of digests (one record per batch), among them the article's.
+    chunks = await _changelog(worker.settings, f"{worker.app_id}-{SEEN_TABLE}-changelog", 0)
+    assert chunks and all(value is None or value[:1] == b"\x01" for value in chunks.values())
+    assert any(value and digest(aid) in value[9:] for value in chunks.values())
+
+
+async def _changelog(settings: Settings, topic: str, partition: int) -> dict[bytes, bytes | None]:
+    """Key -> last value of one partition of a topic, read from its beginning to its current end."""
+    consumer = make_consumer(settings, "test-changelog", group_id=None)
+    await consumer.start()
+    try:
+        tp = TopicPartition(topic, partition)
+        consumer.assign([tp])
+        await consumer.seek_to_beginning(tp)
+        end = (await consumer.end_offsets([tp]))[tp]
+        found: dict[bytes, bytes | None] = {}
+        deadline = time.monotonic() + 30
+        while await consumer.position(tp) < end and time.monotonic() < deadline:
+            for records in (await consumer.getmany(tp, timeout_ms=500)).values():
+                found.update((r.key, r.value) for r in records)
+        return found
+    finally:
+        await consumer.stop()
 
 
 async def test_restarted_worker_still_knows_the_clusters(worker: Worker) -> None:

@@ -9,7 +9,17 @@ POST     ``/v1/subscriptions``        create one: 201 + ``Location``
 GET      ``/v1/subscriptions/{id}``   one subscription; 404 when unknown
 PATCH    ``/v1/subscriptions/{id}``   change the fields given (secret rotation: give a new one)
 DELETE   ``/v1/subscriptions/{id}``   remove it (a tombstone on the topic): 204
+GET      ``/v1/alerts/stream``        every alert as Server-Sent Events, filtered by the query
+GET      ``/v1/subscriptions/{id}/stream``  the alerts that pass that subscription's filters, live
 =======  ===========================  ==================================================================
+
+Streams (:mod:`~newswatch.alerter.eventstream`): the query filters of ``/v1/alerts/stream`` are
+``watchlist``, ``term``, ``region``, ``country``, ``language`` (each repeatable or comma-separated,
+checked like a subscription's filters) and ``min_score``; both routes take ``last=N`` (replay the newest
+N buffered alerts that pass) and ``Last-Event-ID`` (header, or ``last_event_id`` in the query: resume
+after that alert). A subscription's stream follows changes to its filters while open. 503
+``too_many_streams`` past ``NEWSWATCH_SSE_MAX_CLIENTS``, ``stream_unavailable`` when the alerter serves
+no stream.
 
 Authentication: every route but ``/openapi.json`` needs ``Authorization: Bearer <NEWSWATCH_API_TOKEN>``,
 compared in constant time; missing or wrong → 401 with ``WWW-Authenticate: Bearer``. With no token
@@ -35,19 +45,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Iterable, Mapping
 
 from aiohttp import web
 
 from newswatch.alerter import openapi, payloads
 from newswatch.alerter.apihttp import ApiError, bearer_middleware, error_middleware, read_json
+from newswatch.alerter.eventstream import BUFFER_SIZE, AlertFilter, EventStream, TooManyClientsError
+from newswatch.alerter.matching import matches
 from newswatch.alerter.metrics import AlerterMetrics
 from newswatch.alerter.payloads import MAX_BODY_BYTES
 from newswatch.alerter.store import StoreUnavailableError, SubscriptionStore
 from newswatch.alerter.subscriptions import InvalidSubscriptionError, normalised, validated
+from newswatch.contracts import timestamp
 from newswatch.settings import Settings
-from newswatch.v1.subscription_pb2 import Subscription
+from newswatch.v1.alert_pb2 import Alert
+from newswatch.v1.subscription_pb2 import ConsoleChannel, Subscription
 
-__all__ = ["PUBLIC_PATHS", "ApiServer", "SubscriptionsApi"]
+__all__ = ["PUBLIC_PATHS", "STREAM_PARAMETERS", "ApiServer", "SubscriptionsApi", "stream_filter"]
 
 log = logging.getLogger(__name__)
 
@@ -55,18 +70,64 @@ PUBLIC_PATHS = frozenset({"/openapi.json"})
 SHUTDOWN_SECONDS = 5.0  # in-flight requests get this long at stop()
 RETRY_AFTER_SECONDS = 5
 _MAX_ID_CHARS = 128
+_MAX_EVENT_ID_CHARS = 200
+# Query parameter of /v1/alerts/stream → the subscription filter it sets.
+STREAM_PARAMETERS = {
+    "watchlist": "watchlists",
+    "term": "terms",
+    "region": "regions",
+    "country": "countries",
+    "language": "languages",
+}
+_STREAM_QUERY = (*STREAM_PARAMETERS, "min_score", "last", "last_event_id")
+
+
+def stream_filter(query: Mapping[str, str], pairs: Iterable[tuple[str, str]]) -> Subscription:
+    """The filters of a ``/v1/alerts/stream`` query as a checked subscription; raises ApiError(400).
+
+    ``pairs`` are every (name, value) of the query (names repeat); ``query`` the first value of each.
+    """
+    draft = Subscription(subscription_id="stream", name="stream", enabled=True, console=ConsoleChannel())
+    for name, value in pairs:
+        if name not in _STREAM_QUERY:
+            raise ApiError(
+                400,
+                "unknown_field",
+                f"unknown query parameter {name[:50]!r}; known: {', '.join(_STREAM_QUERY)}",
+                name[:50],
+            )
+        if name in STREAM_PARAMETERS:
+            getattr(draft, STREAM_PARAMETERS[name]).extend(v for v in value.split(",") if v.strip())
+    if "min_score" in query:
+        try:
+            draft.min_score = float(query["min_score"])
+        except ValueError:
+            raise ApiError(400, "invalid_type", "min_score must be a number", "min_score") from None
+    try:
+        return normalised(draft, allow_private=False)
+    except InvalidSubscriptionError as exc:
+        fields = {v: k for k, v in STREAM_PARAMETERS.items()}
+        field = fields.get(exc.field or "", exc.field)
+        raise ApiError(400, exc.code, str(exc).replace(exc.field or "\0", field or ""), field) from None
 
 
 class SubscriptionsApi:
     """The routes; :meth:`app` builds the aiohttp application (tests serve it directly)."""
 
     def __init__(
-        self, store: SubscriptionStore, *, token: str, allow_private: bool, metrics: AlerterMetrics
+        self,
+        store: SubscriptionStore,
+        *,
+        token: str,
+        allow_private: bool,
+        metrics: AlerterMetrics,
+        stream: EventStream | None = None,
     ) -> None:
         self._store = store
         self._token = token
         self._allow_private = allow_private
         self._metrics = metrics
+        self._stream = stream
         self._write_lock = asyncio.Lock()
 
     def app(self) -> web.Application:
@@ -80,6 +141,10 @@ class SubscriptionsApi:
         app.router.add_get("/v1/subscriptions/{id}", self._get, allow_head=False)
         app.router.add_patch("/v1/subscriptions/{id}", self._patch)
         app.router.add_delete("/v1/subscriptions/{id}", self._delete)
+        app.router.add_get("/v1/alerts/stream", self._alerts_stream, allow_head=False)
+        app.router.add_get("/v1/subscriptions/{id}/stream", self._subscription_stream, allow_head=False)
+        if self._stream is not None:
+            app.on_shutdown.append(self._stream.close_clients)
         return app
 
     # ------------------------------------------------------------ helpers
@@ -100,6 +165,8 @@ class SubscriptionsApi:
             raise _invalid(exc) from None
 
     async def _write(self, sub: Subscription | None, subscription_id: str) -> None:
+        if sub is not None:
+            sub.updated_at.CopyFrom(timestamp())
         try:
             if sub is None:
                 await self._store.delete(subscription_id)
@@ -166,6 +233,44 @@ class SubscriptionsApi:
             await self._write(None, current.subscription_id)
         log.info("subscription deleted", extra={"subscription_id": current.subscription_id})
         return web.Response(status=204)
+
+    async def _serve_stream(self, request: web.Request, accept: AlertFilter) -> web.StreamResponse:
+        if self._stream is None:
+            raise ApiError(503, "stream_unavailable", "this alerter serves no alert stream")
+        last_text = request.query.get("last", "0")
+        if not last_text.isdigit() or int(last_text) > BUFFER_SIZE:
+            raise ApiError(400, "invalid_value", f"last must be an integer 0-{BUFFER_SIZE}", "last")
+        last_id = request.headers.get("Last-Event-ID") or request.query.get("last_event_id")
+        if last_id is not None and (len(last_id) > _MAX_EVENT_ID_CHARS or not last_id.isprintable()):
+            raise ApiError(400, "invalid_value", "Last-Event-ID is not an event id", "Last-Event-ID")
+        try:
+            return await self._stream.respond(request, accept, last_event_id=last_id, last=int(last_text))
+        except TooManyClientsError as exc:
+            raise ApiError(
+                503, "too_many_streams", f"{exc}; retry", headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
+            ) from None
+
+    async def _alerts_stream(self, request: web.Request) -> web.StreamResponse:
+        wanted = stream_filter(request.query, request.query.items())
+
+        def accept(alert: Alert) -> bool:
+            return matches(wanted, alert)
+
+        return await self._serve_stream(request, accept)
+
+    async def _subscription_stream(self, request: web.Request) -> web.StreamResponse:
+        subscription_id = self._existing(request).subscription_id
+        for name in request.query:
+            if name not in ("last", "last_event_id"):
+                raise ApiError(
+                    400, "unknown_field", f"unknown query parameter {name[:50]!r}; known: last, last_event_id"
+                )
+
+        def accept(alert: Alert) -> bool:
+            sub = self._store.get(subscription_id)  # the current filters, also after a PATCH
+            return sub is not None and matches(sub, alert)
+
+        return await self._serve_stream(request, accept)
 
 
 def _invalid(exc: InvalidSubscriptionError) -> ApiError:

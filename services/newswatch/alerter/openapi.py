@@ -1,10 +1,10 @@
 """The OpenAPI 3.1 document of the alerter's HTTP API (:mod:`~newswatch.alerter.api`), served at
 ``/openapi.json``.
 
-Built from the same constants the API validates with (limits, filter names, channel types, region ids),
-so the document cannot drift from the code on those; a test checks that every route of the aiohttp app
-is documented and every documented operation exists, and validates the document with
-``openapi-spec-validator``.
+Paths and responses here, component schemas in :mod:`~newswatch.alerter.openapi_schemas`; both are built
+from the constants the API validates with, so the document cannot drift from the code on those. A test
+checks that every route of the aiohttp app is documented and every documented operation exists, and
+validates the document with ``openapi-spec-validator``.
 """
 
 from __future__ import annotations
@@ -14,167 +14,12 @@ from functools import lru_cache
 from typing import Any
 
 from newswatch import __version__
-from newswatch.alerter.payloads import CHANNEL_TYPES, MAX_BODY_BYTES
-from newswatch.alerter.subscriptions import MAX_FILTER_VALUES, MAX_NAME_CHARS, MAX_VALUE_CHARS
-from newswatch.processor.regions import default_regions
+from newswatch.alerter.eventstream import BUFFER_SIZE
+from newswatch.alerter.openapi_schemas import ERROR_CODES, schemas
+from newswatch.alerter.openapi_schemas import ref as _ref
+from newswatch.alerter.payloads import MAX_BODY_BYTES
 
 __all__ = ["ERROR_CODES", "document"]
-
-ERROR_CODES = (
-    "api_disabled",
-    "missing_token",
-    "invalid_token",
-    "invalid_json",
-    "missing_field",
-    "unknown_field",
-    "invalid_type",
-    "invalid_value",
-    "unsafe_url",
-    "unresolvable_url",
-    "not_found",
-    "method_not_allowed",
-    "body_too_large",
-    "unsupported_media_type",
-    "store_unavailable",
-    "http_error",
-    "internal",
-)
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _strings(description: str) -> dict[str, Any]:
-    return {
-        "type": "array",
-        "maxItems": MAX_FILTER_VALUES,
-        "items": {"type": "string", "minLength": 1, "maxLength": MAX_VALUE_CHARS},
-        "description": description + " Empty: every alert passes this filter.",
-    }
-
-
-def _schemas() -> dict[str, Any]:
-    regions = ", ".join(sorted(default_regions().regions))
-    filters = {
-        "watchlists": _strings(
-            "Watch-list ids or names; an alert passes when its watch list is one of them."
-        ),
-        "terms": _strings("Term ids or labels; an alert passes when it matched one of them."),
-        "regions": _strings(f"Region ids (case-insensitive): {regions}."),
-        "countries": _strings("ISO 3166-1 alpha-2 country codes, e.g. SY, IQ (case-insensitive)."),
-        "languages": _strings("Language tags (BCP 47 style: en, fr, fr-CA); fr also matches fr-CA."),
-        "min_score": {"type": "number", "minimum": 0, "description": "Least alert score (inclusive)."},
-    }
-    name = {"type": "string", "minLength": 1, "maxLength": MAX_NAME_CHARS}
-    secret = {
-        "type": "string",
-        "pattern": "^whsec_[A-Za-z0-9+/=]+$",
-        "writeOnly": True,
-        "description": "Standard Webhooks secret: whsec_ + base64 of 24-64 bytes. Write-only.",
-    }
-    url = {"type": "string", "format": "uri", "maxLength": 2048}
-    webhook_in: dict[str, Any] = {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["type", "url"],
-        "properties": {
-            "type": {"const": "webhook"},
-            "url": url,
-            "secret": secret,
-        },
-    }
-    return {
-        "WebhookChannelInput": {
-            **webhook_in,
-            "description": "Signed POSTs to url. Without a secret the server generates one and "
-            "returns it once.",
-        },
-        "ConsoleChannelInput": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["type"],
-            "properties": {"type": {"const": "console"}},
-            "description": "Alerts written to the alerter's log and live stream.",
-        },
-        "ChannelPatch": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "type": {"type": "string", "enum": list(CHANNEL_TYPES)},
-                "url": url,
-                "secret": secret,
-            },
-            "description": "Omitted parts of a channel of the same type are kept: give only secret to "
-            "rotate it. Switching to a webhook needs url.",
-        },
-        "SubscriptionCreate": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["name", "channel"],
-            "properties": {
-                "name": name,
-                "enabled": {"type": "boolean", "default": True},
-                **filters,
-                "channel": {"oneOf": [_ref("WebhookChannelInput"), _ref("ConsoleChannelInput")]},
-            },
-        },
-        "SubscriptionPatch": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {
-                "name": name,
-                "enabled": {"type": "boolean"},
-                **filters,
-                "channel": _ref("ChannelPatch"),
-            },
-        },
-        "Channel": {
-            "type": "object",
-            "required": ["type"],
-            "properties": {
-                "type": {"type": "string", "enum": [*CHANNEL_TYPES, "none"]},
-                "url": {"type": "string"},
-                "has_secret": {"type": "boolean", "description": "Secrets are never returned."},
-                "secret": {
-                    "type": "string",
-                    "description": "Only in the response to the request in which the server generated it.",
-                },
-            },
-        },
-        "Subscription": {
-            "type": "object",
-            "required": ["id", "name", "enabled", *filters, "channel", "created_at"],
-            "properties": {
-                "id": {"type": "string", "readOnly": True},
-                "name": {"type": "string"},
-                "enabled": {"type": "boolean"},
-                **filters,
-                "channel": _ref("Channel"),
-                "created_at": {"type": ["string", "null"], "format": "date-time", "readOnly": True},
-            },
-        },
-        "SubscriptionList": {
-            "type": "object",
-            "required": ["subscriptions"],
-            "properties": {"subscriptions": {"type": "array", "items": _ref("Subscription")}},
-        },
-        "Error": {
-            "type": "object",
-            "required": ["error"],
-            "properties": {
-                "error": {
-                    "type": "object",
-                    "required": ["code", "message"],
-                    "properties": {
-                        "code": {"type": "string", "enum": list(ERROR_CODES)},
-                        "message": {"type": "string"},
-                        "field": {"type": "string", "description": "The offending field, e.g. channel.url."},
-                    },
-                }
-            },
-        },
-    }
 
 
 def _error(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -203,7 +48,8 @@ def _responses() -> dict[str, Any]:
         "TooLarge": _error(f"The body is larger than {MAX_BODY_BYTES} bytes."),
         "UnsupportedMediaType": _error("The body is not application/json."),
         "Unavailable": _error(
-            "The API is off (no NEWSWATCH_API_TOKEN configured) or the broker did not acknowledge a write.",
+            "The API is off (no NEWSWATCH_API_TOKEN configured), the broker did not acknowledge a write, "
+            "or (streams) NEWSWATCH_SSE_MAX_CLIENTS streams are open already.",
             retry_after,
         ),
     }
@@ -284,6 +130,80 @@ def _paths() -> dict[str, Any]:
                 "responses": {"204": {"description": "Removed"}, **_errors("NotFound")},
             },
         },
+        "/v1/alerts/stream": {
+            "get": {
+                "operationId": "streamAlerts",
+                "summary": "Every alert as it arrives (Server-Sent Events), filtered by the query",
+                "parameters": [*_filter_parameters(), *_resume_parameters()],
+                "responses": {**_event_stream(), **_errors("BadRequest")},
+            }
+        },
+        "/v1/subscriptions/{id}/stream": {
+            "parameters": [id_param],
+            "get": {
+                "operationId": "streamSubscription",
+                "summary": "The alerts that pass this subscription's filters, live (Server-Sent Events)",
+                "parameters": _resume_parameters(),
+                "responses": {**_event_stream(), **_errors("BadRequest", "NotFound")},
+            },
+        },
+    }
+
+
+def _filter_parameters() -> list[dict[str, Any]]:
+    def values(name: str, what: str) -> dict[str, Any]:
+        return {
+            "name": name,
+            "in": "query",
+            "description": f"Only alerts with one of these {what} (repeatable or comma-separated).",
+            "schema": {"type": "array", "items": {"type": "string"}},
+            "style": "form",
+            "explode": True,
+        }
+
+    return [
+        values("watchlist", "watch lists (id or name)"),
+        values("term", "terms (id or label)"),
+        values("region", "region ids"),
+        values("country", "ISO country codes"),
+        values("language", "languages"),
+        {"name": "min_score", "in": "query", "schema": {"type": "number", "minimum": 0}},
+    ]
+
+
+def _resume_parameters() -> list[dict[str, Any]]:
+    event_id = {"type": "string", "maxLength": 200}
+    return [
+        {
+            "name": "last",
+            "in": "query",
+            "description": "First replay the newest N buffered alerts that pass the filters.",
+            "schema": {"type": "integer", "minimum": 0, "maximum": BUFFER_SIZE, "default": 0},
+        },
+        {
+            "name": "Last-Event-ID",
+            "in": "header",
+            "description": "Resume after this event id (sent by EventSource when it reconnects).",
+            "schema": event_id,
+        },
+        {
+            "name": "last_event_id",
+            "in": "query",
+            "description": "Same as the Last-Event-ID header.",
+            "schema": event_id,
+        },
+    ]
+
+
+def _event_stream() -> dict[str, Any]:
+    return {
+        "200": {
+            "description": "text/event-stream: per alert `id: <alert id>`, `event: alert`, `data: <alert "
+            "JSON, schema newswatch.alert.v1>`; comment lines keep the connection alive. The stream ends "
+            "when the alerter stops or cuts off a client that reads too slowly (reconnect with "
+            "Last-Event-ID).",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        }
     }
 
 
@@ -294,15 +214,16 @@ def _document() -> dict[str, Any]:
         "info": {
             "title": "newswatch alerter API",
             "version": __version__,
-            "description": "Manage alert subscriptions. Every route but /openapi.json needs "
-            "Authorization: Bearer <NEWSWATCH_API_TOKEN>. Errors are {error: {code, message, field?}}.",
+            "description": "Manage alert subscriptions and read alerts live. Every route but "
+            "/openapi.json needs Authorization: Bearer <NEWSWATCH_API_TOKEN>. Errors are "
+            "{error: {code, message, field?}}.",
         },
         "servers": [{"url": "/"}],
         "security": [{"bearerAuth": []}],
         "paths": _paths(),
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
-            "schemas": _schemas(),
+            "schemas": schemas(),
             "responses": _responses(),
         },
     }

@@ -7,22 +7,29 @@ is :func:`~newswatch.alerter.subscriptions.normalised`'s job, shared with the CL
 :class:`~newswatch.alerter.subscriptions.InvalidSubscriptionError` with ``field`` and ``code``.
 
 Create (``POST``): ``name`` and ``channel`` are required; ``enabled`` defaults to true, filters to empty
-(match everything), ``min_score`` to 0. ``channel`` is ``{"type": "console"}`` or
-``{"type": "webhook", "url": ..., "secret"?: "whsec_..."}``; without a secret the server generates one.
+(match everything), ``min_score`` to 0. ``channel`` is one of ``{"type": "console"}``,
+``{"type": "stream"}``, ``{"type": "webhook", "url": ..., "secret"?: "whsec_..."}`` (without a secret the
+server generates one), ``{"type": "slack", "url": ...}`` or
+``{"type": "email", "to": [...], "subject_prefix"?: ...}``. Delivery policy (optional):
+``rate_limit_per_hour`` (integer, 0 = none), ``digest`` ``{"every_alerts", "every_seconds"}`` or null,
+``quiet_hours`` ``{"start": "22:00", "end": "07:00", "timezone"?: "Europe/Paris"}`` or null,
+``owner_email`` (string, "" = none).
 
-Patch (``PATCH``): the fields given replace the current ones; ``id`` and ``created_at`` are read-only.
-A ``channel`` of the current type (``type`` may then be omitted) keeps what it does not name: give only
-``secret`` to rotate it, only ``url`` to move the endpoint. Switching to a webhook needs a ``url``.
+Patch (``PATCH``): the fields given replace the current ones (null removes a digest or quiet hours);
+``id``, ``created_at``, ``updated_at`` and ``disabled_reason`` are read-only, and setting ``enabled`` to
+true clears ``disabled_reason``. A ``channel`` of the current type (``type`` may then be omitted) keeps
+what it does not name: give only ``secret`` to rotate it, only ``url`` to move the endpoint. Switching to
+a webhook or Slack needs a ``url``, to email a ``to``.
 
-Responses (:func:`to_json`) never carry a secret: a webhook channel shows ``has_secret``. The one
-exception is a secret the server generated while handling the request, returned once as
-``channel.secret``.
+Responses (:func:`to_json`) never carry a secret: a webhook channel shows ``has_secret``, a Slack
+channel its URL masked to scheme and host. The one exception is a webhook secret the server generated
+while handling the request, returned once as ``channel.secret``.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Literal
 
 from newswatch.alerter import signing
 from newswatch.alerter.subscriptions import (
@@ -31,11 +38,22 @@ from newswatch.alerter.subscriptions import (
     InvalidSubscriptionError,
     channel_of,
 )
-from newswatch.v1.subscription_pb2 import ConsoleChannel, Subscription, WebhookChannel
+from newswatch.alerter.validation import MAX_RECIPIENTS, masked_url
+from newswatch.v1.subscription_pb2 import (
+    ConsoleChannel,
+    Digest,
+    EmailChannel,
+    QuietHours,
+    SlackChannel,
+    StreamChannel,
+    Subscription,
+    WebhookChannel,
+)
 
 __all__ = [
     "CHANNEL_TYPES",
     "MAX_BODY_BYTES",
+    "POLICY_FIELDS",
     "READ_ONLY_FIELDS",
     "WRITABLE_FIELDS",
     "new_from_json",
@@ -44,10 +62,22 @@ __all__ = [
 ]
 
 MAX_BODY_BYTES = 64 * 1024  # request bodies larger than this are refused (413)
-WRITABLE_FIELDS = ("name", "enabled", *FILTERS, "min_score", "channel")
-READ_ONLY_FIELDS = ("id", "created_at")
-CHANNEL_FIELDS = ("type", "url", "secret")
-CHANNEL_TYPES = ("webhook", "console")
+POLICY_FIELDS = ("rate_limit_per_hour", "digest", "quiet_hours", "owner_email")
+WRITABLE_FIELDS = ("name", "enabled", *FILTERS, "min_score", "channel", *POLICY_FIELDS)
+READ_ONLY_FIELDS = ("id", "created_at", "updated_at", "disabled_reason")
+CHANNEL_FIELDS = ("type", "url", "secret", "to", "subject_prefix")
+CHANNEL_TYPES = ("webhook", "slack", "email", "console", "stream")
+DIGEST_FIELDS = ("every_alerts", "every_seconds")
+QUIET_HOURS_FIELDS = ("start", "end", "timezone")
+# Which channel keys each type takes (besides "type").
+_CHANNEL_KEYS = {
+    "webhook": ("url", "secret"),
+    "slack": ("url",),
+    "email": ("to", "subject_prefix"),
+    "console": (),
+    "stream": (),
+}
+_UINT32_MAX = 2**32 - 1
 
 
 def _fail(code: str, field: str, message: str) -> InvalidSubscriptionError:
@@ -96,6 +126,44 @@ def _number(value: Any, field: str) -> float:
     return number
 
 
+def _integer(value: Any, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _fail("invalid_type", field, f"{field} must be an integer")
+    if isinstance(value, float) and not value.is_integer():
+        raise _fail("invalid_type", field, f"{field} must be an integer")
+    number = int(value)
+    if not 0 <= number <= _UINT32_MAX:
+        raise _fail("invalid_value", field, f"{field} must be 0 or more")
+    return number
+
+
+def _apply_policy(sub: Subscription, body: dict[str, Any]) -> None:
+    """Copy the delivery policy fields present in ``body`` onto ``sub`` (checked later)."""
+    if "rate_limit_per_hour" in body:
+        sub.rate_limit_per_hour = _integer(body["rate_limit_per_hour"], "rate_limit_per_hour")
+    if "digest" in body:
+        if body["digest"] is None:
+            sub.ClearField("digest")
+        else:
+            obj = _object(body["digest"], "digest", DIGEST_FIELDS)
+            sub.digest.CopyFrom(Digest(**{k: _integer(obj.get(k, 0), f"digest.{k}") for k in DIGEST_FIELDS}))
+    if "quiet_hours" in body:
+        if body["quiet_hours"] is None:
+            sub.ClearField("quiet_hours")
+        else:
+            obj = _object(body["quiet_hours"], "quiet_hours", QUIET_HOURS_FIELDS)
+            for required in ("start", "end"):
+                if required not in obj:
+                    raise _fail(
+                        "missing_field", f"quiet_hours.{required}", f"quiet_hours.{required} is required"
+                    )
+            sub.quiet_hours.CopyFrom(
+                QuietHours(**{k: _string(obj.get(k, ""), f"quiet_hours.{k}") for k in QUIET_HOURS_FIELDS})
+            )
+    if "owner_email" in body:
+        sub.owner_email = _string(body["owner_email"], "owner_email")
+
+
 def _apply(sub: Subscription, body: dict[str, Any]) -> None:
     """Copy the scalar and list fields present in ``body`` onto ``sub``."""
     if "name" in body:
@@ -111,41 +179,68 @@ def _apply(sub: Subscription, body: dict[str, Any]) -> None:
             getattr(sub, name).extend(values)
     if "min_score" in body:
         sub.min_score = _number(body["min_score"], "min_score")
+    _apply_policy(sub, body)
 
 
 def _set_channel(sub: Subscription, value: Any, current: Subscription | None) -> str | None:
-    """Set ``sub``'s channel from ``value``; return the secret generated here, if any."""
+    """Set ``sub``'s channel from ``value``; return the webhook secret generated here, if any."""
     obj = _object(value, "channel", CHANNEL_FIELDS)
     current_type = channel_of(current) if current is not None else None
     if "type" not in obj and current_type is None:
-        raise _fail("missing_field", "channel.type", "channel.type is required: webhook or console")
+        raise _fail("missing_field", "channel.type", f"channel.type is required: {', '.join(CHANNEL_TYPES)}")
     kind = _string(obj["type"], "channel.type") if "type" in obj else current_type
     if kind not in CHANNEL_TYPES:
         raise _fail(
             "invalid_value", "channel.type", f"channel.type must be one of {', '.join(CHANNEL_TYPES)}"
         )
+    for key in obj:
+        if key != "type" and key not in _CHANNEL_KEYS[kind]:
+            users = [k for k, keys in _CHANNEL_KEYS.items() if key in keys]
+            raise _fail(
+                "invalid_value",
+                f"channel.{key}",
+                f"channel.{key} does not apply to {kind} channels (only to {', '.join(users)})",
+            )
+    same = current if current is not None and current_type == kind else None
+
+    def given(key: str, kept: str, needed: bool) -> str:
+        if key in obj:
+            return _string(obj[key], f"channel.{key}")
+        if same is None and needed:
+            raise _fail("missing_field", f"channel.{key}", f"channel.{key} is required for {kind} channels")
+        return kept
+
     if kind == "console":
-        for key in ("url", "secret"):
-            if key in obj:
-                raise _fail("invalid_value", f"channel.{key}", f"channel.{key} only applies to webhooks")
         sub.console.CopyFrom(ConsoleChannel())
-        return None
-    kept = current.webhook if current is not None and current_type == "webhook" else None
-    if "url" in obj:
-        url = _string(obj["url"], "channel.url")
-    elif kept is not None:
-        url = kept.url
+    elif kind == "stream":
+        sub.stream.CopyFrom(StreamChannel())
+    elif kind == "slack":
+        sub.slack.CopyFrom(SlackChannel(url=given("url", same.slack.url if same else "", True)))
+    elif kind == "email":
+        if "to" in obj:
+            if not isinstance(obj["to"], list):
+                raise _fail("invalid_type", "channel.to", "channel.to must be a list of email addresses")
+            if len(obj["to"]) > MAX_RECIPIENTS:
+                raise _fail("invalid_value", "channel.to", f"channel.to: at most {MAX_RECIPIENTS} addresses")
+            to = [_string(v, "channel.to") for v in obj["to"]]
+        elif same is not None:
+            to = list(same.email.to)
+        else:
+            raise _fail("missing_field", "channel.to", "channel.to is required for email channels")
+        prefix = given("subject_prefix", same.email.subject_prefix if same else "", False)
+        sub.email.CopyFrom(EmailChannel(to=to, subject_prefix=prefix))
     else:
-        raise _fail("missing_field", "channel.url", "channel.url is required for a webhook")
-    generated: str | None = None
-    if "secret" in obj:
-        secret = _string(obj["secret"], "channel.secret")
-    elif kept is not None:
-        secret = kept.secret
-    else:
-        secret = generated = signing.generate_secret()
-    sub.webhook.CopyFrom(WebhookChannel(url=url, secret=secret))
-    return generated
+        url = given("url", same.webhook.url if same else "", True)
+        generated: str | None = None
+        if "secret" in obj:
+            secret = _string(obj["secret"], "channel.secret")
+        elif same is not None:
+            secret = same.webhook.secret
+        else:
+            secret = generated = signing.generate_secret()
+        sub.webhook.CopyFrom(WebhookChannel(url=url, secret=secret))
+        return generated
+    return None
 
 
 def new_from_json(body: Any, subscription_id: str) -> tuple[Subscription, str | None]:
@@ -166,8 +261,14 @@ def patched(current: Subscription, body: Any) -> tuple[Subscription, str | None]
     sub = Subscription()
     sub.CopyFrom(current)
     _apply(sub, obj)
+    if obj.get("enabled") is True:
+        sub.disabled_reason = ""
     generated = _set_channel(sub, obj["channel"], current) if "channel" in obj else None
     return sub, generated
+
+
+def _when(sub: Subscription, name: Literal["created_at", "updated_at"]) -> str | None:
+    return getattr(sub, name).ToJsonString() if sub.HasField(name) else None
 
 
 def to_json(sub: Subscription, generated_secret: str | None = None) -> dict[str, Any]:
@@ -178,6 +279,13 @@ def to_json(sub: Subscription, generated_secret: str | None = None) -> dict[str,
         channel["has_secret"] = bool(sub.webhook.secret)
         if generated_secret is not None:
             channel["secret"] = generated_secret
+    elif sub.HasField("slack"):
+        channel["url"] = masked_url(sub.slack.url)
+    elif sub.HasField("email"):
+        channel["to"] = list(sub.email.to)
+        channel["subject_prefix"] = sub.email.subject_prefix
+    digest = sub.digest if sub.HasField("digest") else None
+    quiet = sub.quiet_hours if sub.HasField("quiet_hours") else None
     return {
         "id": sub.subscription_id,
         "name": sub.name,
@@ -185,5 +293,11 @@ def to_json(sub: Subscription, generated_secret: str | None = None) -> dict[str,
         **{name: list(getattr(sub, name)) for name in FILTERS},
         "min_score": sub.min_score,
         "channel": channel,
-        "created_at": sub.created_at.ToJsonString() if sub.HasField("created_at") else None,
+        "rate_limit_per_hour": sub.rate_limit_per_hour,
+        "digest": {k: getattr(digest, k) for k in DIGEST_FIELDS} if digest else None,
+        "quiet_hours": {k: getattr(quiet, k) for k in QUIET_HOURS_FIELDS} if quiet else None,
+        "owner_email": sub.owner_email,
+        "disabled_reason": sub.disabled_reason,
+        "created_at": _when(sub, "created_at"),
+        "updated_at": _when(sub, "updated_at"),
     }

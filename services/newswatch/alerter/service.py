@@ -1,29 +1,44 @@
 """The alerter service: ``newswatch.alerts.v1`` → matching subscriptions → channels.
 
 Start order (intake last): broker reachable, topics exist, health/metrics endpoint, producer, a followed
-:class:`~newswatch.kafka.CompactedView` of ``newswatch.subscriptions.v1``, the HTTP API on
-``api_host:api_port`` (:mod:`~newswatch.alerter.api`; it reads that view and writes through the producer),
-then the consumer (group ``newswatch-alerter``, manual commits) and the consume loop.
+:class:`~newswatch.kafka.CompactedView` of ``newswatch.subscriptions.v1`` and one of
+``newswatch.alerter.endpoints.v1`` (endpoint health), the delivery ledger (recent final outcomes,
+:mod:`~newswatch.alerter.ledger`), the HTTP API on ``api_host:api_port`` (:mod:`~newswatch.alerter.api`),
+the durable schedule (:mod:`~newswatch.alerter.schedule`: retries, deferred and replayed deliveries),
+then the alerts consumer (group ``newswatch-alerter``, manual commits) and the consume loop.
 
-Consume loop, one batch at a time: every record is handled concurrently — decoded (a record that does not
-decode goes, as received, to ``newswatch.alerts.dlq.v1`` with a ``newswatch-dlq-reason`` header),
-matched against the current subscriptions and fanned out (:class:`~newswatch.alerter.fanout.Fanout`).
-When every record of the batch is settled and its audit/DLQ messages are acknowledged, the producer is
-flushed and, per partition, the offset after the last settled record of the unbroken settled prefix is
-committed. Delivery is therefore at least once: an alert whose outcome is not durable is never
-committed. A broker error while producing ends the loop; :meth:`AlerterService.wait` then raises.
+Consume loop: every record read is handled in its own task — decoded (a record that does not decode goes,
+as received, to ``newswatch.alerts.dlq.v1`` with a ``newswatch-dlq-reason`` header), matched against the
+current subscriptions (:mod:`~newswatch.alerter.targets`) and fanned out
+(:class:`~newswatch.alerter.fanout.Fanout`: attempt 1 at once, or a deferral; a failed attempt becomes a
+retry entry on the schedule topic). A task finishes once its audit / schedule / DLQ messages are
+acknowledged. Reading goes on while earlier records are delivered, up to :data:`MAX_IN_FLIGHT_RECORDS`
+(:class:`~newswatch.alerter.window.OffsetWindow`), so one slow endpoint does not hold the others back;
+every :data:`COMMIT_INTERVAL_SECONDS`, per partition, the offset after the unbroken prefix of finished
+records is committed. Delivery is therefore at least once: an alert whose outcome is not durable is
+never committed. A broker error while producing ends the loop; :meth:`AlerterService.wait` raises.
 
-Stop order: the HTTP API first (requests in flight get a few seconds), stop intake, cut retry waits
-short, let in-flight deliveries finish within a share of ``shutdown_deadline_seconds`` (the rest are
-cancelled and not committed), commit, then close the consumer, flush and close the producer, the view,
-the channels and the endpoint. ``stop()`` is idempotent and safe after a failed ``start()``.
+Every :data:`GAUGE_INTERVAL_SECONDS` the DLQ depth (messages retained on ``newswatch.alerts.dlq.v1``)
+and the endpoints-by-state gauge are refreshed.
+
+An endpoint failing for ``endpoint_disable_after_seconds`` gets its subscription written back disabled
+(``disabled_reason`` set); the owner is told by email (``owner_email``, when SMTP is configured and an
+email channel exists), and always by a WARNING log line, the endpoints topic record and a metric.
+
+Stop order: the HTTP API first (requests in flight get a few seconds), stop intake, let in-flight
+deliveries finish within a share of ``shutdown_deadline_seconds`` (the rest are cancelled and not
+committed), stop the schedule (its running deliveries get a share too; offsets committed), then close
+the consumer, the ledger, flush and close the producer, the views, the channels and the endpoint.
+``stop()`` is idempotent and safe after a failed ``start()``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Sequence
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
@@ -33,34 +48,52 @@ from prometheus_client import CollectorRegistry
 
 from newswatch import contracts, kafka
 from newswatch.alerter.api import ApiServer, SubscriptionsApi
-from newswatch.alerter.channels import Channel, ConsoleChannel, WebhookChannel
+from newswatch.alerter.channels import Channel, ConsoleChannel, build_channels
+from newswatch.alerter.endpoints import EndpointTracker, count_states, notify_owner
+from newswatch.alerter.eventstream import EventStream
 from newswatch.alerter.fanout import DLQ_ERROR_HEADER, DLQ_REASON_HEADER, Fanout
+from newswatch.alerter.ledger import Ledger
 from newswatch.alerter.metrics import AlerterMetrics
+from newswatch.alerter.schedule import Scheduler, ScheduleWriter
 from newswatch.alerter.store import KafkaSubscriptionStore
-from newswatch.alerter.subscriptions import matches
+from newswatch.alerter.targets import TargetIndex
+from newswatch.alerter.window import OffsetWindow
+from newswatch.contracts import timestamp
 from newswatch.errors import InvalidMessageError
 from newswatch.observability import HealthServer
 from newswatch.settings import Settings
-from newswatch.topics import ALERTS, ALERTS_DLQ, SUBSCRIPTIONS, TopicSpec
+from newswatch.topics import ALERTS, ALERTS_DLQ, ENDPOINTS, SUBSCRIPTIONS, TopicSpec
 from newswatch.v1.alert_pb2 import Alert
+from newswatch.v1.delivery_pb2 import EndpointHealth
 from newswatch.v1.subscription_pb2 import Subscription
 
-__all__ = ["DLQ_SOURCE_HEADER", "GROUP_ID", "AlerterService"]
+__all__ = [
+    "COMMIT_INTERVAL_SECONDS",
+    "DLQ_SOURCE_HEADER",
+    "GAUGE_INTERVAL_SECONDS",
+    "GROUP_ID",
+    "MAX_IN_FLIGHT_RECORDS",
+    "AlerterService",
+]
 
 log = logging.getLogger(__name__)
 
 GROUP_ID = "newswatch-alerter"
 DLQ_SOURCE_HEADER = "newswatch-dlq-source"
 BATCH_MAX_RECORDS = 100
+MAX_IN_FLIGHT_RECORDS = 500
+COMMIT_INTERVAL_SECONDS = 0.5
+GAUGE_INTERVAL_SECONDS = 5.0
 _POLL_TIMEOUT_MS = 500
 # Shares of the shutdown deadline: draining in-flight deliveries, then the grace given to cancelled ones to
-# unwind and commit; the remaining quarter is for flush and close.
-_DRAIN_SHARE = 0.6
-_CANCEL_GRACE_SHARE = 0.15
+# unwind and commit, then the schedule's running deliveries; the rest is for flush and close.
+_DRAIN_SHARE = 0.45
+_CANCEL_GRACE_SHARE = 0.1
+_SCHEDULE_SHARE = 0.2
 
 
 class AlerterService:
-    """Implements :class:`newswatch.lifecycle.Service`. ``channels`` defaults to webhook + console."""
+    """Implements :class:`newswatch.lifecycle.Service`. ``channels`` defaults to one of every kind."""
 
     name = "alerter"
 
@@ -70,23 +103,33 @@ class AlerterService:
         registry: CollectorRegistry | None = None,
         *,
         group_id: str = GROUP_ID,
-        channels: Sequence[Channel] | None = None,
+        channels: Sequence[Channel] | Mapping[str, Channel] | None = None,
+        scope: Callable[[str], bool] | None = None,
     ) -> None:
+        """``scope(subscription_id)`` restricts this process to some subscriptions (separate alerter
+        deployments splitting them, or tests sharing one broker); by default it serves all."""
         self._settings = settings
         self._registry = registry if registry is not None else CollectorRegistry()
         self.metrics = AlerterMetrics(self._registry)
         self._group_id = group_id
-        self._channels: list[Channel] = (
-            list(channels) if channels is not None else [WebhookChannel(settings), ConsoleChannel()]
-        )
+        self._given_channels = channels
+        self._scope = scope
+        self.channels: dict[str, Channel] = {}
         self._health: HealthServer | None = None
         self._producer: AIOKafkaProducer | None = None
         self._consumer: AIOKafkaConsumer | None = None
         self._view: kafka.CompactedView[Subscription] | None = None
+        self._endpoint_view: kafka.CompactedView[EndpointHealth] | None = None
         self._store: KafkaSubscriptionStore | None = None
+        self._targets: TargetIndex | None = None
         self._api: ApiServer | None = None
+        self._stream: EventStream | None = None
+        self._ledger: Ledger | None = None
+        self._scheduler: Scheduler | None = None
         self._fanout: Fanout | None = None
+        self.endpoints: EndpointTracker | None = None
         self._task: asyncio.Task[None] | None = None
+        self._gauges: asyncio.Task[None] | None = None
         self._inflight: set[asyncio.Task[bool]] = set()
         self._stopping = asyncio.Event()
         self._stopped = False
@@ -104,10 +147,18 @@ class AlerterService:
     @property
     def console(self) -> ConsoleChannel | None:
         """The console channel (its ring buffer feeds the live view), if configured."""
-        return next((c for c in self._channels if isinstance(c, ConsoleChannel)), None)
+        return next((c for c in self.channels.values() if isinstance(c, ConsoleChannel)), None)
 
     def ready(self) -> bool:
         return self._task is not None and not self._task.done() and not self._stopping.is_set()
+
+    def _build_channels(self) -> dict[str, Channel]:
+        given = self._given_channels
+        if given is None:
+            return build_channels(self._settings)
+        if isinstance(given, Mapping):
+            return dict(given)
+        return {c.name: c for c in given}
 
     async def start(self) -> None:
         settings = self._settings
@@ -117,6 +168,7 @@ class AlerterService:
             self._registry, settings.metrics_host, settings.alerter_metrics_port, ready=self.ready
         )
         await self._health.start()
+        self.channels = self._build_channels()
         self._producer = kafka.make_producer(settings, "alerter")
         await self._producer.start()
         self._view = kafka.CompactedView(
@@ -124,16 +176,50 @@ class AlerterService:
         )
         await self._view.start()
         self._view.follow()
+        self._targets = TargetIndex(self._view.items, self._scope)
+        self.endpoints = EndpointTracker(
+            self._publish,
+            self._disable_subscription,
+            disable_after_seconds=settings.endpoint_disable_after_seconds,
+        )
+        self._endpoint_view = kafka.CompactedView(
+            settings, ENDPOINTS, EndpointHealth, role="alerter-endpoints", on_change=self.endpoints.apply
+        )
+        await self._endpoint_view.start()
+        self._endpoint_view.follow()
+        self._ledger = Ledger(settings)
+        await self._ledger.start()
         self._store = KafkaSubscriptionStore(self._view, self._publish)
+        self._stream = EventStream(settings, self.metrics)  # every alert, live, for SSE clients
+        await self._stream.start()
         api = SubscriptionsApi(
             self._store,
             token=settings.api_token,
             allow_private=settings.allow_private_networks,
             metrics=self.metrics,
+            stream=self._stream,
         )
         self._api = ApiServer(settings, api)
         await self._api.start()
-        self._fanout = Fanout(settings, {c.name: c for c in self._channels}, self._publish, self.metrics)
+        self._fanout = Fanout(
+            settings,
+            self.channels,
+            self._publish,
+            self.metrics,
+            ScheduleWriter(self._producer),
+            outcomes=self._ledger.cache,
+            endpoints=self.endpoints,
+            lookup=self._view.items.get,
+        )
+        self._scheduler = Scheduler(
+            settings,
+            f"{self._group_id}.schedule",
+            self._fanout.run_scheduled,
+            self.metrics,
+            digest_size=self._digest_size,
+            accept=self._scope,
+        )
+        await self._scheduler.start()
         self._consumer = kafka.make_consumer(
             settings,
             "alerter",
@@ -143,6 +229,7 @@ class AlerterService:
         )
         await self._consumer.start()
         self._task = asyncio.create_task(self._run(), name="alerter-consume")
+        self._gauges = asyncio.create_task(self._refresh_gauges(), name="alerter-gauges")
         log.info(
             "alerter consuming",
             extra={
@@ -150,6 +237,7 @@ class AlerterService:
                 "metrics_port": self.metrics_port,
                 "api_port": self.api_port,
                 "subscriptions": len(self._view.items),
+                "max_attempts": self._fanout.max_attempts,
             },
         )
 
@@ -163,19 +251,26 @@ class AlerterService:
             return
         self._stopped = True
         if self._api is not None:
-            await self._api.stop()
+            await self._api.stop()  # its shutdown hook ends the event streams
+        if self._stream is not None:
+            await self._close("alert stream", self._stream.stop())
         self._stopping.set()
-        if self._fanout is not None:
-            self._fanout.stop_retrying()
+        await kafka.cancel_follower(self._gauges, "alerter gauges")
         if self._task is not None:
             await self._drain(self._task)
+        if self._scheduler is not None:
+            drain = self._settings.shutdown_deadline_seconds * _SCHEDULE_SHARE
+            await self._close("schedule", self._scheduler.stop(drain))
         if self._consumer is not None:
             await self._close("consumer", self._consumer.stop())
+        if self._ledger is not None:
+            await self._close("ledger", self._ledger.stop())
         if self._producer is not None:
             await self._close("producer", self._producer.stop())
-        if self._view is not None:
-            await self._close("subscriptions view", self._view.stop())
-        for channel in self._channels:
+        for view in (self._view, self._endpoint_view):
+            if view is not None:
+                await self._close("view", view.stop())
+        for channel in self.channels.values():
             await self._close(f"{channel.name} channel", channel.close())
         if self._health is not None:
             await self._health.stop()
@@ -209,6 +304,41 @@ class AlerterService:
             self.metrics.subscriptions.set(len(self._view.items))
         if self._store is not None:
             self._store.changed()
+        if self._targets is not None:
+            self._targets.changed()
+
+    def _digest_size(self, subscription_id: str) -> int:
+        sub = self._view.items.get(subscription_id) if self._view is not None else None
+        return sub.digest.every_alerts if sub is not None else 0
+
+    async def _disable_subscription(self, sub: Subscription, reason: str) -> None:
+        """Write ``sub`` back disabled with ``reason``; tell its owner (module docstring)."""
+        current = self._view.items.get(sub.subscription_id) if self._view is not None else None
+        disabled = Subscription()
+        disabled.CopyFrom(current if current is not None else sub)
+        disabled.enabled = False
+        disabled.disabled_reason = reason
+        disabled.updated_at.CopyFrom(timestamp())
+        await (await self._publish(SUBSCRIPTIONS, sub.subscription_id, disabled, ()))
+        self.metrics.endpoints_disabled.inc()
+        await notify_owner(self.channels, self._settings, disabled, reason)
+
+    async def _refresh_gauges(self) -> None:
+        consumer = kafka.make_consumer(self._settings, "alerter-gauges", group_id=None)
+        await consumer.start()
+        try:
+            tps = await kafka.assign_all_partitions(consumer, ALERTS_DLQ)
+            while True:
+                if self._view is not None and self.endpoints is not None:
+                    for state, count in count_states(self._view.items.values(), self.endpoints).items():
+                        self.metrics.endpoints.labels(state=state).set(count)
+                with contextlib.suppress(KafkaError):
+                    starts = await consumer.beginning_offsets(tps)
+                    ends = await consumer.end_offsets(tps)
+                    self.metrics.dlq_depth.set(sum(ends[tp] - starts[tp] for tp in tps))
+                await asyncio.sleep(GAUGE_INTERVAL_SECONDS)
+        finally:
+            await consumer.stop()
 
     async def _publish(
         self, topic: TopicSpec, key: str, message: Message | None, headers: Sequence[tuple[str, bytes]]
@@ -217,43 +347,51 @@ class AlerterService:
         return await kafka.publish(self._producer, topic, key, message, headers)
 
     async def _run(self) -> None:
+        """Read while earlier records are delivered (at most MAX_IN_FLIGHT_RECORDS in the window); commit
+        the settled prefix of each partition every COMMIT_INTERVAL_SECONDS and when stopping."""
         assert self._consumer is not None
-        while not self._stopping.is_set():
-            batch = await self._consumer.getmany(timeout_ms=_POLL_TIMEOUT_MS, max_records=BATCH_MAX_RECORDS)
-            if batch and not self._stopping.is_set():
-                await self._process(batch)
+        window = OffsetWindow()
+        last_commit = time.monotonic()
+        try:
+            while not self._stopping.is_set():
+                if len(window) >= MAX_IN_FLIGHT_RECORDS:
+                    await window.wait_any(_POLL_TIMEOUT_MS / 1000)
+                else:
+                    batch = await self._consumer.getmany(
+                        timeout_ms=_POLL_TIMEOUT_MS, max_records=BATCH_MAX_RECORDS
+                    )
+                    if self._stopping.is_set():
+                        break  # not started: read again after the restart
+                    for tp, records in batch.items():
+                        for record in records:
+                            task = asyncio.create_task(self._handle(record))
+                            if window.add(tp, record.offset, task):
+                                self._inflight.add(task)
+                                task.add_done_callback(self._inflight.discard)
+                            else:
+                                task.cancel()
+                fatal = window.fatal()
+                if fatal is not None:
+                    raise fatal
+                if time.monotonic() - last_commit >= COMMIT_INTERVAL_SECONDS:
+                    await self._commit(window.committable())
+                    last_commit = time.monotonic()
+            while window.running:  # stopping: stop() cancels what outlives its drain deadline
+                await window.wait_any(_POLL_TIMEOUT_MS / 1000)
+        finally:
+            await self._commit(window.committable())
 
-    async def _process(self, batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
-        """Handle every record concurrently, then commit the settled prefix of each partition."""
-        handles: list[tuple[TopicPartition, int, asyncio.Task[bool]]] = []
-        for tp, records in batch.items():
-            for record in records:
-                task = asyncio.create_task(self._handle(record))
-                self._inflight.add(task)
-                task.add_done_callback(self._inflight.discard)
-                handles.append((tp, record.offset, task))
-        await asyncio.wait([task for _, _, task in handles])
-        assert self._producer is not None and self._consumer is not None
-        fatal: BaseException | None = None
-        offsets: dict[TopicPartition, int] = {}
-        blocked: set[TopicPartition] = set()
-        for tp, offset, task in sorted(handles, key=lambda h: (h[0].partition, h[1])):
-            settled = not task.cancelled() and task.exception() is None and task.result()
-            if not task.cancelled() and task.exception() is not None:
-                fatal = fatal or task.exception()
-            if tp in blocked or not settled:
-                blocked.add(tp)
-                continue
-            offsets[tp] = offset + 1
-        await self._producer.flush()
-        if offsets:
-            try:
-                await self._consumer.commit(offsets)
-            except KafkaError as exc:
-                self.metrics.commit_failures.inc()
-                log.warning("offset commit refused; records will be read again", extra={"error": repr(exc)})
-        if fatal is not None:
-            raise fatal
+    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+        assert self._consumer is not None
+        assigned = self._consumer.assignment()
+        offsets = {tp: offset for tp, offset in offsets.items() if tp in assigned}
+        if not offsets:
+            return
+        try:
+            await self._consumer.commit(offsets)
+        except KafkaError as exc:
+            self.metrics.commit_failures.inc()
+            log.warning("offset commit refused; records will be read again", extra={"error": repr(exc)})
 
     async def _handle(self, record: ConsumerRecord[bytes, bytes]) -> bool:
         """True once the record's outcome is durable; False when shutdown cut it short."""
@@ -266,7 +404,8 @@ class AlerterService:
         except InvalidMessageError as exc:
             await self._dead_letter_raw(record, str(exc))
             return True
-        targets = [sub for sub in list(self._view.items.values()) if matches(sub, alert)]
+        assert self._targets is not None
+        targets = self._targets.targets(alert)
         return await self._fanout.deliver(alert, targets)
 
     async def _dead_letter_raw(self, record: ConsumerRecord[bytes, bytes], reason: str) -> None:
@@ -288,9 +427,6 @@ class AlerterService:
 
 
 def _max_poll_interval_ms(settings: Settings) -> int:
-    """Long enough for one batch whose slowest alert uses every attempt and every backoff."""
-    attempts = settings.delivery_max_attempts
-    worst = (
-        attempts * settings.webhook_timeout_seconds + (attempts - 1) * settings.delivery_backoff_max_seconds
-    )
+    """Long enough for one batch: each alert makes one attempt here (retries wait on the schedule)."""
+    worst = 2 * max(settings.webhook_timeout_seconds, settings.smtp_timeout_seconds)
     return int(max(300.0, worst + 60.0) * 1000)

@@ -4,19 +4,17 @@ The key is the subscription id; an empty value (tombstone) removes the subscript
 protobuf :class:`Subscription` (``newswatch/v1/subscription.proto``), re-exported here.
 
 Validation, one path for the CLI and the HTTP API: :func:`normalised` checks and cleans a subscription
-without I/O (limits below, known region ids, ``http(s)`` webhook URL without credentials, a usable
-secret) and :func:`validated` adds the DNS check of the webhook host (every address it resolves to must
-be public unless ``NEWSWATCH_ALLOW_PRIVATE_NETWORKS``). :func:`add_subscription` stores only what
-:func:`validated` returned. Errors are :class:`InvalidSubscriptionError` naming the offending field with
-the API's JSON name (``name``, ``regions``, ``channel.url`` ...).
+without I/O (limits below, known region ids, and the channel and delivery policy rules of
+:mod:`~newswatch.alerter.validation`) and :func:`validated` adds the DNS check of a webhook or Slack
+host (every address it resolves to must be public unless ``NEWSWATCH_ALLOW_PRIVATE_NETWORKS``).
+:func:`add_subscription` stores only what :func:`validated` returned. Errors are
+:class:`InvalidSubscriptionError` naming the offending field with the API's JSON name (``name``,
+``regions``, ``channel.url`` ...).
 
-Filters (:func:`matches`): an empty filter matches everything; a non-empty one must match at least one of
-the alert's values. Comparisons ignore case and surrounding whitespace. Watch lists match by id or by
-name, terms by ``term_id`` or ``term_label`` of any of the alert's matches, languages by primary subtag
-too (``fr`` matches ``fr-CA``). ``min_score`` is inclusive. A disabled subscription never matches.
+Filters: :func:`~newswatch.alerter.matching.matches` (re-exported here).
 
-Secrets are generated here, written to Kafka, and never returned by :func:`list_subscriptions`; error
-messages never quote them.
+Secrets (webhook secrets, Slack URLs) are generated or taken here, written to Kafka, and never returned
+by :func:`list_subscriptions` (:func:`redacted`); error messages never quote them.
 """
 
 from __future__ import annotations
@@ -28,13 +26,27 @@ from collections.abc import Iterable
 
 from newswatch import kafka, netguard
 from newswatch.alerter import signing
+from newswatch.alerter.matching import matches
+from newswatch.alerter.validation import (
+    REDACTED,
+    InvalidSubscriptionError,
+    check_channel,
+    check_policy,
+    masked_url,
+)
 from newswatch.contracts import timestamp
-from newswatch.errors import NewswatchError, UnsafeURLError
+from newswatch.errors import UnsafeURLError
 from newswatch.processor.regions import default_regions
 from newswatch.settings import Settings
 from newswatch.topics import SUBSCRIPTIONS
-from newswatch.v1.alert_pb2 import Alert
-from newswatch.v1.subscription_pb2 import ConsoleChannel, Subscription, WebhookChannel
+from newswatch.v1.subscription_pb2 import (
+    ConsoleChannel,
+    EmailChannel,
+    SlackChannel,
+    StreamChannel,
+    Subscription,
+    WebhookChannel,
+)
 
 __all__ = [
     "FILTERS",
@@ -53,10 +65,10 @@ __all__ = [
     "ordered",
     "redacted",
     "remove_subscription",
+    "target_url",
     "validated",
 ]
 
-REDACTED = "[redacted]"
 MAX_NAME_CHARS = 200
 MAX_FILTER_VALUES = 100
 MAX_VALUE_CHARS = 200
@@ -65,27 +77,6 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 # BCP 47-ish: a 2-3 letter primary language, then subtags of 1-8 letters or digits (fr, fr-CA, zh-Hant).
 _LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
-
-
-class InvalidSubscriptionError(NewswatchError):
-    """A subscription that cannot be stored (not retriable, except a webhook host that did not resolve).
-
-    ``field`` names the offending field as the HTTP API spells it, or is None; ``code`` is a stable
-    machine-readable reason (``invalid_value``, ``unsafe_url``, ``unresolvable_url``, and for request
-    bodies ``missing_field``, ``unknown_field``, ``invalid_type``).
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        field: str | None = None,
-        code: str = "invalid_value",
-        retriable: bool | None = None,
-    ) -> None:
-        super().__init__(message, retriable=retriable)
-        self.field = field
-        self.code = code
 
 
 def _language(tag: str) -> str:
@@ -154,40 +145,34 @@ def normalised(sub: Subscription, *, allow_private: bool) -> Subscription:
         raise InvalidSubscriptionError(
             f"min_score must be a number >= 0, got {out.min_score!r}", field="min_score"
         )
-    channel = channel_of(out)
-    if channel is None:
-        raise InvalidSubscriptionError("choose a channel: a webhook URL or the console", field="channel")
-    if channel == "webhook":
-        try:
-            url = netguard.check_url(out.webhook.url, allow_private)
-        except UnsafeURLError as exc:
-            raise InvalidSubscriptionError(
-                f"webhook URL refused: {exc}", field="channel.url", code="unsafe_url"
-            ) from None
-        out.webhook.url = str(url)
-        if out.webhook.secret == REDACTED:
-            raise InvalidSubscriptionError("refusing to store a redacted secret", field="channel.secret")
-        try:
-            signing.validate_secret(out.webhook.secret)
-        except signing.InvalidSecretError as exc:
-            raise InvalidSubscriptionError(str(exc), field="channel.secret") from None
+    check_channel(out, allow_private=allow_private)
+    check_policy(out)
     if not out.HasField("created_at"):
         out.created_at.CopyFrom(timestamp())
     return out
 
 
-async def validated(sub: Subscription, *, allow_private: bool) -> Subscription:
-    """:func:`normalised`, then the webhook host is resolved and every address it has must be allowed.
+def target_url(sub: Subscription) -> str | None:
+    """The URL the alerter posts to (webhook or Slack), or None for other channels."""
+    if sub.HasField("webhook"):
+        return sub.webhook.url
+    if sub.HasField("slack"):
+        return sub.slack.url
+    return None
 
-    A host that does not resolve raises a *retriable* :class:`InvalidSubscriptionError`.
-    """
+
+async def validated(sub: Subscription, *, allow_private: bool) -> Subscription:
+    """:func:`normalised`, then a webhook or Slack host is resolved and every address it has must be
+    allowed. A host that does not resolve raises a *retriable* :class:`InvalidSubscriptionError`."""
     out = normalised(sub, allow_private=allow_private)
-    if out.HasField("webhook"):
+    url = target_url(out)
+    if url is not None:
+        kind = "Slack" if out.HasField("slack") else "webhook"
         try:
-            await netguard.resolve_and_check(out.webhook.url, allow_private)
+            await netguard.resolve_and_check(url, allow_private)
         except UnsafeURLError as exc:
             raise InvalidSubscriptionError(
-                f"webhook URL refused: {exc}",
+                f"{kind} URL refused: {exc}",
                 field="channel.url",
                 code="unresolvable_url" if exc.retriable else "unsafe_url",
                 retriable=exc.retriable,
@@ -199,7 +184,11 @@ def new_subscription(
     name: str,
     *,
     webhook_url: str | None = None,
+    slack_url: str | None = None,
+    email_to: Iterable[str] = (),
+    subject_prefix: str = "",
     console: bool = False,
+    stream: bool = False,
     secret: str | None = None,
     watchlists: Iterable[str] = (),
     terms: Iterable[str] = (),
@@ -211,15 +200,23 @@ def new_subscription(
 ) -> Subscription:
     """A :func:`normalised`, enabled subscription with a fresh id (and a fresh secret for webhooks).
 
-    Exactly one channel: ``webhook_url`` or ``console=True``. Raises :class:`InvalidSubscriptionError`.
+    Exactly one channel: ``webhook_url``, ``slack_url``, ``email_to`` (non-empty), ``console=True`` or
+    ``stream=True``. Delivery policy fields are set on the result by the caller, then checked again by
+    :func:`validated`. Raises :class:`InvalidSubscriptionError`.
     """
-    if (webhook_url is not None) == console:
+    recipients = list(email_to)
+    chosen = [webhook_url is not None, slack_url is not None, bool(recipients), console, stream]
+    if sum(chosen) != 1:
         raise InvalidSubscriptionError(
-            "choose exactly one channel: a webhook URL or the console", field="channel"
+            "choose exactly one channel: webhook, slack, email, console or stream", field="channel"
         )
     if secret is not None and webhook_url is None:
         raise InvalidSubscriptionError(
             "a secret only applies to webhook subscriptions", field="channel.secret"
+        )
+    if subject_prefix and not recipients:
+        raise InvalidSubscriptionError(
+            "a subject prefix only applies to email subscriptions", field="channel.subject_prefix"
         )
     sub = Subscription(
         subscription_id=uuid.uuid4().hex,
@@ -233,24 +230,32 @@ def new_subscription(
         min_score=min_score,
     )
     if webhook_url is not None:
-        chosen = secret if secret is not None else signing.generate_secret()
-        sub.webhook.CopyFrom(WebhookChannel(url=webhook_url, secret=chosen))
+        key = secret if secret is not None else signing.generate_secret()
+        sub.webhook.CopyFrom(WebhookChannel(url=webhook_url, secret=key))
+    elif slack_url is not None:
+        sub.slack.CopyFrom(SlackChannel(url=slack_url))
+    elif recipients:
+        sub.email.CopyFrom(EmailChannel(to=recipients, subject_prefix=subject_prefix))
+    elif stream:
+        sub.stream.CopyFrom(StreamChannel())
     else:
         sub.console.CopyFrom(ConsoleChannel())
     return normalised(sub, allow_private=allow_private)
 
 
 def channel_of(sub: Subscription) -> str | None:
-    """``"webhook"``, ``"console"`` or None when the subscription names no channel."""
+    """``"webhook"``, ``"slack"``, ``"email"``, ``"console"``, ``"stream"`` or None (no channel)."""
     return sub.WhichOneof("channel")
 
 
 def redacted(sub: Subscription) -> Subscription:
-    """A copy whose webhook secret reads :data:`REDACTED`."""
+    """A copy whose webhook secret reads :data:`REDACTED` and whose Slack URL is masked."""
     copy = Subscription()
     copy.CopyFrom(sub)
     if copy.HasField("webhook") and copy.webhook.secret:
         copy.webhook.secret = REDACTED
+    if copy.HasField("slack"):
+        copy.slack.url = masked_url(copy.slack.url)
     return copy
 
 
@@ -294,31 +299,3 @@ async def remove_subscription(settings: Settings, subscription_id: str) -> bool:
         return False
     await _put(settings, subscription_id, None)
     return True
-
-
-def _folded(values: Iterable[str]) -> set[str]:
-    return {v.strip().casefold() for v in values if v.strip()}
-
-
-def _language_matches(wanted: set[str], language: str) -> bool:
-    lang = language.strip().casefold().replace("_", "-")
-    return lang in wanted or lang.split("-", 1)[0] in wanted
-
-
-def matches(sub: Subscription, alert: Alert) -> bool:
-    """True when ``alert`` passes every filter of an enabled ``sub`` (see the module docstring)."""
-    if not sub.enabled:
-        return False
-    if alert.score < sub.min_score:
-        return False
-    if sub.watchlists and not _folded(sub.watchlists) & _folded([alert.watchlist_id, alert.watchlist_name]):
-        return False
-    if sub.terms:
-        found = _folded(m.term_id for m in alert.matches) | _folded(m.term_label for m in alert.matches)
-        if not _folded(sub.terms) & found:
-            return False
-    if sub.regions and not _folded(sub.regions) & _folded(alert.regions):
-        return False
-    if sub.countries and not _folded(sub.countries) & _folded(alert.countries):
-        return False
-    return not (sub.languages and not _language_matches(_folded(sub.languages), alert.language))

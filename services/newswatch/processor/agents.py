@@ -13,8 +13,13 @@
 4. queue the EnrichedArticle (``duplicate_of`` = the cluster's first article, empty for the first) and
    every Alert (key = article_id).
 
-Then it WAITS for every output of the batch to be acknowledged, and only then records each article as
-seen and writes its near-duplicate entry — a crash before that may repeat alerts, never lose one.
+Then it WAITS for every output of the batch to be acknowledged, and only then records the articles as
+seen and writes the batch's changelog records (per source partition one chunk of seen keys, per article
+its near-duplicate entry; :meth:`~newswatch.processor.dedupe.Deduplicator.commit`) — a crash before
+that may repeat alerts, never lose one. Those records are not waited for: Faust flushes the producer
+before it commits the batch's offsets, and the next batch raises if one of them failed (what such a
+failure can cost: a later re-publication of those articles is processed again, under the same alert
+ids). Metrics are added up per batch.
 
 Alert ids are ``alert_id(cluster_id, watchlist_id)`` and ``duplicate_cluster_id`` is the cluster id
 (the first article's id; for the first article its own, so its alert id is ``alert_id(article_id,
@@ -29,18 +34,20 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from newswatch import contracts
 from newswatch.errors import InvalidMessageError
-from newswatch.processor.dedupe import Assessment, Deduplicator
+from newswatch.processor.dedupe import Assessment, Deduplicator, Done
 from newswatch.processor.dupindex import Entry
 from newswatch.processor.enrich import alert_id, alerts_for, enrich
 from newswatch.processor.keywords import Matcher, build_matcher
 from newswatch.processor.metrics import NEAR_DUPLICATE_MATCHES, ProcessorMetrics
 from newswatch.processor.places import Gazetteer
+from newswatch.processor.regions import RegionTable, default_regions
 from newswatch.processor.watchlist import validate_watchlist
 from newswatch.replay import REPLAY_HEADER
 from newswatch.topics import ALERTS, ARTICLES_ENRICHED, ARTICLES_RAW_DLQ, TopicSpec
@@ -67,10 +74,17 @@ _MAX_ERROR_BYTES = 1000
 
 
 class Outputs(Protocol):
-    """Where the processor writes. ``send`` queues one record and returns its delivery future."""
+    """Where the processor writes. ``send`` queues one record and returns its delivery future; it may
+    wait while the producer's buffer is full (backpressure). ``partition`` None = by key."""
 
     async def send(
-        self, topic: TopicSpec, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]
+        self,
+        topic: TopicSpec,
+        key: bytes | None,
+        value: bytes | None,
+        headers: list[tuple[str, bytes]],
+        *,
+        partition: int | None,
     ) -> Awaitable[Any]: ...
 
 
@@ -167,12 +181,16 @@ class ArticleProcessor:
         dedupe: Deduplicator,
         outputs: Outputs,
         metrics: ProcessorMetrics,
+        regions: RegionTable | None = None,
     ) -> None:
+        """``regions``: the country -> regions table (default: the packaged one)."""
         self._registry = registry
         self._gazetteer = gazetteer
         self._dedupe = dedupe
         self._outputs = outputs
         self._metrics = metrics
+        self._regions = regions or default_regions()
+        self._changelog: list[Awaitable[Any]] = []  # the previous batch's changelog writes
 
     async def process(
         self, key: bytes | None, value: bytes | None, headers: Sequence[tuple[str, bytes]], partition: int = 0
@@ -184,8 +202,10 @@ class ArticleProcessor:
     async def process_batch(self, messages: Sequence[RawMessage]) -> list[str]:
         """Handle messages in order with one wait for all their outputs; return their outcomes.
 
-        Raises what a failed delivery raises, before recording any message of the batch as done.
+        Raises what a failed delivery raises, before recording any message of the batch as done —
+        including a failed changelog write of the previous batch, checked first.
         """
+        await self._check_changelog()
         done: list[_Done] = []
         pending: list[Awaitable[Any]] = []
         in_batch: set[str] = set()
@@ -194,11 +214,25 @@ class ArticleProcessor:
             done.append(item)
         for fut in pending:
             await fut
-        finished = time.monotonic()
-        for item in done:
-            self._record(item, finished)
-        self._metrics.batch_articles.observe(len(messages))
+        records = self._dedupe.commit(
+            [
+                Done(item.entry, item.message.partition, item.seen_key)
+                for item in done
+                if item.entry is not None
+            ]
+        )
+        # Not awaited here: the next batch checks them, and Faust flushes the producer before it
+        # commits this batch's offsets.
+        self._changelog = [
+            await self._outputs.send(r.topic, r.key, r.value, [], partition=r.partition) for r in records
+        ]
+        self._account(done, time.monotonic(), len(messages))
         return [item.outcome for item in done]
+
+    async def _check_changelog(self) -> None:
+        changelog, self._changelog = self._changelog, []
+        for fut in changelog:
+            await fut
 
     async def _prepare(self, message: RawMessage, in_batch: set[str], pending: list[Awaitable[Any]]) -> _Done:
         """Decide one message and queue its outputs (their delivery futures go to ``pending``)."""
@@ -220,7 +254,7 @@ class ArticleProcessor:
             return _Done(message, "duplicate", started)
         snapshot = self._registry.snapshot
         try:
-            enriched = enrich(article, snapshot.matcher, self._gazetteer)
+            enriched = enrich(article, snapshot.matcher, self._gazetteer, self._regions)
             assessment = self._dedupe.assess(article)
             enriched.duplicate_of = assessment.duplicate_of
             alerts = []
@@ -243,42 +277,63 @@ class ArticleProcessor:
         pending += [await self._send(ALERTS, article_key, alert) for alert in alerts]
         return _Done(message, "processed", started, seen_key, entry, enriched, alerts, assessment)
 
-    def _record(self, item: _Done, finished: float) -> None:
-        """Bookkeeping once the outputs of ``item`` are acknowledged."""
+    def _account(self, done: Sequence[_Done], finished: float, batch_size: int) -> None:
+        """Metrics (added up per batch) and debug logs once the batch's outputs are acknowledged."""
         metrics = self._metrics
-        if item.dlq_reason:
-            metrics.dlq_messages.labels(reason=item.dlq_reason).inc()
-        metrics.article(item.outcome)
-        if item.entry is None or item.enriched is None or item.assessment is None:
-            return
-        self._dedupe.commit(item.entry, item.message.partition, item.seen_key)
-        for match in item.enriched.matches:
-            metrics.match(match.kind, match.watchlist_id)
-        for alert in item.alerts:
-            metrics.alert(alert.watchlist_id)
-        if item.assessment.match in NEAR_DUPLICATE_MATCHES:
-            metrics.near_duplicates.labels(match=item.assessment.match).inc()
-        metrics.places.inc(len(item.enriched.places))
-        metrics.processing_duration.observe(finished - item.started)
-        log.debug(
-            "article processed",
-            extra={
-                "article_id": item.entry.article_id,
-                "alerts": len(item.alerts),
-                "matches": len(item.enriched.matches),
-                "duplicate_of": item.enriched.duplicate_of,
-            },
-        )
+        outcomes: Counter[str] = Counter()
+        dlq: Counter[str] = Counter()
+        matches: Counter[tuple[str, str]] = Counter()
+        alerts: Counter[str] = Counter()
+        near: Counter[str] = Counter()
+        places = 0
+        debug = log.isEnabledFor(logging.DEBUG)
+        observe = metrics.processing_duration.observe
+        for item in done:
+            outcomes[item.outcome] += 1
+            if item.dlq_reason:
+                dlq[item.dlq_reason] += 1
+            enriched = item.enriched
+            if enriched is None or item.assessment is None:
+                continue
+            matches.update((m.kind, m.watchlist_id) for m in enriched.matches)
+            alerts.update(a.watchlist_id for a in item.alerts)
+            if item.assessment.match in NEAR_DUPLICATE_MATCHES:
+                near[item.assessment.match] += 1
+            places += len(enriched.places)
+            observe(finished - item.started)
+            if debug:
+                log.debug(
+                    "article processed",
+                    extra={
+                        "article_id": item.assessment.article_id,
+                        "alerts": len(item.alerts),
+                        "matches": len(enriched.matches),
+                        "duplicate_of": enriched.duplicate_of,
+                    },
+                )
+        for outcome, n in outcomes.items():
+            metrics.article(outcome, n)
+        for reason, n in dlq.items():
+            metrics.dlq_messages.labels(reason=reason).inc(n)
+        for (kind, watchlist_id), n in matches.items():
+            metrics.match(kind, watchlist_id, n)
+        for watchlist_id, n in alerts.items():
+            metrics.alert(watchlist_id, n)
+        for match, n in near.items():
+            metrics.near_duplicates.labels(match=match).inc(n)
+        if places:
+            metrics.places.inc(places)
+        metrics.batch_articles.observe(batch_size)
 
     async def _send(self, topic: TopicSpec, key: bytes, message: Any) -> Awaitable[Any]:
         value, headers = contracts.encode(message)
-        return await self._outputs.send(topic, key, value, headers)
+        return await self._outputs.send(topic, key, value, headers, partition=None)
 
     async def _dead_letter(self, message: RawMessage, reason: str, error: str) -> Awaitable[Any]:
         kept = [(k, v) for k, v in message.headers if k not in (DLQ_REASON_HEADER, DLQ_ERROR_HEADER)]
         kept.append((DLQ_REASON_HEADER, reason.encode()))
         kept.append((DLQ_ERROR_HEADER, error.encode("utf-8", "replace")[:_MAX_ERROR_BYTES]))
-        return await self._outputs.send(ARTICLES_RAW_DLQ, message.key, message.value, kept)
+        return await self._outputs.send(ARTICLES_RAW_DLQ, message.key, message.value, kept, partition=None)
 
 
 def _text(key: bytes | None) -> str:

@@ -1,13 +1,15 @@
 """The Faust application ``newswatch-processor`` and :func:`run_worker`, the processor's front door.
 
 The app reads ``newswatch.articles.raw.v1`` with raw (bytes) serializers and hands the messages, in
-batches of up to :data:`BATCH_MAX_MESSAGES` (``stream.take_events``: whatever arrived within
-:data:`BATCH_WITHIN_SECONDS`), to :class:`~newswatch.processor.agents.ArticleProcessor`, which waits once
-per batch for all its outputs; Faust acknowledges the batch's offsets after that. State lives in two
-Faust tables whose partitions equal the source topic's, written on the partition of the message being
-processed:
+batches of up to ``processor_batch_max_articles`` (``stream.take_events``: whatever arrived within
+``processor_batch_max_wait_seconds``), to :class:`~newswatch.processor.agents.ArticleProcessor`, which
+waits once per batch for all its outputs; Faust acknowledges the batch's offsets after that. State
+lives in two Faust tables whose partitions equal the source topic's, written on the partition of the
+message being processed, by the processor's own producer calls (one record per batch and partition for
+the first; not ``send_changelog``, whose buffer throttles the stream):
 
-- ``processor-seen`` (article_id → processed at; in-memory store restored from its changelog);
+- ``processor-seen`` (chunk id → the article ids of one batch and partition; recovered into a bounded
+  :class:`~newswatch.processor.seen.SeenLog`, ``processor_seen_max_articles``);
 - ``processor-neardup`` (article_id → near-duplicate index entry): its changelog is read in full by
   every worker into a :class:`~newswatch.processor.dupindex.NearDupIndex`
   (:mod:`newswatch.processor.duplog` says why); the table keeps no local copy.
@@ -33,19 +35,18 @@ from typing import Any
 import faust
 from aiokafka.errors import KafkaError
 
-from newswatch.errors import NewswatchError
+from newswatch.errors import NewswatchError, SettingsError
 from newswatch.kafka import ensure_topics, make_producer, wait_for_broker
 from newswatch.processor.agents import ArticleProcessor, RawMessage
 from newswatch.processor.dedupe import Deduplicator
 from newswatch.processor.duplog import TABLE_NAME, changelog_config
-from newswatch.processor.runtime import APP_ID, ProcessorRuntime, Sidecar, consumer_lag
+from newswatch.processor.runtime import APP_ID, ProcessorRuntime, Sidecar, consumer_lag, region_table
+from newswatch.processor.seen import SEEN_TABLE, SeenLog
 from newswatch.settings import Settings
 from newswatch.topics import ARTICLES_RAW, TopicSpec
 
 __all__ = [
     "APP_ID",
-    "BATCH_MAX_MESSAGES",
-    "BATCH_WITHIN_SECONDS",
     "ORIGIN_HEADER",
     "ProcessorRuntime",
     "build_app",
@@ -57,12 +58,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 AGENT_NAME = "newswatch-processor-articles"
-#: Raw messages handled together. Large enough that the wait for their outputs' acknowledgements and
-#: Faust's per-event work are shared by many articles; small enough that a batch of 4 KB articles
-#: stays far below the producer's buffer and one batch never holds the loop for long.
-BATCH_MAX_MESSAGES = 200
-#: How long a batch waits for more messages once it has some: the latency added when traffic is light.
-BATCH_WITHIN_SECONDS = 0.02
 LAG_INTERVAL_SECONDS = 5.0
 #: Producer batch per partition (below the broker's default message.max.bytes, 1 MB).
 PRODUCER_MAX_BATCH_BYTES = 512 * 1024
@@ -70,25 +65,19 @@ PRODUCER_MAX_BATCH_BYTES = 512 * 1024
 ORIGIN_HEADER = "newswatch-processor-app"
 
 
-class _TableStore:
-    """:class:`~newswatch.processor.dedupe.PartitionedStore` over a Faust table.
+class _SeenTable(faust.Table[bytes, bytes]):
+    """The table ``processor-seen``: its changelog (chunks of seen keys, :mod:`newswatch.processor.seen`)
+    is recovered into :attr:`sink`, not into the table's own store, which stays empty."""
 
-    Writes go to the changelog partition given (the source partition of the message being handled —
-    within a batch Faust's current event is another one) and, when ``keep``, to the local copy.
-    """
+    sink: SeenLog | None = None
 
-    def __init__(self, table: Any, *, keep: bool) -> None:
-        self._table = table
-        self._keep = keep
-
-    def get(self, key: bytes, /) -> bytes | None:
-        value: bytes | None = self._table.get(key)
-        return value
-
-    def put(self, partition: int, key: bytes, value: bytes, /) -> None:
-        self._table.send_changelog(partition, key, value)
-        if self._keep:
-            self._table.data[key] = value
+    def apply_changelog_batch(self, batch: Iterable[Any]) -> None:
+        sink = self.sink
+        if sink is None:
+            return
+        for event in batch:
+            message = event.message
+            sink.apply(message.partition, message.key, message.value)
 
 
 class _LogOnlyTable(faust.Table[bytes, bytes]):
@@ -101,8 +90,9 @@ class _LogOnlyTable(faust.Table[bytes, bytes]):
 class _FaustOutputs:
     """:class:`~newswatch.processor.agents.Outputs` over the app's producer (sent at once, not attached).
 
-    Records go straight to the transport producer (Faust's ``Topic.send`` costs a tenth of a
-    worker's time at full speed for bookkeeping the processor does not use). Every record carries the
+    Records go straight to the transport producer (Faust's ``Topic.send`` and a table's
+    ``send_changelog`` cost a tenth of a worker's time at full speed for bookkeeping the processor does
+    not use, and the latter's buffer throttles the stream past 100 records). Every record carries the
     header :data:`ORIGIN_HEADER` = the app id, telling which processor deployment wrote it.
     """
 
@@ -111,12 +101,23 @@ class _FaustOutputs:
         self._origin = (ORIGIN_HEADER, origin.encode("utf-8"))
 
     async def send(
-        self, topic: TopicSpec, key: bytes | None, value: bytes | None, headers: list[tuple[str, bytes]]
+        self,
+        topic: TopicSpec,
+        key: bytes | None,
+        value: bytes | None,
+        headers: list[tuple[str, bytes]],
+        *,
+        partition: int | None,
     ) -> Awaitable[Any]:
         fut: Awaitable[Any] = await self._app.producer.send(
-            topic.name, key, value, None, None, [*headers, self._origin]
+            topic.name, key, value, partition, None, [*headers, self._origin]
         )
         return fut
+
+
+def _changelog(table: faust.Table[bytes, bytes], key: str, value: str, partitions: int) -> TopicSpec:
+    name: str = table.changelog_topic.get_topic_name()
+    return TopicSpec(name, key, value, compacted=True, partitions=partitions)
 
 
 def _headers(raw: Any) -> list[tuple[str, bytes]]:
@@ -192,26 +193,42 @@ def build_app(
             key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
         ),
     }
-    seen = app.Table("processor-seen", help="article_id -> processed at", **table_options)
-    neardup = app.tables.add(
-        _LogOnlyTable(
-            app,
-            name=TABLE_NAME,
-            beacon=app.tables.beacon,
-            help="article_id -> near-duplicate index entry",
-            extra_topic_configs=changelog_config(),
-            **table_options,
-        )
+    seen = _SeenTable(
+        app,
+        name=SEEN_TABLE,
+        beacon=app.tables.beacon,
+        help="chunk id -> article ids processed (newswatch.processor.seen)",
+        **table_options,
     )
-    dedupe = Deduplicator(_TableStore(seen, keep=True), runtime.index, _TableStore(neardup, keep=False))
+    seen.sink = runtime.seen
+    neardup = _LogOnlyTable(
+        app,
+        name=TABLE_NAME,
+        beacon=app.tables.beacon,
+        help="article_id -> near-duplicate index entry",
+        extra_topic_configs=changelog_config(settings.neardup_window_seconds),
+        **table_options,
+    )
+    app.tables.add(seen)
+    app.tables.add(neardup)
+    dedupe = Deduplicator(
+        runtime.seen,
+        runtime.index,
+        _changelog(seen, "chunk id", "seen chunk", partitions),
+        _changelog(neardup, "article_id", "near-duplicate index entry", partitions),
+    )
     outputs = _FaustOutputs(app, app_id)
-    processor = ArticleProcessor(runtime.watchlists, runtime.gazetteer, dedupe, outputs, runtime.metrics)
+    processor = ArticleProcessor(
+        runtime.watchlists, runtime.gazetteer, dedupe, outputs, runtime.metrics, runtime.regions
+    )
     source = app.topic(ARTICLES_RAW.name, key_type=bytes, value_type=bytes)
+    batch_max = settings.processor_batch_max_articles
+    batch_wait = settings.processor_batch_max_wait_seconds
 
     async def articles(stream: Any) -> None:
         runtime.consuming = True
         try:
-            async for events in stream.take_events(BATCH_MAX_MESSAGES, within=BATCH_WITHIN_SECONDS):
+            async for events in stream.take_events(batch_max, within=batch_wait):
                 await processor.process_batch(
                     [RawMessage(e.key, e.value, _headers(e.headers), e.message.partition) for e in events]
                 )
@@ -264,11 +281,18 @@ async def topic_partitions(settings: Settings, topic: TopicSpec) -> int:
 def run_worker(settings: Settings, *, app_id: str | None = None, offset_reset: str = "earliest") -> int:
     """Run the processor until SIGTERM / SIGINT; return the exit code (0 after a clean shutdown).
 
-    Waits for the broker and creates missing topics first (exit code 1 if the broker never answers).
+    Checks the settings it reads files for first (exit code 2 and an error log naming the setting,
+    e.g. ``NEWSWATCH_REGIONS_FILE``), then waits for the broker and creates missing topics (exit code 1
+    if the broker never answers).
     Blocks the calling thread and owns a fresh event loop; call it from the main thread. ``app_id`` and
     ``offset_reset`` as in :func:`build_app` (tests use a unique group starting at the end).
     """
     app_id = app_id or settings.processor_group_id
+    try:
+        region_table(settings)  # a bad file stops the worker before it waits for anything
+    except SettingsError as exc:
+        log.error("processor cannot start: bad setting %s", exc, extra={"setting": exc.name})
+        return 2
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:

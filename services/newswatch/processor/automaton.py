@@ -1,4 +1,4 @@
-"""Whole-word search for many keys at once: one Aho–Corasick automaton over a byte projection of text.
+"""Whole-word search for many keys at once: Aho–Corasick automata over a byte projection of text.
 
 A text is *projected* to one byte per folded character (:mod:`newswatch.processor.normalize` folding,
 case-folded): ASCII letters, digits and ``_`` stay, every other non-word character becomes a space,
@@ -6,8 +6,10 @@ other word characters (Arabic, Greek …) one of 32 bucket bytes, and each run o
 collapses to one space; the projection is framed by a space on both sides. A key (an alias in
 ``phrase_key`` form) is projected the same way and framed by spaces, so an automaton hit is always a
 whole-word occurrence. Hits of keys whose projection loses information (punctuation, non-ASCII
-letters) are re-checked against the folded text; hits of case-sensitive keys against the letter case
-of the text (a byte mask, or the case-kept fold of the hit).
+letters) are re-checked against the folded text. Case-sensitive keys that are plain ASCII words are
+searched in their letter case by a second automaton over the *case-kept* projection (the same bytes,
+ASCII letters keeping their case), so wrongly-cased occurrences never reach Python; the other
+case-sensitive keys are compared with the case-kept fold of each hit.
 
 Most texts (ASCII, Latin-1, and wide characters folding to one character: curly quotes, dashes,
 "ī", Arabic letters) are projected with ``bytes.translate`` after replacing each distinct wide
@@ -30,15 +32,28 @@ from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import islice
+from operator import itemgetter, le
 from typing import Generic, TypeVar
 
 import ahocorasick_rs
 
 from newswatch.processor.normalize import FoldedText, fold, fold_char, non_ascii_chars
 
-__all__ = ["ContextRule", "KeyHit", "KeyIndex", "Projection", "key_bytes", "project"]
+__all__ = [
+    "CONTEXT_MISSING",
+    "CONTEXT_OK",
+    "CONTEXT_VETOED",
+    "ContextRule",
+    "KeyHit",
+    "KeyIndex",
+    "Projection",
+    "key_bytes",
+    "project",
+]
 
 T = TypeVar("T")
+_START, _END = itemgetter(0), itemgetter(1)
 
 _SEP = re.compile(r"[\s\-]+")
 _BUCKET0, _BUCKETS = 0x80, 32
@@ -250,18 +265,43 @@ class Projection:
     def phrase_at(self, d_start: int, d_end: int) -> str:
         """The case-folded text under ``data[d_start:d_end]`` in ``phrase_key`` form."""
         f_start, f_end = self.folded_index(d_start), self.folded_index(d_end - 1) + 1
-        return _phrase((self.folded or fold(self.text)).text[f_start:f_end])
+        if self.folded is None:  # one folded character per character: fold the slice only
+            return _phrase("".join(map(fold_char, self.text[f_start:f_end])))
+        return _phrase(self.folded.text[f_start:f_end])
 
-    def case_matches(self, d_start: int, d_end: int, projected: bytes, cased_key: str) -> bool:
-        """Whether the text under ``data[d_start:d_end]`` is ``cased_key`` with its letter case, given
-        that it is equal case-insensitively. ``projected`` is the key's case-kept projection for a
-        lossless key (compared to the case-kept projection of the text), else empty (exact check)."""
-        if self.raw is not None and projected:
-            if self.cased is None:
+    def cased_data(self) -> bytes:
+        """``data`` with the letter case of the text: ASCII letters (and letters folding to one) keep
+        their case; everything else is as in ``data``. A character whose case-kept fold is not as long
+        as its case-folded fold ("ß" → "ss") stands as opaque word bytes that no lossless key matches."""
+        if self.cased is None:
+            if self.raw is not None:
                 self.cased = _collapse(self.raw.translate(_RAW_CASED), *self._runs())
-            return self.cased[d_start:d_end] == projected
+            else:
+                kept = _aligned_case_kept(self.text, self.folded_length())
+                self.cased = _collapse(_stand_in_bytes(kept).translate(_PROJECT), *self._runs())
+        return self.cased
+
+    def case_matches(self, d_start: int, d_end: int, cased_key: str) -> bool:
+        """Whether the text under ``data[d_start:d_end]`` is ``cased_key`` (a case-sensitive key in
+        ``phrase_key`` form) with its letter case, given that it is equal case-insensitively."""
         start, end = self.span(d_start, d_end)
         return _phrase("".join(fold_char(c, False) for c in self.text[start:end])) == cased_key
+
+
+_OPAQUE = "\u0100"  # a word character of no lossless key
+
+
+def _aligned_case_kept(text: str, length: int) -> str:
+    """The case-kept fold of ``text``, one character per character of its case-folded fold (of
+    ``length``); pieces whose lengths differ become that many ``_OPAQUE``."""
+    kept = fold(text, casefold=False).text
+    if len(kept) == length:
+        return kept  # case folding never shortens: equal totals mean equal pieces
+    pieces = []
+    for char in text:
+        piece, lower = fold_char(char, False), fold_char(char)
+        pieces.append(piece if len(piece) == len(lower) else _OPAQUE * len(lower))
+    return "".join(pieces)
 
 
 def _runs(separators: bytes) -> tuple[list[int], list[int], list[int]]:
@@ -297,10 +337,22 @@ def _collapse(data: bytes, runs_at: list[int], runs_from: list[int], runs_shift:
     return b"".join(pieces)
 
 
+_SELF_STANDING = bytes(x for x in range(256) if x < _BUCKET0 or _direct_stand_in(chr(x)) == chr(x))
+"""Bytes of the Latin-1 characters that are their own stand-in (ASCII, most of Latin-1; not the C1
+controls, nor characters such as "ß" or "æ" that fold to several)."""
+
+
 def _direct_bytes(text: str) -> bytes | None:
     """``text`` as raw bytes of stand-ins, one per character, or None when it must be folded first."""
     if text.isascii():
         return text.encode("ascii")
+    try:
+        raw = text.encode("latin-1")
+    except UnicodeEncodeError:
+        pass
+    else:
+        if not raw.translate(None, _SELF_STANDING):
+            return raw  # every character stands for itself: no replacement
     direct = text
     # C1 controls first: their bytes are the buckets that later stand-ins introduce.
     for char in sorted(non_ascii_chars(text)):
@@ -341,14 +393,13 @@ def _automaton(keys: Sequence[bytes]) -> ahocorasick_rs.BytesAhoCorasick | None:
 
 @dataclass(frozen=True, slots=True)
 class _Key(Generic[T]):
-    """One key behind a pattern: the exact folded key when the pattern is lossy, and for a
-    case-sensitive key its case-kept form and letter-case mask (empty: compare exactly)."""
+    """One key behind a pattern of the folded automaton that needs a check: the exact folded key
+    when the pattern is lossy, the case-kept key when it is case-sensitive (exact comparison)."""
 
     exact: str | None
     gaps: bool  # a lossless key of several words: its gaps must be separators in the text
     sensitive: bool
     cased: str
-    mask: bytes  # the case-kept projection of a lossless case-sensitive key
     payloads: tuple[T, ...]
 
 
@@ -357,6 +408,13 @@ class KeyIndex(Generic[T]):
 
     A case-insensitive key is ``phrase_key(fold(alias).text)``, a case-sensitive one
     ``phrase_key(fold(alias, casefold=False).text)``; several payloads may share a key.
+
+    Two automata: the *folded* one (over ``Projection.data``) holds the case-insensitive keys and the
+    lossy case-sensitive ones (their letter case is compared exactly per hit); the *cased* one (over
+    ``Projection.cased_data()``) holds the lossless case-sensitive keys in their letter case, so a
+    lower-case "hit" or "de" never reaches Python. Per pattern id, flat lists say what a hit still
+    needs: nothing (``_direct`` / ``_cased_payloads``), a separator check for the gaps of a phrase
+    (``_cased_gaps``), or the key checks of ``_keys``.
     """
 
     def __init__(self, entries: Iterable[tuple[str, bool, T]]) -> None:
@@ -365,18 +423,16 @@ class KeyIndex(Generic[T]):
             if key:
                 grouped.setdefault((key, sensitive), []).append(payload)
         by_pattern: dict[bytes, list[_Key[T]]] = {}
+        by_cased: dict[bytes, tuple[bool, tuple[T, ...]]] = {}
         for (key, sensitive), payloads in grouped.items():
             lower = fold(key).text if sensitive else key
             lossless = _lossless(lower) and (not sensitive or _lossless(key.lower()))
+            gaps = lossless and " " in lower
+            if sensitive and lossless:
+                by_cased[key_bytes(key)] = (gaps, tuple(payloads))
+                continue
             by_pattern.setdefault(key_bytes(lower), []).append(
-                _Key(
-                    None if lossless else lower,
-                    lossless and " " in lower,
-                    sensitive,
-                    key,
-                    key_bytes(key)[1:-1] if sensitive and lossless else b"",
-                    tuple(payloads),
-                )
+                _Key(None if lossless else lower, gaps, sensitive, key, tuple(payloads))
             )
         self._keys = list(by_pattern.values())
         # Patterns all of whose keys are lossless and case-insensitive accept every hit directly.
@@ -386,51 +442,70 @@ class KeyIndex(Generic[T]):
             else None
             for keys in self._keys
         ]
+        self._cased_gaps = [gaps for gaps, _ in by_cased.values()]
+        self._any_gaps = any(self._cased_gaps)
+        self._cased_payloads = [payloads for _, payloads in by_cased.values()]
         self._automaton = _automaton(list(by_pattern))
+        self._cased = _automaton(list(by_cased))
         self.size = len(grouped)
 
     def find(self, view: Projection) -> list[KeyHit[T]]:
         """Selected whole-word occurrences (see the overlap policy): case-insensitive ones first,
         then case-sensitive ones, each in text order."""
-        if self._automaton is None:
-            return []
-        raw = self._automaton.find_matches_as_indexes(view.data, overlapping=True)
-        if not raw:
-            return []
-        found: tuple[list[tuple[int, int, tuple[T, ...]]], list[tuple[int, int, tuple[T, ...]]]] = ([], [])
-        for pid, start, end in raw:
-            direct = self._direct[pid]
-            if direct is not None:
-                found[0].append((start + 1, end - 1, direct))
-                continue
-            for key in self._keys[pid]:
-                if key.exact is not None and view.phrase_at(start + 1, end - 1) != key.exact:
+        insensitive: list[KeyHit[T]] = []
+        sensitive: list[KeyHit[T]] = []
+        if self._automaton is not None:
+            direct_of, keys_of = self._direct, self._keys
+            for pid, start, end in self._automaton.find_matches_as_indexes(view.data, overlapping=True):
+                direct = direct_of[pid]
+                if direct is not None:
+                    insensitive.append((start + 1, end - 1, False, direct))
                     continue
-                if key.gaps and not view.separated(start + 1, end - 1):
-                    continue
-                if key.sensitive and not view.case_matches(start + 1, end - 1, key.mask, key.cased):
-                    continue
-                found[key.sensitive].append((start + 1, end - 1, key.payloads))
-        insensitive, sensitive = found
-        out: list[KeyHit[T]] = [(s, e, False, p) for s, e, p in _leftmost_longest(insensitive)]
+                for key in keys_of[pid]:
+                    if key.exact is not None and view.phrase_at(start + 1, end - 1) != key.exact:
+                        continue
+                    if key.gaps and not view.separated(start + 1, end - 1):
+                        continue
+                    if key.sensitive and not view.case_matches(start + 1, end - 1, key.cased):
+                        continue
+                    hit = (start + 1, end - 1, key.sensitive, key.payloads)
+                    (sensitive if key.sensitive else insensitive).append(hit)
+        if self._cased is not None:
+            raw = self._cased.find_matches_as_indexes(view.cased_data(), overlapping=True)
+            if self._any_gaps:
+                gaps_of = self._cased_gaps
+                raw = [r for r in raw if not gaps_of[r[0]] or view.separated(r[1] + 1, r[2] - 1)]
+            payloads_of = self._cased_payloads
+            cased = [(start + 1, end - 1, True, payloads_of[pid]) for pid, start, end in raw]
+            sensitive = sensitive + cased if sensitive else cased
+        out = _leftmost_longest(insensitive)
         if sensitive:
-            out += [(s, e, True, p) for s, e, p in _leftmost_longest(sensitive)]
+            out += _leftmost_longest(sensitive)
         return out
 
 
-def _leftmost_longest(spans: list[tuple[int, int, tuple[T, ...]]]) -> list[tuple[int, int, tuple[T, ...]]]:
+def _longest_first(hit: KeyHit[T]) -> tuple[int, int]:
+    return hit[0], -hit[1]
+
+
+def _leftmost_longest(hits: list[KeyHit[T]]) -> list[KeyHit[T]]:
     """Greedy leftmost-longest selection; payloads of one span found twice are merged."""
-    ordered = all(spans[i][1] <= spans[i + 1][0] for i in range(len(spans) - 1))
-    if ordered:
-        return spans
-    spans.sort(key=lambda s: (s[0], -s[1]))
-    kept: list[tuple[int, int, tuple[T, ...]]] = []
-    for span in spans:
-        if kept and span[0] == kept[-1][0] and span[1] == kept[-1][1]:
-            kept[-1] = (span[0], span[1], kept[-1][2] + span[2])
-        elif not kept or span[0] >= kept[-1][1]:
-            kept.append(span)
+    if all(map(le, map(_END, hits), map(_START, islice(hits, 1, None)))):
+        return hits  # no overlap (the common case): nothing to select
+    hits.sort(key=_longest_first)
+    kept: list[KeyHit[T]] = []
+    for hit in hits:
+        if kept and hit[0] == kept[-1][0] and hit[1] == kept[-1][1]:
+            kept[-1] = (hit[0], hit[1], hit[2], kept[-1][3] + hit[3])
+        elif not kept or hit[0] >= kept[-1][1]:
+            kept.append(hit)
     return kept
+
+
+CONTEXT_VETOED, CONTEXT_OK, CONTEXT_MISSING = 0, 1, 2
+"""Verdicts of :meth:`ContextRule.verdict`."""
+
+_Record = tuple[str | None, bool, bool, bool]  # exact key (lossy), gaps, prefix, negative
 
 
 class ContextRule:
@@ -442,7 +517,7 @@ class ContextRule:
     """
 
     def __init__(self, context: Iterable[tuple[str, bool]], negative: Iterable[tuple[str, bool]]) -> None:
-        by_pattern: dict[bytes, list[tuple[str | None, bool, bool, bool]]] = {}
+        by_pattern: dict[bytes, list[_Record]] = {}
         self.needs_context = False
         for words, is_negative in ((context, False), (negative, True)):
             for key, prefix in dict.fromkeys(words):
@@ -453,19 +528,50 @@ class ContextRule:
                 record = (None if lossless else key, lossless and " " in key, prefix, is_negative)
                 by_pattern.setdefault(key_bytes(key)[:-1], []).append(record)
         self._records = list(by_pattern.values())
+        # A pattern of one plain word (no exact or gap check): ``(prefix, is_negative)``, else None.
+        self._plain: list[tuple[bool, bool] | None] = [
+            (rs[0][2], rs[0][3]) if len(rs) == 1 and rs[0][0] is None and not rs[0][1] else None
+            for rs in self._records
+        ]
+        self._has_negative = any(r[3] for rs in self._records for r in rs)
         self._automaton = _automaton(list(by_pattern))
 
     def holds(self, view: Projection, d_start: int, d_end: int, window: int) -> bool:
         """For a hit at ``view.data[d_start:d_end]``: no negative word and (when the rule has context
         words) some context word within ``window`` folded characters of it."""
+        return self.verdict(view, d_start, d_end, window) == CONTEXT_OK
+
+    def verdict(self, view: Projection, d_start: int, d_end: int, window: int) -> int:
+        """:data:`CONTEXT_VETOED` (a negative word within ``window``), :data:`CONTEXT_MISSING` (context
+        words required, none there) or :data:`CONTEXT_OK`."""
         if self._automaton is None:
-            return True
+            return CONTEXT_OK
         d_lo, d_hi = view.window(d_start, d_end, window)
         base = d_lo - 1
         hay = view.data[base:d_hi] + b" "
         found = False
+        last = len(hay) - 1  # the appended space: a key ending in punctuation may not end on it
+        plain_of, has_negative = self._plain, self._has_negative
         for pid, s, e in self._automaton.find_matches_as_indexes(hay, overlapping=True):
+            if e > last:
+                continue
             w_start = base + s + 1
+            plain = plain_of[pid]
+            if plain is not None:  # the common case, inlined
+                if plain[0]:
+                    w_end = base + hay.find(b" ", e)
+                elif hay[e] == 0x20:
+                    w_end = base + e
+                else:
+                    continue
+                if d_start <= w_start and w_end <= d_end:
+                    continue
+                if plain[1]:
+                    return CONTEXT_VETOED
+                if not has_negative:
+                    return CONTEXT_OK  # no negative word can come later
+                found = True
+                continue
             for exact, gaps, prefix, is_negative in self._records[pid]:
                 if prefix:
                     w_end = base + hay.find(b" ", e)
@@ -480,6 +586,6 @@ class ContextRule:
                 if gaps and not view.separated(w_start, base + e):
                     continue
                 if is_negative:
-                    return False
+                    return CONTEXT_VETOED
                 found = True
-        return found or not self.needs_context
+        return CONTEXT_OK if found or not self.needs_context else CONTEXT_MISSING

@@ -2,9 +2,9 @@
 
 :class:`Deduplicator` answers two questions for :class:`~newswatch.processor.agents.ArticleProcessor`:
 
-- **seen** — was this article_id (or replay key) processed before? The ``seen`` store maps it to the
-  time it was processed; in the worker it is the Faust table ``processor-seen`` (partitioned like the
-  source topic, so exact).
+- **seen** — was this article_id (or replay key) processed before? A bounded
+  :class:`~newswatch.processor.seen.SeenLog` (the Faust table ``processor-seen``'s content, partitioned
+  like the source topic, so exact within its bound).
 - **which cluster** — is the article a copy of an earlier one? :meth:`assess` looks the article up in
   the :class:`~newswatch.processor.dupindex.NearDupIndex` (shared by all workers, see
   :mod:`newswatch.processor.duplog`): by MinHash signature when the text is long enough
@@ -14,33 +14,46 @@
 
 Then, in this order: :meth:`remember` puts the article in the local index at once (so that a copy
 later in the same batch finds it), the caller publishes its outputs and waits for them, and
-:meth:`commit` records it durably (the seen store and the near-duplicate log, on the source
-partition). A crash before :meth:`commit` means the article is consumed again; its own entry, if it
-got that far, only keeps its cluster stable and never suppresses its own alerts.
+:meth:`commit` records the batch's articles as seen and returns the changelog records that make it
+durable (per source partition one seen chunk, per article one near-duplicate entry), which the caller
+writes. A crash before they are written means the articles are consumed again; an article's own entry,
+if it got that far, only keeps its cluster stable and never suppresses its own alerts. Nothing here
+does I/O.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
-from typing import Protocol
 
 from newswatch.processor.dupindex import Entry, NearDupIndex, encode_entry
 from newswatch.processor.neardup import article_text, signature
+from newswatch.processor.seen import SeenLog
+from newswatch.topics import TopicSpec
 from newswatch.v1.article_pb2 import Article
 
-__all__ = ["Assessment", "Deduplicator", "PartitionedStore", "fingerprint"]
+__all__ = ["Assessment", "Deduplicator", "Done", "Record", "fingerprint"]
 
 
-class PartitionedStore(Protocol):
-    """A byte-keyed store whose writes go to a given partition of its changelog (a Faust table)."""
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A changelog record to write on a given partition (``value`` None = tombstone)."""
 
-    def get(self, key: bytes, /) -> bytes | None: ...
+    topic: TopicSpec
+    partition: int
+    key: bytes
+    value: bytes | None
 
-    def put(self, partition: int, key: bytes, value: bytes, /) -> None: ...
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """An article whose outputs were acknowledged: its index entry, source partition and seen key."""
+
+    entry: Entry
+    partition: int
+    seen_key: str
 
 
 def fingerprint(article: Article) -> str:
@@ -76,18 +89,21 @@ class Deduplicator:
 
     def __init__(
         self,
-        seen: PartitionedStore,
+        seen: SeenLog,
         index: NearDupIndex,
-        log: PartitionedStore,
+        seen_topic: TopicSpec,
+        index_topic: TopicSpec,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """``seen_topic`` / ``index_topic``: the changelogs of the seen set and of the index."""
         self._seen = seen
         self._index = index
-        self._log = log
+        self._seen_topic = seen_topic
+        self._index_topic = index_topic
         self._clock = clock
 
     def seen(self, key: str) -> bool:
-        return self._seen.get(key.encode("utf-8")) is not None
+        return key in self._seen
 
     def assess(self, article: Article) -> Assessment:
         """The article's cluster and the watch lists already alerted for in it (pure lookup)."""
@@ -122,12 +138,29 @@ class Deduplicator:
             self._index.add(replace(entry), now)
         return entry
 
-    def commit(self, entry: Entry, partition: int, seen_key: str, now: datetime | None = None) -> None:
-        """Record the article durably once its outputs are acknowledged: seen, and its index entry."""
-        stamp = (now or datetime.now(UTC)).isoformat().encode("ascii")
-        self._seen.put(partition, seen_key.encode("utf-8"), stamp)
-        if entry.fingerprint or entry.signature:
-            self._log.put(partition, entry.article_id.encode("utf-8"), encode_entry(entry))
+    def commit(self, done: Sequence[Done]) -> list[Record]:
+        """Record acknowledged articles as seen; return the changelog records to write: one seen chunk
+        (and tombstones of forgotten ones) per source partition, then one index entry per article that
+        has a fingerprint or a signature."""
+        by_partition: dict[int, list[str]] = {}
+        for item in done:
+            by_partition.setdefault(item.partition, []).append(item.seen_key)
+        records = [
+            Record(self._seen_topic, partition, key, value)
+            for partition, keys in by_partition.items()
+            for key, value in self._seen.add(partition, keys)
+        ]
+        records += [
+            Record(
+                self._index_topic,
+                item.partition,
+                item.entry.article_id.encode("utf-8"),
+                encode_entry(item.entry),
+            )
+            for item in done
+            if item.entry.fingerprint or item.entry.signature
+        ]
+        return records
 
 
 def _digest(fp: str) -> bytes:

@@ -3,8 +3,9 @@
 Why a mirror of the whole changelog rather than the table's own partitions: an article and its
 syndicated copy have different ids, so they land on different partitions of
 ``newswatch.articles.raw.v1`` and possibly on different workers. Each worker writes the records of the
-articles it processes through the Faust table ``processor-neardup`` (key article_id, so the changelog
-is partitioned like the source topic and the writes belong to the event being processed), and
+articles it processes to the changelog of the Faust table ``processor-neardup`` (key article_id, on the
+partition of the article's source message, so the changelog is partitioned like the source topic;
+written with the app's producer once the article's outputs are acknowledged), and
 :class:`IndexFollower` reads every partition of that changelog into the local index — a global table
 kept by hand, since Faust's GlobalTable is documented to loop in recovery with several workers.
 
@@ -55,23 +56,24 @@ def changelog_topic(app_id: str) -> str:
     return f"{app_id}-{TABLE_NAME}-changelog"
 
 
-def changelog_config() -> dict[str, str]:
+def changelog_config(window_seconds: float = WINDOW_SECONDS) -> dict[str, str]:
     """Compacted (one record per article) and deleted a day after the index window (bounded)."""
     return {
         "cleanup.policy": "compact,delete",
-        "retention.ms": str(int((WINDOW_SECONDS + _DAY_SECONDS) * 1000)),
+        "retention.ms": str(int((window_seconds + _DAY_SECONDS) * 1000)),
         "segment.ms": str(6 * 3600 * 1000),
     }
 
 
-def changelog_spec(app_id: str, partitions: int) -> TopicSpec:
+def changelog_spec(app_id: str, partitions: int, window_seconds: float = WINDOW_SECONDS) -> TopicSpec:
+    """The changelog as a topic to create (``window_seconds``: the index window, see changelog_config)."""
     return TopicSpec(
         changelog_topic(app_id),
         "article_id",
         "near-duplicate index record (newswatch.processor.dupindex)",
         compacted=True,
         partitions=partitions,
-        extra_config=changelog_config(),
+        extra_config=changelog_config(window_seconds),
     )
 
 

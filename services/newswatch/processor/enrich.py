@@ -1,9 +1,10 @@
 """Pure enrichment: an Article becomes an EnrichedArticle, and an EnrichedArticle yields Alerts.
 
-- :func:`enrich` matches the title, summary and content separately (offsets are code points into that
-  field), tags places (the three fields resolved together), derives sorted unique countries and
-  regions, and sets the language (:func:`newswatch.processor.language.detect_language` over the three
-  fields with the declared language).
+- :func:`enrich` tags places (the three fields resolved together), matches the title, summary and
+  content separately (offsets are code points into that field; the field's places go to the matcher,
+  see ``Matcher.match``), derives sorted unique countries and regions, and sets the language
+  (:func:`newswatch.processor.language.detect_language` over the three fields with the declared
+  language).
 - :func:`alerts_for` returns one Alert per enabled watch list whose matched terms' weights (each term id
   counted once, at its largest weight) reach the list's threshold. ``alert_id`` is deterministic:
   ``sha256(article_id NUL watchlist_id)`` hex, first 32 characters.
@@ -86,7 +87,7 @@ def enrich(
         text: str = getattr(article, name)
         if not text:
             continue
-        for m in matcher.match(text):
+        for m in matcher.match(text, field_places):  # places stand in for a bound term's context
             out.matches.append(
                 TermMatch(
                     watchlist_id=m.watchlist_id,
@@ -142,8 +143,10 @@ def alerts_for(
         if not watchlist.enabled:
             continue
         matches = [m for m in enriched.matches if m.watchlist_id == watchlist.watchlist_id]
+        if not matches:
+            continue  # most articles: no score to compute
         total = score(watchlist, matches)
-        if not matches or total < watchlist.threshold:
+        if total < watchlist.threshold:
             continue
         alert = Alert(
             alert_id=alert_id(article.article_id, watchlist.watchlist_id),

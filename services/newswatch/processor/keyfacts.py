@@ -17,15 +17,22 @@ from newswatch.processor.gazetteer import HOW_ABBREV, HOW_ALT, HOW_DEMONYM, Gaze
 from newswatch.processor.overrides import Cues
 
 __all__ = [
+    "ALT_MIN_POPULATION",
     "BIG_KINDS",
     "CACHE_KEYS",
     "KIND_BONUS",
     "MAIN_NAME_BONUS",
+    "SMALL_POPULATION",
+    "TOWNS",
+    "WEAK_ALWAYS",
+    "WEAK_NONE",
+    "WEAK_PLACE_WORD",
     "KeyFacts",
     "KeyFactsCache",
     "Option",
     "Readings",
     "prior",
+    "weakness",
 ]
 
 BIG_KINDS = frozenset({"country", "admin1", "continent", "region"})
@@ -33,8 +40,26 @@ KIND_BONUS = {"country": 2.0, "admin1": 0.0, "capital": 0.5, "continent": 0.0, "
 MAIN_NAME_BONUS = 2.0
 CACHE_KEYS = 8_192  # distinct keys whose facts are kept (most take a few hundred bytes)
 
-Option = tuple[int, int, GazetteerEntry, float, bool]
-"""``(entry index, how, entry, prior, big kind)``: an option with what scoring needs of it."""
+Option = tuple[int, int, GazetteerEntry, float, bool, int]
+"""``(entry index, how, entry, prior, big kind, weak)``: an option with what scoring needs of it.
+
+``weak`` says what a town needs besides its state in the article or a pair ("Gainesville, Ga."):
+``WEAK_NONE`` nothing more, ``WEAK_PLACE_WORD`` a place word (a town under ``SMALL_POPULATION``),
+``WEAK_ALWAYS`` it is never read otherwise (an alternate name of a town under ``ALT_MIN_POPULATION``).
+"""
+WEAK_NONE, WEAK_PLACE_WORD, WEAK_ALWAYS = range(3)
+SMALL_POPULATION = 15_000
+ALT_MIN_POPULATION = 100_000
+TOWNS = frozenset({"city", "capital"})
+
+
+def weakness(entry: GazetteerEntry, how: int) -> int:
+    """The ``weak`` code of an option (see :data:`Option`)."""
+    if entry.kind not in TOWNS:
+        return WEAK_NONE
+    if how == HOW_ALT and entry.population < ALT_MIN_POPULATION:
+        return WEAK_ALWAYS
+    return WEAK_PLACE_WORD if entry.population < SMALL_POPULATION else WEAK_NONE
 
 
 def prior(entry: GazetteerEntry, how: int) -> float:
@@ -54,6 +79,7 @@ class Readings:
     big: bool  # a country, first-level subdivision, continent, region or demonym
     capital: bool
     admin1s: frozenset[str]
+    country: bool = False  # a country among the options
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,10 +133,18 @@ class KeyFactsCache:
         return Readings(
             options,
             tuple(
-                (i, how, entries[i], prior(entries[i], how), entries[i].kind in BIG_KINDS)
+                (
+                    i,
+                    how,
+                    entries[i],
+                    prior(entries[i], how),
+                    entries[i].kind in BIG_KINDS,
+                    weakness(entries[i], how),
+                )
                 for i, how in options
             ),
             any(entries[i].kind in BIG_KINDS or how == HOW_DEMONYM for i, how in options),
             any(entries[i].kind == "capital" for i, _ in options),
             frozenset(entries[i].admin1 for i, _ in options) - {""},
+            any(entries[i].kind == "country" for i, _ in options),
         )

@@ -12,6 +12,9 @@ expressions; it is the reference the automaton is tested against. The rules:
 - ``context_words``: at least one must occur within ``context_window_chars`` of the hit;
 - ``negative_context``: none may (an occurrence lying entirely inside the hit does not count, one that
   overlaps it does: ``hit by`` vetoes ``Hit``);
+- a term bound to a gazetteer place (``geonames_id``) whose context words are missing is still accepted
+  when the place tagger resolved that very mention to that place: ``match(text, places)`` with the
+  places tagged in the same text (any that overlaps the hit counts). Negative context still vetoes;
 - a case-sensitive acronym of up to three capitals between other capitalised words (a shouted
   headline: ``WHAT IS NEXT``) does not count.
 
@@ -25,10 +28,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, NamedTuple, Protocol
 
-from newswatch.processor.automaton import ContextRule, KeyIndex, project
+from newswatch.processor.automaton import (
+    CONTEXT_MISSING,
+    CONTEXT_OK,
+    CONTEXT_VETOED,
+    ContextRule,
+    KeyIndex,
+    project,
+)
 from newswatch.processor.normalize import FoldedText, fold, mask_boilerplate
 from newswatch.v1.watchlist_pb2 import Term, Watchlist
 
@@ -37,6 +47,7 @@ __all__ = [
     "Match",
     "Matcher",
     "RegexMatcher",
+    "ResolvedPlace",
     "alias_pattern",
     "build_matcher",
     "context_pattern",
@@ -79,12 +90,32 @@ class Match(NamedTuple):
         )
 
 
+class ResolvedPlace(Protocol):
+    """A place the tagger resolved in the text being matched (``places.PlaceMatch`` is one): code-point
+    offsets into that text and the GeoNames id it resolved to."""
+
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
+    @property
+    def geonames_id(self) -> str: ...
+
+
 class Matcher(Protocol):
     """Finds watch-list terms in text. Implementations are immutable and safe to share."""
 
-    def match(self, text: str) -> list[Match]:
-        """Every match in ``text``, ordered by (start, watchlist_id, term_id). Never raises."""
+    def match(self, text: str, places: Sequence[ResolvedPlace] = ()) -> list[Match]:
+        """Every match in ``text``, ordered by (start, watchlist_id, term_id). ``places``: the places
+        tagged in ``text``, which stand in for the context words of terms bound to them. Never raises."""
         ...
+
+
+def _resolved(places: Sequence[ResolvedPlace], geonames_id: str, start: int, end: int) -> bool:
+    """Whether a place resolved to ``geonames_id`` overlaps ``[start, end)``."""
+    return bool(geonames_id) and any(
+        p.geonames_id == geonames_id and p.start < end and start < p.end for p in places
+    )
 
 
 def phrase_key(alias: str) -> str:
@@ -187,7 +218,7 @@ class RegexMatcher:
         self._insensitive_rx = alias_pattern(self._insensitive)
         self._sensitive_rx = alias_pattern(self._sensitive)
 
-    def match(self, text: str) -> list[Match]:
+    def match(self, text: str, places: Sequence[ResolvedPlace] = ()) -> list[Match]:
         masked = mask_boilerplate(text)
         lower = fold(masked)
         found: dict[tuple[str, str, int, int], Match] = {}
@@ -205,7 +236,12 @@ class RegexMatcher:
                     continue
                 for rule in rules.get(phrase_key(hit.group()), ()):
                     key = (rule.watchlist_id, rule.term.term_id, start, end)
-                    if key in found or not _context_ok(rule, lower, start, end):
+                    if key in found:
+                        continue
+                    verdict = _context_verdict(rule, lower, start, end)
+                    if verdict != CONTEXT_OK and (
+                        verdict == CONTEXT_VETOED or not _resolved(places, rule.term.geonames_id, start, end)
+                    ):
                         continue
                     found[key] = Match(
                         watchlist_id=rule.watchlist_id,
@@ -245,20 +281,21 @@ def _shouted(text: str, start: int, end: int) -> bool:
     return any(_SHOUT.fullmatch(re.sub(r"\W", "", n)) for n in neighbours)
 
 
-def _context_ok(rule: _Rule, lower: FoldedText, start: int, end: int) -> bool:
+def _context_verdict(rule: _Rule, lower: FoldedText, start: int, end: int) -> int:
+    """``CONTEXT_VETOED`` / ``CONTEXT_MISSING`` / ``CONTEXT_OK`` (see :mod:`.automaton`)."""
     if rule.context is None and rule.negative is None:
-        return True
+        return CONTEXT_OK
     fstart, fend = lower.position(start), lower.position(end)
     lo, hi = max(0, fstart - rule.window), min(len(lower.text), fend + rule.window)
     if rule.negative is not None:
         for neg in rule.negative.finditer(lower.text, lo, hi):
             if not (fstart <= neg.start() and neg.end() <= fend):
-                return False
-    if rule.context is None:
-        return True
-    return any(
+                return CONTEXT_VETOED
+    if rule.context is None or any(
         not (fstart <= ctx.start() and ctx.end() <= fend) for ctx in rule.context.finditer(lower.text, lo, hi)
-    )
+    ):
+        return CONTEXT_OK
+    return CONTEXT_MISSING
 
 
 def _context_words(words: Iterable[str]) -> list[tuple[str, bool]]:
@@ -278,6 +315,10 @@ class _TermRule:
     head: tuple[str, str, str, str, float]  # watchlist_id, term_id, label, kind, weight
     window: int
     context: ContextRule | None
+    place_id: str  # the gazetteer place standing in for missing context words ("" = none)
+    # No two selected hits of this term can nest: all its keys are of one letter-case class (whose
+    # selected hits never overlap) and no key belongs to it twice: no nesting check is needed.
+    exclusive: bool = True
 
 
 class AutomatonMatcher:
@@ -311,16 +352,17 @@ class AutomatonMatcher:
                     ),
                     int(term.context_window_chars),
                     context,
+                    term.geonames_id if context is not None and context.needs_context else "",
                 )
                 entries += [(phrase_key(fold(a).text), False, rule) for a in term.aliases]
                 entries += [
                     (phrase_key(fold(a, casefold=False).text), True, rule)
                     for a in term.case_sensitive_aliases
                 ]
-        self._keys: KeyIndex[_TermRule] = KeyIndex(entries)
+        self._keys: KeyIndex[_TermRule] = KeyIndex(_mark_shared(entries))
         self.size = self._keys.size
 
-    def match(self, text: str) -> list[Match]:
+    def match(self, text: str, places: Sequence[ResolvedPlace] = ()) -> list[Match]:
         if not text:
             return []
         masked = mask_boilerplate(text)
@@ -329,36 +371,77 @@ class AutomatonMatcher:
         if not hits:
             return []
         found: list[tuple[int, int, str, str, int, _TermRule]] = []
+        append = found.append
         for d_start, d_end, sensitive, rules in hits:
             start, end = view.span(d_start, d_end)
-            if sensitive and end - start <= 3 and _shouted(masked, start, end):
+            if (
+                sensitive
+                and end - start <= 3
+                and masked[start:end].isupper()
+                and _shouted(masked, start, end)
+            ):
                 continue
             for rule in rules:
-                if rule.context is not None and not rule.context.holds(view, d_start, d_end, rule.window):
-                    continue
-                head = rule.head
-                found.append((start, -end, head[0], head[1], len(found), rule))
+                context = rule.context
+                if context is not None:
+                    verdict = context.verdict(view, d_start, d_end, rule.window)
+                    if verdict != CONTEXT_OK and (
+                        verdict != CONTEXT_MISSING or not _resolved(places, rule.place_id, start, end)
+                    ):
+                        continue
+                append((start, -end, rule.head[0], rule.head[1], len(found), rule))
         return _emit(found, text)
 
 
+def _mark_shared(entries: list[tuple[str, bool, _TermRule]]) -> list[tuple[str, bool, _TermRule]]:
+    """``entries`` with ``exclusive=False`` on the rules of terms whose selected hits may nest."""
+    classes: dict[tuple[str, str], set[bool]] = {}
+    seen: set[tuple[str, bool, str, str]] = set()
+    shared: set[tuple[str, str]] = set()
+    for key, sensitive, rule in entries:
+        term = (rule.head[0], rule.head[1])
+        classes.setdefault(term, set()).add(sensitive)
+        if (key, sensitive, *term) in seen:
+            shared.add(term)
+        seen.add((key, sensitive, *term))
+    shared |= {term for term, kinds in classes.items() if len(kinds) > 1}
+    if not shared:
+        return entries
+    swapped: dict[int, _TermRule] = {}
+    for _, _, rule in entries:
+        if (rule.head[0], rule.head[1]) in shared and id(rule) not in swapped:
+            swapped[id(rule)] = replace(rule, exclusive=False)
+    return [(key, sensitive, swapped.get(id(rule), rule)) for key, sensitive, rule in entries]
+
+
 def _emit(found: list[tuple[int, int, str, str, int, _TermRule]], text: str) -> list[Match]:
-    """Matches without those nested in a longer (or equal) match of the same term, in contract order."""
+    """Matches without those nested in a longer (or equal) match of the same term, in contract order.
+
+    ``found``: ``(start, -end, watchlist_id, term_id, n, rule)``."""
     found.sort()
     out: list[Match] = []
     reach: dict[tuple[str, str], int] = {}
+    get = reach.get
     regroup = False
     previous = -1
+    new = tuple.__new__  # Match(...) without the Python-level __new__ (tens per article)
     for start, neg_end, watchlist_id, term_id, _, rule in found:
-        term = (watchlist_id, term_id)
-        if reach.get(term, -1) >= -neg_end:
-            continue
-        reach[term] = -neg_end
+        end = -neg_end
+        if not rule.exclusive:
+            term = (watchlist_id, term_id)
+            if get(term, -1) >= end:
+                continue
+            reach[term] = end
         regroup = regroup or start == previous
         previous = start
-        out.append(Match(*rule.head, start, -neg_end, text))
+        out.append(new(Match, (*rule.head, start, end, text)))
     if regroup:
-        out.sort(key=lambda m: (m.start, m.watchlist_id, m.term_id, m.end))
+        out.sort(key=_contract_order)
     return out
+
+
+def _contract_order(m: Match) -> tuple[int, str, str, int]:
+    return m.start, m.watchlist_id, m.term_id, m.end
 
 
 def build_matcher(watchlists: Sequence[Watchlist]) -> Matcher:

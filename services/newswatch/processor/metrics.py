@@ -16,6 +16,8 @@ newswatch_processor_near_duplicates_total          counter    match: exact | sim
 newswatch_processor_neardup_index_articles         gauge      -  (articles in the near-duplicate index)
 newswatch_processor_neardup_evictions_total        counter    reason: expired | capacity
 newswatch_processor_neardup_invalid_records_total  counter    -  (changelog records that did not parse)
+newswatch_processor_seen_articles                  gauge      -  (article ids remembered to drop repeats)
+newswatch_processor_seen_invalid_records_total     counter    -  (seen-table changelog records skipped)
 newswatch_processor_processing_duration_seconds    histogram  -  (decode to outputs acknowledged)
 newswatch_processor_batch_articles                 histogram  -  (raw messages handled together)
 newswatch_processor_consumer_lag_records           gauge      -  (records of newswatch.articles.raw.v1 on
@@ -133,6 +135,16 @@ class ProcessorMetrics:
             "Near-duplicate changelog records that did not parse (skipped)",
             registry=registry,
         )
+        self.seen_articles = Gauge(
+            f"{_PREFIX}_seen_articles",
+            "Article ids remembered to drop raw articles processed before (bounded)",
+            registry=registry,
+        )
+        self.seen_invalid_records = Counter(
+            f"{_PREFIX}_seen_invalid_records",
+            "Seen-table changelog records that did not parse (skipped)",
+            registry=registry,
+        )
         self.processing_duration = Histogram(
             f"{_PREFIX}_processing_duration_seconds",
             "Time from decoding a raw article to its outputs being acknowledged",
@@ -183,15 +195,15 @@ class ProcessorMetrics:
         self._alerts[label] = self.alerts.labels(watchlist=label)
         self._suppressed[label] = self.alerts_suppressed.labels(watchlist=label)
 
-    def article(self, outcome: str) -> None:
-        self._outcomes[outcome].inc()
+    def article(self, outcome: str, n: int = 1) -> None:
+        self._outcomes[outcome].inc(n)
 
-    def match(self, kind: str, watchlist_id: str) -> None:
+    def match(self, kind: str, watchlist_id: str, n: int = 1) -> None:
         kind = kind if kind in MATCH_KINDS else "keyword"
-        self._matches[kind, self.watchlist_label(watchlist_id)].inc()
+        self._matches[kind, self.watchlist_label(watchlist_id)].inc(n)
 
-    def alert(self, watchlist_id: str) -> None:
-        self._alerts[self.watchlist_label(watchlist_id)].inc()
+    def alert(self, watchlist_id: str, n: int = 1) -> None:
+        self._alerts[self.watchlist_label(watchlist_id)].inc(n)
 
     def alert_suppressed(self, watchlist_id: str) -> None:
         self._suppressed[self.watchlist_label(watchlist_id)].inc()

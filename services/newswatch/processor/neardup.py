@@ -6,9 +6,11 @@ header and footer) is the same text with small edits. Two texts are compared as 
 apostrophes and dashes unified; ASCII punctuation dropped); their Jaccard similarity is estimated with
 a MinHash signature, and candidate pairs are found without comparing every pair through LSH bands.
 
-- **Shingles**: the CRC-32 of each run of :data:`SHINGLE_WORDS` consecutive words, computed in C
-  (``zlib.crc32`` chained over the words). Boilerplate (copyright / disclaimer footers, which every
-  article of a site shares) is masked out first by :func:`article_text`.
+- **Shingles**: the top 30 bits of the CRC-32 of each run of :data:`SHINGLE_WORDS` consecutive words,
+  computed in C (``zlib.crc32`` chained over the words; 30 bits because CPython sorts ints below
+  2**30 faster, about 1.7x here — signatures of the earlier 32-bit form do not compare with these).
+  Boilerplate (copyright / disclaimer footers, which every article of a site shares) is masked out
+  first by :func:`article_text`.
 - **Signature**: one-permutation MinHash (Li, Owen & Zhang, 2012): the shingle hashes are split into
   :data:`BINS` bins by their top bits and the smallest hash of each bin is kept (its low 16 bits), with
   rotation densification for empty bins (Shrivastava, 2017). One hash per shingle instead of one per
@@ -30,7 +32,8 @@ from __future__ import annotations
 import string
 import struct
 from bisect import bisect_left
-from operator import eq
+from itertools import repeat
+from operator import eq, rshift
 from zlib import crc32
 
 from newswatch.processor.normalize import fold, mask_boilerplate
@@ -57,8 +60,9 @@ __all__ = [
 SHINGLE_WORDS = 3
 #: Bins of the one-permutation MinHash, i.e. values in a signature.
 BINS = 64
-_BIN_BITS = 6  # log2(BINS): a 32-bit shingle hash's top bits choose its bin
-_VALUE_SHIFT = 32 - _BIN_BITS
+_HASH_BITS = 30  # a shingle hash: the top 30 bits of its CRC-32
+_BIN_BITS = 6  # log2(BINS): a shingle hash's top bits choose its bin
+_VALUE_SHIFT = _HASH_BITS - _BIN_BITS
 _VALUE_MASK = 0xFFFF  # the low 16 bits of a bin's minimum are kept: equal by chance 1 in 65,536
 SIGNATURE_BYTES = 2 * BINS
 #: LSH: BANDS bands of ROWS consecutive values. Ten bands of three find 98.5% of pairs at a true
@@ -89,7 +93,8 @@ def article_text(article: Article) -> str:
 
 
 def shingles(text: str) -> set[int]:
-    """The CRC-32 hashes of the text's word SHINGLE_WORDS-grams (folded, ASCII punctuation removed)."""
+    """The hashes (30-bit CRC-32) of the text's word SHINGLE_WORDS-grams (folded, ASCII punctuation
+    removed)."""
     return set(_shingle_hashes(text))
 
 
@@ -99,7 +104,8 @@ def _shingle_hashes(text: str) -> list[int]:
     for offset in range(1, SHINGLE_WORDS):
         # crc32(word, crc) continues a CRC: after the loop each value covers SHINGLE_WORDS words.
         hashes = map(crc32, words[offset:], hashes)
-    return list(hashes)
+    # 30 bits: CPython sorts a list of ints below 2**30 on a faster path (see the module docstring).
+    return list(map(rshift, hashes, repeat(32 - _HASH_BITS)))
 
 
 def signature(text: str) -> bytes | None:

@@ -276,6 +276,8 @@ _FOOTER_MARKERS = (
     b"the original source of this article", b"disclaimer", b"all rights reserved", b"tous droits r",
 )  # fmt: skip
 _CASE_TRAPS = ("\u0130", "\u0131", "\u017f", "\u212a")
+# Above this many lines, the marker check is cheaper than trying the footer pattern at every line start.
+_PREFILTER_LINES = 48
 
 
 def _may_have_footer(text: str) -> bool:
@@ -288,7 +290,8 @@ def _may_have_footer(text: str) -> bool:
 @lru_cache(maxsize=32)
 def mask_boilerplate(text: str) -> str:
     """``text`` with boilerplate replaced by spaces (newlines kept): same length, same offsets."""
-    spans = boilerplate_spans(text) if _may_have_footer(text) else []
+    few_lines = text.count("\n") <= _PREFILTER_LINES  # then trying each line start costs less
+    spans = boilerplate_spans(text) if few_lines or _may_have_footer(text) else []
     if not spans:
         return text
     pieces: list[str] = []

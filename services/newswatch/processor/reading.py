@@ -35,6 +35,8 @@ _AFTER_NAME_COMMA = re.compile(r"[^\W\d_]\.?[ \t]*,[ \t]*$")
 # "according to" before a name, read backwards: (?i)\baccording to\s+$
 _ACCORDING_REVERSED = re.compile(r"(?i)\s+ot gnidrocca(?!\w)")
 _AGE = re.compile(r",\s*\d{1,3}\s*,")
+# A residence after a person's age, read backwards: "Joyce Glover, 22, Palestine", "Smith, 49, of Paris"
+_RESIDENCE_REVERSED = re.compile(r"[ \t]*(?:fo[ \t]+)?,[ \t]*\d{1,3}[ \t]*,")
 _OF_REVERSED = frozenset(["fo", "ed", "'d", "ud"])  # "of", "de", "d'", "du" backwards
 _SPACES = (" ", "\t")
 _WORDLIKE = re.compile(r"\w")
@@ -56,7 +58,7 @@ class Candidate:
     sentence and whether its line is title case (or shouted) are read on first use: few need it."""
 
     __slots__ = (
-        "_initial", "_loose", "article", "big", "common", "field", "local", "mention", "options",
+        "_initial", "_loose", "article", "big", "city", "common", "field", "local", "mention", "options",
         "pair_bonus", "place_word", "prep", "quiet", "readings",
     )  # fmt: skip
 
@@ -76,6 +78,7 @@ class Candidate:
         self.quiet = quiet  # context only, never reported (a demonym when demonyms are off)
         self.local = local  # a local institution follows: "Jordan Elementary", "Berea police"
         self.pair_bonus: dict[int, float] = {}  # entry index -> bonus for "X, Y" pairs
+        self.city = mention.key.endswith(" City")  # "Dublin City": maybe the town's council
         self._initial = initial
         self._loose = loose
 
@@ -189,6 +192,8 @@ class Reader:
                     next_word = True
             _, names_before, title, first_name_before, speech_before, prep, of_before, to_before = before
             upper_next, suffix, institution, speech_after, place_after, local = after
+            if not local and text.rfind(",", start - 6 if start > 6 else 0, start) != -1:
+                local = _RESIDENCE_REVERSED.match(rev, size - start, stop) is not None  # a home town
             readings = facts.every
             if readings is not facts.plain and not _after_name_comma(text[lo:start]):
                 readings = facts.plain

@@ -19,9 +19,15 @@ All fields of an article are resolved together (word lists: :class:`~newswatch.p
    an alternate one, and article context: the states and countries of the other names (each distinct
    name counts once, never itself; more names, more weight), states where another name could lie,
    neighbouring countries, and pairs whose parts agree ("Gainesville, Ga.", "Palmyra, N.J.",
-   "Georgia's Gainesville"). A town's institution after a name ("Jordan Elementary", "Berea police")
-   counts against countries and states. A city outranks its own state of the same name ("Homs").
-   One name keeps one sense per article: the best option that the evidence accepts.
+   "Georgia's Gainesville"). The article's *home country* — one that at least ``HOME_MIN_NAMES`` other
+   names support, ``HOME_MARGIN`` times as many as any other country — adds ``HOME_BONUS`` to the
+   options of a name in it ("London" in a story naming Kentucky, Ohio and Texas), except for a name
+   that is also a country's ("Italy" stays Italy). A town's institution after a name ("Jordan
+   Elementary", "Berea police") or a residence after a person's age ("Joyce Glover, 22, Palestine")
+   counts against countries and states, and against alternate names ("Berea" is also an old name of
+   Aleppo). A city outranks its own state of the same name ("Homs"). One name keeps one sense per
+   article: the best option that the evidence accepts. "X City" read as a subdivision where the
+   article reads X as a town elsewhere ("Dublin City Council" beside "Dublin, Ohio") is X, that town.
 4. **Evidence**: a town under ``SMALL_POPULATION`` needs its state in the article or a pair (or a
    place word and its country); an alternate name of a town under ``ALT_ANYWHERE_POPULATION`` needs
    context (its state under ``ALT_MIN_POPULATION``, or at a sentence start); a town under
@@ -30,7 +36,9 @@ All fields of an article are resolved together (word lists: :class:`~newswatch.p
 
 Rule 1 and the reading of rule 2 live in :mod:`newswatch.processor.reading`. Every name is ranked
 once per round (``ROUNDS`` + 1), not once per mention; a name all of whose mentions are common words
-without evidence is never ranked, and a name with one option is not scored (only the order matters).
+without evidence is never ranked, a name with one option is not scored (only the order matters), and
+only the options that the evidence may accept are scored (a small town of a state that no other name
+of the article may lie in never is: :func:`_prune`).
 
 Pure and deterministic; never raises for any input.
 """
@@ -43,7 +51,15 @@ from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 from newswatch.processor.gazetteer import HOW_ALT, GazetteerEntry, GazetteerIndex
-from newswatch.processor.keyfacts import Option, Readings
+from newswatch.processor.keyfacts import (
+    ALT_MIN_POPULATION,
+    SMALL_POPULATION,
+    TOWNS,
+    WEAK_ALWAYS,
+    WEAK_PLACE_WORD,
+    Option,
+    Readings,
+)
 from newswatch.processor.overrides import Cues
 from newswatch.processor.reading import Candidate, Reader
 from newswatch.processor.textfacts import Article
@@ -51,8 +67,6 @@ from newswatch.processor.toponyms import Mention
 
 __all__ = ["SMALL_POPULATION", "Resolved", "Resolver"]
 
-SMALL_POPULATION = 15_000
-ALT_MIN_POPULATION = 100_000
 ALT_ANYWHERE_POPULATION = 1_000_000
 COUNTRY_BONUS = 1.5  # one other name of the article in that country; each further one adds a step
 COUNTRY_STEP = 0.5
@@ -63,6 +77,10 @@ POSSIBLE_MAX_READINGS = 12
 NEIGHBOUR_BONUS = 0.5
 PAIR_BONUS = 6.0
 LOCAL_PENALTY = 4.0  # a country or state read where a town's institution follows its name
+ALT_LOCAL_PENALTY = 2.0  # an alternate name read where a town's institution follows it
+HOME_BONUS = 2.5  # an option in the article's home country (see _Context.home)
+HOME_MIN_NAMES = 3  # other names that must support the home country ...
+HOME_MARGIN = 2  # ... at least this many times as many as support any other country
 ROUNDS = 1
 # The country bonus by the number of other names in that country (1, 2, ... COUNTRY_STEPS + 1 or more).
 _COUNTRY_BONUSES = [
@@ -71,7 +89,8 @@ _COUNTRY_BONUSES = [
 ]
 _COMMA = re.compile(r"[ \t]*,[ \t]*")
 _POSSESSIVE = re.compile(r"['’]s[ \t]+")
-_TOWNS = frozenset({"city", "capital"})
+_TOWNS = TOWNS
+_CITY_GAP = frozenset(" -\t\u00a0")
 
 
 class Resolved(NamedTuple):
@@ -116,15 +135,21 @@ class Resolver:
         possible = _possible(groups.values())
         # A name whose every mention is a common word without evidence is never a place: not ranked.
         live = [g for g in groups.values() if g.live]
-        ctx = self._context(live, possible)
+        _prune(groups.values(), live)
+        ctx = _Context({}, {}, possible, self.index.neighbours)  # nothing picked yet
         pending = live
+        changed = False
         for round_ in range(ROUNDS + 1):
             if round_:
                 ctx = self._context(live, possible)
+            changed = False
             for group in pending:
-                group.picked = self._choose(group, ctx, strict=round_ > 0)
+                picked = self._choose(group, ctx, strict=round_ > 0)
+                changed = changed or picked != group.picked
+                group.picked = picked
             pending = [g for g in pending if not g.settled]
-        ctx = self._context(live, possible)
+        if changed:  # else the last round's context is that of the final picks
+            ctx = self._context(live, possible)
         out: list[Resolved] = []
         entries = self.index.entries
         new = tuple.__new__  # Resolved(...) without the Python-level __new__
@@ -138,6 +163,10 @@ class Resolver:
             if (entries[picked[0]].kind not in _TOWNS and not cand.common) or self._accepted(
                 cand, picked[0], picked[1], ctx
             ):
+                town = _town_of_city(cand, picked, groups, entries, texts) if cand.city else None
+                if town is not None:
+                    out.append(new(Resolved, (cand.field, town[0], entries[town[1][0]], town[1][1])))
+                    continue
                 out.append(new(Resolved, (cand.field, cand.mention, entries[picked[0]], picked[1])))
         return out
 
@@ -208,15 +237,43 @@ class Resolver:
         return None
 
     def _rank(self, group: _Group, ctx: _Context) -> list[tuple[float, int, int, int]]:
-        """The options of one name across its mentions as ``(-score, entry index, position, how)``,
-        best first (ties: the lower entry index, then the first seen); a city outranks its own
-        first-level subdivision of the same name when close ("Homs" the city, not the governorate)."""
+        """The viable options of one name across its mentions (see :func:`_prune`) as ``(-score,
+        entry index, position, how)``, best first (ties: the lower entry index, then the first seen); a
+        city outranks its own first-level subdivision of the same name when close ("Homs" the city, not
+        the governorate) and when no option at all, viable or not, ranks above that subdivision."""
+        ranked = self._scores(group, ctx, group.viable)
+        if not ranked:
+            return ranked
+        ranked.sort()
+        entries = self.index.entries
+        top = entries[ranked[0][1]]
+        if top.kind == "admin1":
+            for n, (negative, index, _, _) in enumerate(ranked[1:], 1):
+                city = entries[index]
+                if (
+                    city.kind in _TOWNS
+                    and city.admin1 == top.admin1
+                    and city.population >= SMALL_POPULATION
+                    and -negative >= -ranked[0][0] - PAIR_BONUS / 2
+                ):
+                    if len(group.viable) == len(group.options) or ranked[0] <= min(
+                        self._scores(group, ctx, list(enumerate(group.options)))
+                    ):
+                        ranked.insert(0, ranked.pop(n))
+                    break
+        return ranked
+
+    def _scores(
+        self, group: _Group, ctx: _Context, options: list[tuple[int, Option]]
+    ) -> list[tuple[float, int, int, int]]:
+        """``(-score, entry index, position, how)`` of each ``(position, option)``, unsorted."""
         key = group.key
         admin1s, countries, possible = ctx.admin1s, ctx.countries, ctx.possible
         pairs, local = group.pairs, group.local
         by_country: dict[str, float] = {}
+        home = "" if group.country else ctx.home(key)  # a country's name keeps its country
         ranked: list[tuple[float, int, int, int]] = []  # (-score, entry index, position, how)
-        for n, (index, how, entry, score, big_kind) in enumerate(group.options):
+        for n, (index, how, entry, score, big_kind, _) in options:
             admin1 = entry.admin1
             if admin1:
                 keys = admin1s.get(admin1)
@@ -239,25 +296,16 @@ class Resolver:
                     by_country[cc] = bonus
                 if bonus:
                     score += bonus
+                if cc == home:
+                    score += HOME_BONUS
             if pairs:
                 score += pairs.get(index, 0.0)
-            if local and big_kind:
-                score -= LOCAL_PENALTY
+            if local:
+                if big_kind:
+                    score -= LOCAL_PENALTY
+                elif how == HOW_ALT:  # "Berea police": no old name of Aleppo
+                    score -= ALT_LOCAL_PENALTY
             ranked.append((-score, index, n, how))
-        ranked.sort()
-        entries = self.index.entries
-        top = entries[ranked[0][1]]
-        if top.kind == "admin1":
-            for n, (negative, index, _, _) in enumerate(ranked[1:], 1):
-                city = entries[index]
-                if (
-                    city.kind in _TOWNS
-                    and city.admin1 == top.admin1
-                    and city.population >= SMALL_POPULATION
-                    and -negative >= -ranked[0][0] - PAIR_BONUS / 2
-                ):
-                    ranked.insert(0, ranked.pop(n))
-                    break
         return ranked
 
     def _accepted(self, cand: Candidate, index: int, how: int, ctx: _Context, *, strict: bool = True) -> bool:
@@ -294,6 +342,29 @@ class Resolver:
         return True
 
 
+def _town_of_city(
+    cand: Candidate,
+    picked: tuple[int, int],
+    groups: dict[str, _Group],
+    entries: Sequence[GazetteerEntry],
+    texts: Sequence[str],
+) -> tuple[Mention, tuple[int, int]] | None:
+    """An "X City" read as a subdivision elsewhere ("Dublin City", Ireland) where the article reads X as a
+    town ("Dublin", Ohio): the town's council, so X alone, in the town's sense (``None`` otherwise)."""
+    m = cand.mention
+    base = groups.get(m.key[:-5])
+    if base is None or base.picked is None:
+        return None
+    town, entry = entries[base.picked[0]], entries[picked[0]]
+    if town.kind not in _TOWNS or (entry.kind in _TOWNS and entry.admin1 == town.admin1):
+        return None
+    text = texts[cand.field]
+    end = m.end - 5
+    if end <= m.start or text[end] not in _CITY_GAP:
+        return None
+    return Mention(m.start, end, base.key, base.cands[0].mention.number, m.shouted), base.picked
+
+
 def _other(keys: set[str] | None, key: str) -> bool:
     """Whether ``keys`` holds a name other than ``key``."""
     return keys is not None and (len(keys) > 1 or (len(keys) == 1 and key not in keys))
@@ -313,8 +384,8 @@ class _Group:
     """The mentions of one name in an article (one sense per article) and its distinct options."""
 
     __slots__ = (
-        "admin1s", "cands", "key", "live", "local", "merged",
-        "options", "pairs", "picked", "readings", "settled",
+        "admin1s", "cands", "country", "key", "live", "local", "merged",
+        "options", "pairs", "picked", "readings", "settled", "viable",
     )  # fmt: skip
 
     def __init__(self, cand: Candidate) -> None:
@@ -323,12 +394,14 @@ class _Group:
         self.readings: Readings = cand.readings
         self.options: Sequence[Option] = cand.readings.scored
         self.admin1s = cand.readings.admin1s
+        self.country = cand.readings.country
         self.pairs: dict[int, float] = dict(cand.pair_bonus)  # entry index -> best pair bonus
         self.local = cand.local  # a local institution follows some mention
         self.live = not _unsupported(cand)
         self.merged = False  # options of mentions with other readings were added
         self.picked: tuple[int, int] | None = None  # (entry index, how) of the chosen option
         self.settled = False  # picked whatever the context
+        self.viable: list[tuple[int, Option]] = []  # (position, option) that may be accepted: _prune
 
     def add(self, cand: Candidate) -> None:
         self.cands.append(cand)
@@ -338,12 +411,41 @@ class _Group:
                 merged.setdefault(option[:2], option)
             self.options = list(merged.values())
             self.admin1s |= cand.readings.admin1s
+            self.country = self.country or cand.readings.country
             self.merged = True
         for index, bonus in cand.pair_bonus.items():
             if bonus > self.pairs.get(index, 0.0):
                 self.pairs[index] = bonus
         self.local = self.local or cand.local
         self.live = self.live or not _unsupported(cand)
+
+
+def _prune(groups: Iterable[_Group], live: list[_Group]) -> None:
+    """Set the viable options of each live name with several: those the evidence may accept.
+
+    A town that needs its state in the article (``weak``, see :data:`~newswatch.processor.keyfacts.Option`)
+    is never accepted when no other name of the article could lie in that state and no pair supports
+    it ("Palmyra" in Maine for an article about Syria): it is not ranked at all. Exact: the choice
+    among the rest is the same (see ``Resolver._rank`` for the one rule that looks at every option).
+    """
+    seen: set[str] = set()
+    shared: set[str] = set()  # first-level subdivisions where two names or more may lie
+    for group in groups:
+        admin1s = group.admin1s
+        if admin1s:
+            shared |= seen & admin1s
+            seen |= admin1s
+    for group in live:
+        options = group.options
+        if len(options) == 1:
+            continue
+        limit = WEAK_ALWAYS if any(c.place_word for c in group.cands) else WEAK_PLACE_WORD
+        pairs = group.pairs
+        group.viable = [
+            (n, o)
+            for n, o in enumerate(options)
+            if o[5] < limit or o[2].admin1 in shared or (pairs and pairs.get(o[0], 0.0) > 0)
+        ]
 
 
 def _possible(groups: Iterable[_Group]) -> dict[str, set[str]]:
@@ -359,7 +461,7 @@ def _possible(groups: Iterable[_Group]) -> dict[str, set[str]]:
 class _Context:
     """The places chosen so far: states and countries with the names that support each."""
 
-    __slots__ = ("_country_keys", "_near", "admin1s", "countries", "neighbours", "possible")
+    __slots__ = ("_country_keys", "_leaders", "_near", "admin1s", "countries", "neighbours", "possible")
 
     def __init__(
         self,
@@ -374,6 +476,7 @@ class _Context:
         self.neighbours = neighbours
         self._near: dict[str, set[str]] = {}  # country -> names in its neighbours (a cache)
         self._country_keys: set[str] | None = None
+        self._leaders: list[tuple[int, str]] | None = None
 
     def near(self, cc: str) -> set[str]:
         """The names that support the neighbours of country ``cc``."""
@@ -382,6 +485,25 @@ class _Context:
             neighbours = self.neighbours.get(cc, frozenset())
             near = self._near[cc] = set().union(*(k for n, k in self.countries.items() if n in neighbours))
         return near
+
+    def home(self, key: str) -> str:
+        """The article's home country for name ``key``: the country that at least ``HOME_MIN_NAMES``
+        other names support, ``HOME_MARGIN`` times as many as support any other country ("" if none).
+        A local story about Dublin, Ohio names Columbus and Franklin County, not Irish places."""
+        leaders = self._leaders
+        if leaders is None:  # the three best supported countries: a name supports one country at most
+            leaders = self._leaders = sorted(
+                ((len(k), cc) for cc, k in self.countries.items()), reverse=True
+            )[:3]
+        countries = self.countries
+        best, first, second = "", 0, 0
+        for support, cc in leaders:
+            support -= key in countries[cc]
+            if support > first:
+                best, first, second = cc, support, first
+            elif support > second:
+                second = support
+        return best if first >= HOME_MIN_NAMES and first >= HOME_MARGIN * second else ""
 
     def in_admin1(self, entry: GazetteerEntry, key: str) -> bool:
         return bool(entry.admin1) and _other(self.admin1s.get(entry.admin1), key)

@@ -1,4 +1,5 @@
-"""What the processor holds beside Faust: metrics, watch lists, the near-duplicate index, health.
+"""What the processor holds beside Faust: metrics, watch lists, the near-duplicate index, the seen set,
+the regions table, health.
 
 :class:`ProcessorRuntime` is built once per worker and shared with the Faust app
 (:func:`newswatch.processor.app.build_app`); :class:`Sidecar` runs it inside the Faust worker's
@@ -15,6 +16,7 @@ from typing import Any
 import mode
 from prometheus_client import CollectorRegistry
 
+from newswatch.errors import SettingsError
 from newswatch.kafka import CompactedView
 from newswatch.observability import HealthServer
 from newswatch.processor.agents import WatchlistRegistry
@@ -22,23 +24,34 @@ from newswatch.processor.dupindex import NearDupIndex
 from newswatch.processor.duplog import IndexFollower, changelog_spec
 from newswatch.processor.metrics import ProcessorMetrics
 from newswatch.processor.places import default_gazetteer
+from newswatch.processor.regions import RegionTable, load_regions
+from newswatch.processor.seen import SeenLog
 from newswatch.processor.watchlist import default_watchlist
-from newswatch.settings import Settings
+from newswatch.settings import Settings, env_name
 from newswatch.topics import WATCHLISTS
 from newswatch.v1.watchlist_pb2 import Watchlist
 
-__all__ = ["APP_ID", "ProcessorRuntime", "Sidecar", "consumer_lag"]
+__all__ = ["APP_ID", "ProcessorRuntime", "Sidecar", "consumer_lag", "region_table"]
 
 log = logging.getLogger(__name__)
 
 APP_ID = "newswatch-processor"
 
 
+def region_table(settings: Settings) -> RegionTable:
+    """The regions table ``regions_file`` names (the packaged one when empty); SettingsError naming
+    NEWSWATCH_REGIONS_FILE when it cannot be read or is not a valid table (not retriable)."""
+    try:
+        return load_regions(settings.regions_file)
+    except ValueError as exc:
+        raise SettingsError(env_name("regions_file"), str(exc)) from None
+
+
 class ProcessorRuntime:
     """Everything the processor holds besides Faust: metrics, watch lists, near-duplicate index, health.
 
     ``app_id`` names the near-duplicate changelog (as Faust does); ``partitions`` is the raw topic's
-    partition count (default: the setting).
+    partition count (default: the setting). Raises SettingsError when ``regions_file`` is bad.
     """
 
     def __init__(
@@ -56,8 +69,17 @@ class ProcessorRuntime:
         self.metrics = ProcessorMetrics(self.registry)
         self.watchlists = WatchlistRegistry(default_watchlist(), self.metrics)
         self.gazetteer = default_gazetteer()
-        self.index = NearDupIndex(on_evict=self.metrics.evicted)
+        self.regions = region_table(settings)
+        self.index = NearDupIndex(
+            window_seconds=settings.neardup_window_seconds,
+            max_entries=settings.neardup_max_articles,
+            on_evict=self.metrics.evicted,
+        )
         self.metrics.neardup_index_articles.set_function(self.index.__len__)
+        self.seen = SeenLog(
+            settings.processor_seen_max_articles, self.partitions, on_invalid=self._seen_invalid
+        )
+        self.metrics.seen_articles.set_function(self.seen.__len__)
         self.health = HealthServer(
             self.registry, settings.metrics_host, settings.processor_metrics_port, ready=self.is_ready
         )
@@ -67,6 +89,10 @@ class ProcessorRuntime:
         self._view: CompactedView[Watchlist] | None = None
         self._follower: IndexFollower | None = None
         self._loaded = False
+
+    def _seen_invalid(self, reason: str) -> None:
+        self.metrics.seen_invalid_records.inc()
+        log.warning("seen-table record skipped", extra={"reason": reason})
 
     def is_ready(self) -> bool:
         return self._loaded and self.consuming and self.assigned
@@ -82,7 +108,7 @@ class ProcessorRuntime:
         await self._view.start()
         self._view.follow()
         self.watchlists.mark_loaded()
-        spec = changelog_spec(self.app_id, self.partitions)
+        spec = changelog_spec(self.app_id, self.partitions, self.settings.neardup_window_seconds)
         self._follower = IndexFollower(self.settings, spec, self.index, self.metrics)
         await self._follower.start()
         self._follower.follow()

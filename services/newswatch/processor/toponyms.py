@@ -35,6 +35,11 @@ _CAPS_RUN = re.compile(
     r"[A-Z][A-Z](?<![A-Za-z]..)(?:[A-Z]*(?:[^a-zA-Z]+[A-Z]{2,})+(?![a-z])|[A-Z]{4,}(?![a-z]))"
 )
 _ELIDED = frozenset("dDlLjJ")
+# Letter classes for finding where runs of capitals may start without a regular expression trying
+# every position: A-Z -> "A", a-z -> "a", every other byte -> " " (text encoded one byte per character).
+_LETTER_CLASSES = bytes(
+    ord("A") if 65 <= b <= 90 else ord("a") if 97 <= b <= 122 else ord(" ") for b in range(256)
+)
 
 _Hit = tuple[int, int, bool, int, str]  # (start, start - end, shouted, key number, key if shouted)
 
@@ -48,6 +53,25 @@ class Mention(NamedTuple):
     key: str
     number: int
     shouted: bool = False
+
+
+def _caps_runs(text: str) -> list[re.Match[str]]:
+    """``list(_CAPS_RUN.finditer(text))``, matched only where two capitals follow a non-letter."""
+    classes = text.encode("ascii", "replace").translate(_LETTER_CLASSES)  # "?" per other character
+    runs: list[re.Match[str]] = []
+    match = _CAPS_RUN.match
+    at = classes.find(b"AA")
+    while at != -1:
+        if at and classes[at - 1] != 32:  # a letter before: no run starts here
+            at = classes.find(b"AA", at + 1)
+            continue
+        run = match(text, at)
+        if run is None:
+            at = classes.find(b"AA", at + 1)
+        else:
+            runs.append(run)
+            at = classes.find(b"AA", run.end())
+    return runs
 
 
 def _title_case(match: re.Match[str]) -> str:
@@ -72,7 +96,7 @@ class ToponymScanner:
         for char in _SCAN:
             scanned = scanned.replace(char, " ")
         hits = self._hits(scanned, scanned, 0, shouted=False)
-        runs = list(_CAPS_RUN.finditer(scanned))
+        runs = _caps_runs(scanned)
         if runs:
             hits += self._shouted_hits(scanned, runs)
         hits.sort()

@@ -17,7 +17,8 @@ YAML shape (a file may hold one watch list, a list of them, or ``watchlists: [..
             context_words: [town, Anbar, Iraq*]   # one must occur within context_window_chars
             negative_context: [hit by]            # none may occur within context_window_chars
             context_window_chars: 60
-            geonames_id: "..."
+            geonames_id: "95788"     # the gazetteer place this term means: when the place tagger
+                                     # resolves a mention to it, that stands in for context_words
             variants:                # more aliases of the same term with their own context rules
               - case_sensitive_aliases: [...]
 

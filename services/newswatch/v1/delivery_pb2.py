@@ -23,17 +23,26 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from newswatch.v1 import alert_pb2 as newswatch_dot_v1_dot_alert__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bnewswatch/v1/delivery.proto\x12\x0cnewswatch.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x91\x02\n\x0f\x44\x65liveryAttempt\x12\x13\n\x0b\x64\x65livery_id\x18\x01 \x01(\t\x12\x10\n\x08\x61lert_id\x18\x02 \x01(\t\x12\x17\n\x0fsubscription_id\x18\x03 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x04 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x05 \x01(\r\x12.\n\x07outcome\x18\x06 \x01(\x0e\x32\x1d.newswatch.v1.DeliveryOutcome\x12\x13\n\x0bhttp_status\x18\x07 \x01(\r\x12\r\n\x05\x65rror\x18\x08 \x01(\t\x12.\n\nstarted_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10\x64uration_seconds\x18\n \x01(\x01*\xae\x01\n\x0f\x44\x65liveryOutcome\x12 \n\x1c\x44\x45LIVERY_OUTCOME_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x44\x45LIVERY_OUTCOME_DELIVERED\x10\x01\x12\x1d\n\x19\x44\x45LIVERY_OUTCOME_RETRYING\x10\x02\x12\x1b\n\x17\x44\x45LIVERY_OUTCOME_FAILED\x10\x03\x12\x1d\n\x19\x44\x45LIVERY_OUTCOME_REJECTED\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bnewswatch/v1/delivery.proto\x12\x0cnewswatch.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x18newswatch/v1/alert.proto\"\x91\x02\n\x0f\x44\x65liveryAttempt\x12\x13\n\x0b\x64\x65livery_id\x18\x01 \x01(\t\x12\x10\n\x08\x61lert_id\x18\x02 \x01(\t\x12\x17\n\x0fsubscription_id\x18\x03 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x04 \x01(\t\x12\x0f\n\x07\x61ttempt\x18\x05 \x01(\r\x12.\n\x07outcome\x18\x06 \x01(\x0e\x32\x1d.newswatch.v1.DeliveryOutcome\x12\x13\n\x0bhttp_status\x18\x07 \x01(\r\x12\r\n\x05\x65rror\x18\x08 \x01(\t\x12.\n\nstarted_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10\x64uration_seconds\x18\n \x01(\x01\"\x95\x02\n\x11ScheduledDelivery\x12\x13\n\x0b\x64\x65livery_id\x18\x01 \x01(\t\x12\x17\n\x0fsubscription_id\x18\x02 \x01(\t\x12\"\n\x05\x61lert\x18\x03 \x01(\x0b\x32\x13.newswatch.v1.Alert\x12)\n\x04kind\x18\x04 \x01(\x0e\x32\x1b.newswatch.v1.ScheduledKind\x12\x0f\n\x07\x61ttempt\x18\x05 \x01(\r\x12.\n\nnot_before\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nlast_error\x18\x07 \x01(\t\x12.\n\ncreated_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xcc\x01\n\x0e\x45ndpointHealth\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\x12*\n\x05state\x18\x02 \x01(\x0e\x32\x1b.newswatch.v1.EndpointState\x12\x31\n\rfailing_since\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nlast_error\x18\x04 \x01(\t\x12.\n\nupdated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xae\x01\n\x0f\x44\x65liveryOutcome\x12 \n\x1c\x44\x45LIVERY_OUTCOME_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x44\x45LIVERY_OUTCOME_DELIVERED\x10\x01\x12\x1d\n\x19\x44\x45LIVERY_OUTCOME_RETRYING\x10\x02\x12\x1b\n\x17\x44\x45LIVERY_OUTCOME_FAILED\x10\x03\x12\x1d\n\x19\x44\x45LIVERY_OUTCOME_REJECTED\x10\x04*\x81\x01\n\rScheduledKind\x12\x1e\n\x1aSCHEDULED_KIND_UNSPECIFIED\x10\x00\x12\x18\n\x14SCHEDULED_KIND_RETRY\x10\x01\x12\x1b\n\x17SCHEDULED_KIND_DEFERRED\x10\x02\x12\x19\n\x15SCHEDULED_KIND_REPLAY\x10\x03*\x84\x01\n\rEndpointState\x12\x1e\n\x1a\x45NDPOINT_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x45NDPOINT_STATE_HEALTHY\x10\x01\x12\x1a\n\x16\x45NDPOINT_STATE_FAILING\x10\x02\x12\x1b\n\x17\x45NDPOINT_STATE_DISABLED\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'newswatch.v1.delivery_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DELIVERYOUTCOME']._serialized_start=355
-  _globals['_DELIVERYOUTCOME']._serialized_end=529
-  _globals['_DELIVERYATTEMPT']._serialized_start=79
-  _globals['_DELIVERYATTEMPT']._serialized_end=352
+  _globals['_DELIVERYOUTCOME']._serialized_start=868
+  _globals['_DELIVERYOUTCOME']._serialized_end=1042
+  _globals['_SCHEDULEDKIND']._serialized_start=1045
+  _globals['_SCHEDULEDKIND']._serialized_end=1174
+  _globals['_ENDPOINTSTATE']._serialized_start=1177
+  _globals['_ENDPOINTSTATE']._serialized_end=1309
+  _globals['_DELIVERYATTEMPT']._serialized_start=105
+  _globals['_DELIVERYATTEMPT']._serialized_end=378
+  _globals['_SCHEDULEDDELIVERY']._serialized_start=381
+  _globals['_SCHEDULEDDELIVERY']._serialized_end=658
+  _globals['_ENDPOINTHEALTH']._serialized_start=661
+  _globals['_ENDPOINTHEALTH']._serialized_end=865
 # @@protoc_insertion_point(module_scope)

@@ -7,6 +7,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from newswatch.v1 import alert_pb2 as _alert_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -44,6 +45,55 @@ DELIVERY_OUTCOME_FAILED: DeliveryOutcome.ValueType  # 3
 DELIVERY_OUTCOME_REJECTED: DeliveryOutcome.ValueType  # 4
 """the receiver refused it for good (4xx)"""
 Global___DeliveryOutcome: _TypeAlias = DeliveryOutcome  # noqa: Y015
+
+class _ScheduledKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ScheduledKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ScheduledKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SCHEDULED_KIND_UNSPECIFIED: _ScheduledKind.ValueType  # 0
+    SCHEDULED_KIND_RETRY: _ScheduledKind.ValueType  # 1
+    """an attempt failed and may succeed later"""
+    SCHEDULED_KIND_DEFERRED: _ScheduledKind.ValueType  # 2
+    """held by the subscription's policy (rate limit, digest, quiet hours)"""
+    SCHEDULED_KIND_REPLAY: _ScheduledKind.ValueType  # 3
+    """re-sent from newswatch.alerts.dlq.v1 by `newswatch deliveries replay`"""
+
+class ScheduledKind(_ScheduledKind, metaclass=_ScheduledKindEnumTypeWrapper):
+    """Why a delivery waits on the alerter's durable schedule."""
+
+SCHEDULED_KIND_UNSPECIFIED: ScheduledKind.ValueType  # 0
+SCHEDULED_KIND_RETRY: ScheduledKind.ValueType  # 1
+"""an attempt failed and may succeed later"""
+SCHEDULED_KIND_DEFERRED: ScheduledKind.ValueType  # 2
+"""held by the subscription's policy (rate limit, digest, quiet hours)"""
+SCHEDULED_KIND_REPLAY: ScheduledKind.ValueType  # 3
+"""re-sent from newswatch.alerts.dlq.v1 by `newswatch deliveries replay`"""
+Global___ScheduledKind: _TypeAlias = ScheduledKind  # noqa: Y015
+
+class _EndpointState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _EndpointStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_EndpointState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ENDPOINT_STATE_UNSPECIFIED: _EndpointState.ValueType  # 0
+    ENDPOINT_STATE_HEALTHY: _EndpointState.ValueType  # 1
+    ENDPOINT_STATE_FAILING: _EndpointState.ValueType  # 2
+    """every delivery since failing_since failed"""
+    ENDPOINT_STATE_DISABLED: _EndpointState.ValueType  # 3
+    """failed for endpoint_disable_after_seconds; subscription disabled"""
+
+class EndpointState(_EndpointState, metaclass=_EndpointStateEnumTypeWrapper): ...
+
+ENDPOINT_STATE_UNSPECIFIED: EndpointState.ValueType  # 0
+ENDPOINT_STATE_HEALTHY: EndpointState.ValueType  # 1
+ENDPOINT_STATE_FAILING: EndpointState.ValueType  # 2
+"""every delivery since failing_since failed"""
+ENDPOINT_STATE_DISABLED: EndpointState.ValueType  # 3
+"""failed for endpoint_disable_after_seconds; subscription disabled"""
+Global___EndpointState: _TypeAlias = EndpointState  # noqa: Y015
 
 @_typing.final
 class DeliveryAttempt(_message.Message):
@@ -96,3 +146,90 @@ class DeliveryAttempt(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DeliveryAttempt: _TypeAlias = DeliveryAttempt  # noqa: Y015
+
+@_typing.final
+class ScheduledDelivery(_message.Message):
+    """A delivery waiting for its time. Topic newswatch.alerter.schedule.v1 (internal), key = delivery_id,
+    partition chosen from subscription_id; a tombstone (empty value) means the delivery is settled.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DELIVERY_ID_FIELD_NUMBER: _builtins.int
+    SUBSCRIPTION_ID_FIELD_NUMBER: _builtins.int
+    ALERT_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    ATTEMPT_FIELD_NUMBER: _builtins.int
+    NOT_BEFORE_FIELD_NUMBER: _builtins.int
+    LAST_ERROR_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    delivery_id: _builtins.str
+    subscription_id: _builtins.str
+    kind: Global___ScheduledKind.ValueType
+    attempt: _builtins.int
+    """the 1-based attempt to make when due"""
+    last_error: _builtins.str
+    @_builtins.property
+    def alert(self) -> _alert_pb2.Alert: ...
+    @_builtins.property
+    def not_before(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        delivery_id: _builtins.str = ...,
+        subscription_id: _builtins.str = ...,
+        alert: _alert_pb2.Alert | None = ...,
+        kind: Global___ScheduledKind.ValueType = ...,
+        attempt: _builtins.int = ...,
+        not_before: _timestamp_pb2.Timestamp | None = ...,
+        last_error: _builtins.str = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["alert", b"alert", "created_at", b"created_at", "not_before", b"not_before"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alert", b"alert", "attempt", b"attempt", "created_at", b"created_at", "delivery_id", b"delivery_id", "kind", b"kind", "last_error", b"last_error", "not_before", b"not_before", "subscription_id", b"subscription_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ScheduledDelivery: _TypeAlias = ScheduledDelivery  # noqa: Y015
+
+@_typing.final
+class EndpointHealth(_message.Message):
+    """Health of one subscription's endpoint. Topic newswatch.alerter.endpoints.v1 (compacted, internal),
+    key = subscription_id; written on state changes only.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBSCRIPTION_ID_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    FAILING_SINCE_FIELD_NUMBER: _builtins.int
+    LAST_ERROR_FIELD_NUMBER: _builtins.int
+    UPDATED_AT_FIELD_NUMBER: _builtins.int
+    subscription_id: _builtins.str
+    state: Global___EndpointState.ValueType
+    last_error: _builtins.str
+    @_builtins.property
+    def failing_since(self) -> _timestamp_pb2.Timestamp:
+        """first failure of the current unbroken run"""
+
+    @_builtins.property
+    def updated_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        subscription_id: _builtins.str = ...,
+        state: Global___EndpointState.ValueType = ...,
+        failing_since: _timestamp_pb2.Timestamp | None = ...,
+        last_error: _builtins.str = ...,
+        updated_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["failing_since", b"failing_since", "updated_at", b"updated_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["failing_since", b"failing_since", "last_error", b"last_error", "state", b"state", "subscription_id", b"subscription_id", "updated_at", b"updated_at"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EndpointHealth: _TypeAlias = EndpointHealth  # noqa: Y015

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fnewswatch/v1/subscription.proto\x12\x0cnewswatch.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd0\x02\n\x0cSubscription\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07\x65nabled\x18\x03 \x01(\x08\x12\x12\n\nwatchlists\x18\x04 \x03(\t\x12\r\n\x05terms\x18\x05 \x03(\t\x12\x0f\n\x07regions\x18\x06 \x03(\t\x12\x11\n\tcountries\x18\x07 \x03(\t\x12\x11\n\tlanguages\x18\x08 \x03(\t\x12\x11\n\tmin_score\x18\t \x01(\x01\x12/\n\x07webhook\x18\n \x01(\x0b\x32\x1c.newswatch.v1.WebhookChannelH\x00\x12/\n\x07\x63onsole\x18\x0b \x01(\x0b\x32\x1c.newswatch.v1.ConsoleChannelH\x00\x12.\n\ncreated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.TimestampB\t\n\x07\x63hannel\"-\n\x0eWebhookChannel\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x0e\n\x06secret\x18\x02 \x01(\t\"\x10\n\x0e\x43onsoleChannelb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fnewswatch/v1/subscription.proto\x12\x0cnewswatch.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa9\x05\n\x0cSubscription\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07\x65nabled\x18\x03 \x01(\x08\x12\x12\n\nwatchlists\x18\x04 \x03(\t\x12\r\n\x05terms\x18\x05 \x03(\t\x12\x0f\n\x07regions\x18\x06 \x03(\t\x12\x11\n\tcountries\x18\x07 \x03(\t\x12\x11\n\tlanguages\x18\x08 \x03(\t\x12\x11\n\tmin_score\x18\t \x01(\x01\x12/\n\x07webhook\x18\n \x01(\x0b\x32\x1c.newswatch.v1.WebhookChannelH\x00\x12/\n\x07\x63onsole\x18\x0b \x01(\x0b\x32\x1c.newswatch.v1.ConsoleChannelH\x00\x12+\n\x05slack\x18\r \x01(\x0b\x32\x1a.newswatch.v1.SlackChannelH\x00\x12+\n\x05\x65mail\x18\x0e \x01(\x0b\x32\x1a.newswatch.v1.EmailChannelH\x00\x12-\n\x06stream\x18\x0f \x01(\x0b\x32\x1b.newswatch.v1.StreamChannelH\x00\x12.\n\ncreated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x13rate_limit_per_hour\x18\x10 \x01(\r\x12$\n\x06\x64igest\x18\x11 \x01(\x0b\x32\x14.newswatch.v1.Digest\x12-\n\x0bquiet_hours\x18\x12 \x01(\x0b\x32\x18.newswatch.v1.QuietHours\x12\x13\n\x0bowner_email\x18\x13 \x01(\t\x12\x17\n\x0f\x64isabled_reason\x18\x14 \x01(\t\x12.\n\nupdated_at\x18\x15 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\t\n\x07\x63hannel\"-\n\x0eWebhookChannel\x12\x0b\n\x03url\x18\x01 \x01(\t\x12\x0e\n\x06secret\x18\x02 \x01(\t\"\x10\n\x0e\x43onsoleChannel\"\x1b\n\x0cSlackChannel\x12\x0b\n\x03url\x18\x01 \x01(\t\"2\n\x0c\x45mailChannel\x12\n\n\x02to\x18\x01 \x03(\t\x12\x16\n\x0esubject_prefix\x18\x02 \x01(\t\"\x0f\n\rStreamChannel\"5\n\x06\x44igest\x12\x14\n\x0c\x65very_alerts\x18\x01 \x01(\r\x12\x15\n\revery_seconds\x18\x02 \x01(\r\":\n\nQuietHours\x12\r\n\x05start\x18\x01 \x01(\t\x12\x0b\n\x03\x65nd\x18\x02 \x01(\t\x12\x10\n\x08timezone\x18\x03 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,9 +33,19 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'newswatch.v1.subscription_p
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_SUBSCRIPTION']._serialized_start=83
-  _globals['_SUBSCRIPTION']._serialized_end=419
-  _globals['_WEBHOOKCHANNEL']._serialized_start=421
-  _globals['_WEBHOOKCHANNEL']._serialized_end=466
-  _globals['_CONSOLECHANNEL']._serialized_start=468
-  _globals['_CONSOLECHANNEL']._serialized_end=484
+  _globals['_SUBSCRIPTION']._serialized_end=764
+  _globals['_WEBHOOKCHANNEL']._serialized_start=766
+  _globals['_WEBHOOKCHANNEL']._serialized_end=811
+  _globals['_CONSOLECHANNEL']._serialized_start=813
+  _globals['_CONSOLECHANNEL']._serialized_end=829
+  _globals['_SLACKCHANNEL']._serialized_start=831
+  _globals['_SLACKCHANNEL']._serialized_end=858
+  _globals['_EMAILCHANNEL']._serialized_start=860
+  _globals['_EMAILCHANNEL']._serialized_end=910
+  _globals['_STREAMCHANNEL']._serialized_start=912
+  _globals['_STREAMCHANNEL']._serialized_end=927
+  _globals['_DIGEST']._serialized_start=929
+  _globals['_DIGEST']._serialized_end=982
+  _globals['_QUIETHOURS']._serialized_start=984
+  _globals['_QUIETHOURS']._serialized_end=1042
 # @@protoc_insertion_point(module_scope)

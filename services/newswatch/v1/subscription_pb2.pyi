@@ -38,11 +38,28 @@ class Subscription(_message.Message):
     MIN_SCORE_FIELD_NUMBER: _builtins.int
     WEBHOOK_FIELD_NUMBER: _builtins.int
     CONSOLE_FIELD_NUMBER: _builtins.int
+    SLACK_FIELD_NUMBER: _builtins.int
+    EMAIL_FIELD_NUMBER: _builtins.int
+    STREAM_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
+    RATE_LIMIT_PER_HOUR_FIELD_NUMBER: _builtins.int
+    DIGEST_FIELD_NUMBER: _builtins.int
+    QUIET_HOURS_FIELD_NUMBER: _builtins.int
+    OWNER_EMAIL_FIELD_NUMBER: _builtins.int
+    DISABLED_REASON_FIELD_NUMBER: _builtins.int
+    UPDATED_AT_FIELD_NUMBER: _builtins.int
     subscription_id: _builtins.str
     name: _builtins.str
     enabled: _builtins.bool
     min_score: _builtins.float
+    rate_limit_per_hour: _builtins.int
+    """Delivery policy.
+    at most this many deliveries per rolling hour; 0 = no limit
+    """
+    owner_email: _builtins.str
+    """told when the alerter disables the subscription's endpoint"""
+    disabled_reason: _builtins.str
+    """why enabled is false, when the alerter (not a person) disabled it"""
     @_builtins.property
     def watchlists(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Filters: an empty list matches everything."""
@@ -60,7 +77,23 @@ class Subscription(_message.Message):
     @_builtins.property
     def console(self) -> Global___ConsoleChannel: ...
     @_builtins.property
+    def slack(self) -> Global___SlackChannel: ...
+    @_builtins.property
+    def email(self) -> Global___EmailChannel: ...
+    @_builtins.property
+    def stream(self) -> Global___StreamChannel: ...
+    @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def digest(self) -> Global___Digest:
+        """unset = one delivery per alert"""
+
+    @_builtins.property
+    def quiet_hours(self) -> Global___QuietHours:
+        """unset = deliver at any hour"""
+
+    @_builtins.property
+    def updated_at(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
         self,
         *,
@@ -75,13 +108,22 @@ class Subscription(_message.Message):
         min_score: _builtins.float = ...,
         webhook: Global___WebhookChannel | None = ...,
         console: Global___ConsoleChannel | None = ...,
+        slack: Global___SlackChannel | None = ...,
+        email: Global___EmailChannel | None = ...,
+        stream: Global___StreamChannel | None = ...,
         created_at: _timestamp_pb2.Timestamp | None = ...,
+        rate_limit_per_hour: _builtins.int = ...,
+        digest: Global___Digest | None = ...,
+        quiet_hours: Global___QuietHours | None = ...,
+        owner_email: _builtins.str = ...,
+        disabled_reason: _builtins.str = ...,
+        updated_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "console", b"console", "created_at", b"created_at", "webhook", b"webhook"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "console", b"console", "created_at", b"created_at", "digest", b"digest", "email", b"email", "quiet_hours", b"quiet_hours", "slack", b"slack", "stream", b"stream", "updated_at", b"updated_at", "webhook", b"webhook"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "console", b"console", "countries", b"countries", "created_at", b"created_at", "enabled", b"enabled", "languages", b"languages", "min_score", b"min_score", "name", b"name", "regions", b"regions", "subscription_id", b"subscription_id", "terms", b"terms", "watchlists", b"watchlists", "webhook", b"webhook"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "console", b"console", "countries", b"countries", "created_at", b"created_at", "digest", b"digest", "disabled_reason", b"disabled_reason", "email", b"email", "enabled", b"enabled", "languages", b"languages", "min_score", b"min_score", "name", b"name", "owner_email", b"owner_email", "quiet_hours", b"quiet_hours", "rate_limit_per_hour", b"rate_limit_per_hour", "regions", b"regions", "slack", b"slack", "stream", b"stream", "subscription_id", b"subscription_id", "terms", b"terms", "updated_at", b"updated_at", "watchlists", b"watchlists", "webhook", b"webhook"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_channel: _TypeAlias = _typing.Literal["webhook", "console"]  # noqa: Y015
+    _WhichOneofReturnType_channel: _TypeAlias = _typing.Literal["webhook", "console", "slack", "email", "stream"]  # noqa: Y015
     _WhichOneofArgType_channel: _TypeAlias = _typing.Literal["channel", b"channel"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_channel) -> _WhichOneofReturnType_channel | None: ...
 
@@ -128,3 +170,129 @@ class ConsoleChannel(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ConsoleChannel: _TypeAlias = ConsoleChannel  # noqa: Y015
+
+@_typing.final
+class SlackChannel(_message.Message):
+    """A Slack-compatible incoming webhook (Slack, Mattermost, Rocket.Chat). The URL embeds a secret:
+    never returned by the API in full, never logged.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    URL_FIELD_NUMBER: _builtins.int
+    url: _builtins.str
+    def __init__(
+        self,
+        *,
+        url: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["url", b"url"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SlackChannel: _TypeAlias = SlackChannel  # noqa: Y015
+
+@_typing.final
+class EmailChannel(_message.Message):
+    """Email over SMTP (server from NEWSWATCH_SMTP_*), one message per alert or digest."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TO_FIELD_NUMBER: _builtins.int
+    SUBJECT_PREFIX_FIELD_NUMBER: _builtins.int
+    subject_prefix: _builtins.str
+    """default "[newswatch]" """
+    @_builtins.property
+    def to(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        to: _abc.Iterable[_builtins.str] | None = ...,
+        subject_prefix: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["subject_prefix", b"subject_prefix", "to", b"to"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EmailChannel: _TypeAlias = EmailChannel  # noqa: Y015
+
+@_typing.final
+class StreamChannel(_message.Message):
+    """Alerts matching the subscription's filters on the alerter's Server-Sent Events stream
+    (GET /v1/subscriptions/{id}/stream); nothing is retried or dead-lettered for this channel.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StreamChannel: _TypeAlias = StreamChannel  # noqa: Y015
+
+@_typing.final
+class Digest(_message.Message):
+    """Alerts gathered and delivered together: when every_alerts are pending or every_seconds after the
+    first pending one, whichever comes first (either may be 0 = not used, not both).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVERY_ALERTS_FIELD_NUMBER: _builtins.int
+    EVERY_SECONDS_FIELD_NUMBER: _builtins.int
+    every_alerts: _builtins.int
+    every_seconds: _builtins.int
+    def __init__(
+        self,
+        *,
+        every_alerts: _builtins.int = ...,
+        every_seconds: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["every_alerts", b"every_alerts", "every_seconds", b"every_seconds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Digest: _TypeAlias = Digest  # noqa: Y015
+
+@_typing.final
+class QuietHours(_message.Message):
+    """Alerts arriving between start and end (local time of timezone) are held and delivered as one digest
+    when the quiet hours end. start > end spans midnight.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    START_FIELD_NUMBER: _builtins.int
+    END_FIELD_NUMBER: _builtins.int
+    TIMEZONE_FIELD_NUMBER: _builtins.int
+    start: _builtins.str
+    """"HH:MM" """
+    end: _builtins.str
+    """"HH:MM" """
+    timezone: _builtins.str
+    """IANA name, e.g. "Europe/Paris"; empty = UTC"""
+    def __init__(
+        self,
+        *,
+        start: _builtins.str = ...,
+        end: _builtins.str = ...,
+        timezone: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end", b"end", "start", b"start", "timezone", b"timezone"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QuietHours: _TypeAlias = QuietHours  # noqa: Y015

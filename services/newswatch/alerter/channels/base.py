@@ -40,6 +40,7 @@ __all__ = [
     "RetryLaterError",
     "ScriptedChannel",
     "alert_document",
+    "digest_document",
 ]
 
 SCHEMA = "newswatch.alert.v1"
@@ -68,7 +69,7 @@ class RetryLaterError(DeliveryError):
 class Channel(Protocol):
     """One way of delivering alerts. Instances are shared by concurrent deliveries."""
 
-    name: str  # a closed metric label: "webhook", "console"
+    name: str  # a closed metric label: "webhook", "slack", "email", "console", "stream"
 
     async def deliver(
         self, alert: Alert, subscription: Subscription, delivery_id: str, attempt: int
@@ -130,6 +131,15 @@ def alert_document(alert: Alert) -> dict[str, Any]:
         "published_at": _when(alert.published_at),
         "created_at": _when(alert.created_at),
     }
+
+
+DIGEST_SCHEMA = "newswatch.digest.v1"
+
+
+def digest_document(alerts: Sequence[Alert]) -> dict[str, Any]:
+    """Several alerts delivered together (digest mode, quiet hours, rate limit): ``{"schema":
+    "newswatch.digest.v1", "count": n, "alerts": [alert_document, ...]}``, oldest alert first."""
+    return {"schema": DIGEST_SCHEMA, "count": len(alerts), "alerts": [alert_document(a) for a in alerts]}
 
 
 class ScriptedChannel:
