@@ -32,7 +32,6 @@ import cProfile
 import json
 import logging
 import multiprocessing
-import os
 import pstats
 import socket
 import time
@@ -341,14 +340,9 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # a fresh broker's coordinator warm-up is noisy
-    if args.shared_broker:
-        asyncio.run(bench(args))
-        return
-    from pipeline import own_broker  # the same throw-away broker as the pipeline benchmark
+    from pipeline import run_on_broker  # the same throw-away broker as the pipeline benchmark
 
-    with own_broker() as bootstrap:
-        os.environ["NEWSWATCH_KAFKA_BOOTSTRAP"] = bootstrap
-        asyncio.run(bench(args))
+    run_on_broker(args.shared_broker, lambda: bench(args))
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ import time
 import urllib.request
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -256,6 +256,23 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _free_port_pair() -> int:
+    """A port p such that p and p + 1 (the broker's controller listener) are both free on loopback."""
+    import socket
+
+    for _ in range(50):
+        port = _free_port()
+        if port >= 65535:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free pair of loopback ports")
 
 
 async def wait_ready(worker: WorkerProcess, seconds: float = 180) -> None:
@@ -680,21 +697,25 @@ def main() -> None:
     args = parser.parse_args()
     if args.serve:
         sys.exit(serve(args))
-    if args.shared_broker:
-        asyncio.run(bench(args))
+    run_on_broker(args.shared_broker, lambda: bench(args))
+
+
+def run_on_broker(shared: bool, run: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """``asyncio.run(run())`` against the broker at NEWSWATCH_KAFKA_BOOTSTRAP when ``shared``, else
+    against a fresh one of its own (:func:`own_broker`), whose address that variable then holds."""
+    if shared:
+        asyncio.run(run())
         return
     with own_broker() as bootstrap:
         os.environ["NEWSWATCH_KAFKA_BOOTSTRAP"] = bootstrap
-        asyncio.run(bench(args))
+        asyncio.run(run())
 
 
 @contextlib.contextmanager
 def own_broker() -> Iterator[str]:
     """A fresh single-node broker for this run (deploy/kafka/kafka.sh), stopped at the end: the
     backlog of 4 KB articles stays out of a shared broker's raw topic and other groups' way."""
-    port = _free_port()
-    while port + 1 > 65535:
-        port = _free_port()
+    port = _free_port_pair()
     env = {**os.environ, "KAFKA_PORT": str(port), "KAFKA_FRESH": "1", "KAFKA_HEAP": "768m"}
     subprocess.run([BASH, str(KAFKA_SH), "up"], check=True, env=env, timeout=300, stdout=subprocess.DEVNULL)
     try:

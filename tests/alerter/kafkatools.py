@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import AIOKafkaConsumer
 
 from newswatch import contracts
 from newswatch.alerter.service import AlerterService
 from newswatch.alerter.subscriptions import add_subscription, new_subscription, remove_subscription
-from newswatch.kafka import ensure_topics, make_consumer, make_producer, publish
+from newswatch.kafka import assign_all_partitions, ensure_topics, make_consumer, make_producer, publish
 from newswatch.settings import Settings
 from newswatch.topics import ALERTS, SCHEDULE, TopicSpec
 from newswatch.v1.alert_pb2 import Alert
 from newswatch.v1.delivery_pb2 import DeliveryAttempt
 from newswatch.v1.subscription_pb2 import Subscription
 from tests.alerter.receiver import Receiver
+from tests.helpers import wait_until
 
 
 def fast(settings: Settings) -> Settings:
@@ -34,27 +33,13 @@ def fast(settings: Settings) -> Settings:
     )
 
 
-async def partitions(settings: Settings, topic: TopicSpec) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
-    await admin.start()
-    try:
-        [described] = await admin.describe_topics([topic.name])
-    finally:
-        await admin.close()
-    found = sorted(TopicPartition(topic.name, p["partition"]) for p in described["partitions"])
-    assert found, f"{topic.name} has no partitions"
-    return found
-
-
 async def commit_group_to_end(settings: Settings, group_id: str, topic: TopicSpec) -> None:
     """Start ``group_id`` at the current end of ``topic``: the shared topic's history is not ours."""
     consumer = make_consumer(settings, "test-seed", group_id=group_id)
     await consumer.start()
     try:
-        tps = await partitions(settings, topic)
-        ends = await consumer.end_offsets(tps)
-        consumer.assign(tps)
-        await consumer.commit(dict(ends))
+        tps = await assign_all_partitions(consumer, topic)
+        await consumer.commit(dict(await consumer.end_offsets(tps)))
     finally:
         await consumer.stop()
 
@@ -70,8 +55,7 @@ class Tail:
 
     async def start(self) -> None:
         await self._consumer.start()
-        tps = await partitions(self._settings, self._topic)
-        self._consumer.assign(tps)
+        tps = await assign_all_partitions(self._consumer, self._topic)
         for tp, end in (await self._consumer.end_offsets(tps)).items():
             self._consumer.seek(tp, end)
 
@@ -150,10 +134,7 @@ async def produce(settings: Settings, *alerts: Alert) -> None:
 
 
 async def eventually(check: Callable[[], bool], within_seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + within_seconds
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
+    await wait_until(check, within_seconds, "the condition")
 
 
 @asynccontextmanager

@@ -15,7 +15,6 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from aiokafka import TopicPartition
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_spec
 from prometheus_client import CollectorRegistry
@@ -30,11 +29,12 @@ from newswatch.alerter.service import AlerterService
 from newswatch.alerter.store import MemorySubscriptionStore, StoreUnavailableError
 from newswatch.alerter.subscriptions import add_subscription, new_subscription
 from newswatch.errors import SettingsError
-from newswatch.kafka import ensure_topics, make_consumer, make_producer, publish
+from newswatch.kafka import ensure_topics, make_producer, publish
 from newswatch.settings import Settings, is_secret, load_settings
 from newswatch.topics import ALERTS, SUBSCRIPTIONS
 from newswatch.v1.alert_pb2 import Alert
 from newswatch.v1.subscription_pb2 import Subscription
+from tests.alerter.kafkatools import Tail, commit_group_to_end
 
 TOKEN = "test-token-" + "x" * 24
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -804,49 +804,17 @@ def test_the_create_schema_describes_the_new_channels_and_policies() -> None:
 # ---------------------------------------------------------------- the real broker
 
 
-async def commit_group_to_end(settings: Settings, group_id: str) -> None:
-    """Start the alerter's group at the end of the shared alerts topic: its history is not ours."""
-    consumer = make_consumer(settings, "test-seed", ALERTS.name, group_id=group_id)
-    await consumer.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not consumer.assignment():
-            assert time.monotonic() < deadline, "no partitions assigned"
-            await consumer.getmany(timeout_ms=200)
-        ends = await consumer.end_offsets(list(consumer.assignment()))
-        await consumer.commit(dict(ends))
-    finally:
-        await consumer.stop()
-
-
-class TopicTail:
+class TopicTail(Tail):
     """Records of the subscriptions topic written after ``start()``."""
 
     def __init__(self, settings: Settings) -> None:
-        self._consumer = make_consumer(settings, "test-api-tail", group_id=None)
-        self.records: list[Any] = []
-
-    async def start(self) -> None:
-        await self._consumer.start()
-        parts = self._consumer.partitions_for_topic(SUBSCRIPTIONS.name)
-        while not parts:
-            await self._consumer._client.force_metadata_update()
-            parts = self._consumer.partitions_for_topic(SUBSCRIPTIONS.name)
-        tps = [TopicPartition(SUBSCRIPTIONS.name, p) for p in parts]
-        self._consumer.assign(tps)
-        for tp, end in (await self._consumer.end_offsets(tps)).items():
-            self._consumer.seek(tp, end)
+        super().__init__(settings, SUBSCRIPTIONS)
 
     async def of(self, key: str, count: int, within_seconds: float = 20) -> list[Any]:
-        deadline = time.monotonic() + within_seconds
-        while len(found := [r for r in self.records if r.key == key.encode()]) < count:
-            assert time.monotonic() < deadline, f"{count} records of {key} not on the topic in time"
-            for records in (await self._consumer.getmany(timeout_ms=300)).values():
-                self.records.extend(records)
-        return found
-
-    async def stop(self) -> None:
-        await self._consumer.stop()
+        """The first ``count`` or more records keyed ``key``."""
+        return await self.wait_for(
+            lambda r: r.key == key.encode(), lambda found: len(found) >= count, within_seconds
+        )
 
 
 @pytest.fixture
@@ -856,7 +824,7 @@ async def alerter(settings: Settings) -> AsyncIterator[tuple[AlerterService, aio
     cfg = settings.replace(api_port=0, alerter_metrics_port=0, api_token=TOKEN, shutdown_deadline_seconds=5)
     await ensure_topics(cfg)
     group = f"test-alerter-api-{uuid.uuid4().hex}"
-    await commit_group_to_end(cfg, group)
+    await commit_group_to_end(cfg, group, ALERTS)
     service = AlerterService(cfg, group_id=group, channels=[])
     await service.start()
     try:

@@ -27,6 +27,7 @@ from newswatch.tail import TailError, tail_alerts
 from newswatch.topics import ALERTS
 from newswatch.v1.alert_pb2 import Alert
 from tests.alerter.test_webhook import ALERT
+from tests.helpers import wait_until
 
 TOKEN = "stream-token-" + "y" * 24
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -324,11 +325,9 @@ async def publish_alerts(settings: Settings, alerts: list[Alert]) -> None:
 
 
 async def until_buffered(hub: EventStream, alert_id: str) -> None:
-    for _ in range(int(GUARD_SECONDS / 0.05)):
-        if alert_id in {a.alert_id for a in hub.recent()}:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{alert_id} never reached the hub")
+    await wait_until(
+        lambda: alert_id in {a.alert_id for a in hub.recent()}, GUARD_SECONDS, f"{alert_id} in the hub"
+    )
 
 
 @pytest.mark.integration

@@ -56,7 +56,7 @@ from newswatch.alerter.matching import matches
 from newswatch.alerter.metrics import AlerterMetrics
 from newswatch.alerter.payloads import MAX_BODY_BYTES
 from newswatch.alerter.store import StoreUnavailableError, SubscriptionStore
-from newswatch.alerter.subscriptions import InvalidSubscriptionError, normalised, validated
+from newswatch.alerter.subscriptions import InvalidSubscriptionError, channel_of, normalised, validated
 from newswatch.contracts import timestamp
 from newswatch.settings import Settings
 from newswatch.v1.alert_pb2 import Alert
@@ -278,7 +278,7 @@ def _invalid(exc: InvalidSubscriptionError) -> ApiError:
 
 
 def _channel(sub: Subscription) -> str:
-    return sub.WhichOneof("channel") or "none"
+    return channel_of(sub) or "none"
 
 
 class ApiServer:

@@ -283,6 +283,7 @@ class Fanout:
             started = timestamp()
             result, error, duration = await self._call(channel, items, sub)
             attempt = max(i.attempt for i in items)
+            message = str(error)[:_ERROR_CHARS] if error else ""
             records = [
                 DeliveryAttempt(
                     delivery_id=i.delivery_id,
@@ -293,7 +294,7 @@ class Fanout:
                     started_at=started,
                     duration_seconds=duration,
                     http_status=result.http_status if result else (error.status or 0) if error else 0,
-                    error=str(error)[:_ERROR_CHARS] if error else "",
+                    error=message,
                 )
                 for i in items
             ]
@@ -305,11 +306,13 @@ class Fanout:
                 for item, record in zip(items, records, strict=True):
                     record.outcome = Outcome.DELIVERY_OUTCOME_DELIVERED
                     self._observe_lag(item.alert)
-                if self._endpoints is not None:
-                    acks.append(await self._endpoints.success(sub) or _done())
+                health = await self._endpoints.success(sub) if self._endpoints is not None else None
+                if health is not None:
+                    acks.append(health)
             else:
-                if self._endpoints is not None:
-                    acks.append(await self._endpoints.failure(sub, str(error)) or _done())
+                health = await self._endpoints.failure(sub, message) if self._endpoints is not None else None
+                if health is not None:
+                    acks.append(health)
                 if error.retriable and attempt < self.max_attempts:
                     retry_after = error.retry_after_seconds if isinstance(error, RetryLaterError) else None
                     delay = retry_delay(self._delays, attempt, self._rng, retry_after)
@@ -322,7 +325,7 @@ class Fanout:
                                 Kind.SCHEDULED_KIND_RETRY,
                                 i.attempt + 1,
                                 self._clock() + delay,
-                                str(error),
+                                message,
                             )
                         )
                         for i in items
@@ -339,7 +342,7 @@ class Fanout:
                             "attempt": attempt,
                             "alerts": len(items),
                             "retry_in_seconds": round(delay, 3),
-                            "error": str(error)[:_ERROR_CHARS],
+                            "error": message,
                         },
                     )
                 else:
@@ -351,9 +354,7 @@ class Fanout:
                     reason = "delivery_failed" if error.retriable else "delivery_rejected"
                     for item, record in zip(items, records, strict=True):
                         record.outcome = final
-                        acks.append(
-                            await self._dead_letter(item.alert, sub, reason, str(error), item.attempt)
-                        )
+                        acks.append(await self._dead_letter(item.alert, sub, reason, message, item.attempt))
             for record in records:
                 self.outcomes.record(record.delivery_id, record.outcome)
                 self._metrics.deliveries.labels(
@@ -459,9 +460,3 @@ class Fanout:
         if created is not None:
             lag = (datetime.now(UTC) - created).total_seconds()
             self._metrics.fanout_lag.observe(max(0.0, lag))
-
-
-def _done() -> Awaitable[Any]:
-    future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-    future.set_result(None)
-    return future

@@ -169,6 +169,7 @@ class Scheduler:
         self._running: dict[str, _Entry] = {}
         self._groups: dict[str, dict[str, _Entry]] = {}
         self._group_token: dict[str, tuple[int, float]] = {}  # subscription id -> (seq, due) of its group
+        self._group_earliest: dict[str, float] = {}  # subscription id -> earliest due in its group, if known
         self._heap: list[tuple[float, int, bool, str]] = []  # (due, seq, is_group, key or subscription id)
         self._seq = 0
         self._wake = asyncio.Event()
@@ -239,7 +240,7 @@ class Scheduler:
         if entry.kind == ScheduledKind.SCHEDULED_KIND_DEFERRED:
             group = self._groups.setdefault(entry.subscription_id, {})
             group[key] = item
-            self._push_group(entry.subscription_id, group)
+            self._push_group(entry.subscription_id, group, item)
         else:
             heapq.heappush(self._heap, (due, item.seq, False, key))
             self._compact_heap()
@@ -258,9 +259,12 @@ class Scheduler:
         heapq.heapify(live)
         self._heap = live
 
-    def _push_group(self, subscription_id: str, group: dict[str, _Entry]) -> None:
+    def _push_group(self, subscription_id: str, group: dict[str, _Entry], added: _Entry) -> None:
+        known = self._group_earliest.get(subscription_id)  # kept so that a group of n costs O(n), not O(n²)
+        earliest = min(e.due for e in group.values()) if known is None else min(known, added.due)
+        self._group_earliest[subscription_id] = earliest
         size = self._digest_size(subscription_id)
-        due = self._clock() if 0 < size <= len(group) else min(e.due for e in group.values())
+        due = self._clock() if 0 < size <= len(group) else earliest
         self._seq += 1
         self._group_token[subscription_id] = (self._seq, due)
         heapq.heappush(self._heap, (due, self._seq, True, subscription_id))
@@ -277,6 +281,8 @@ class Scheduler:
             if not group:
                 del self._groups[sub_id]
                 self._group_token.pop(sub_id, None)
+            if not group or old.due <= self._group_earliest.get(sub_id, old.due):
+                self._group_earliest.pop(sub_id, None)  # recomputed at the next push
 
     def _take_due(self, now: float) -> list[_Entry] | None:
         """Pop the next due batch (one entry, or one subscription's deferred group), if any."""
@@ -287,6 +293,7 @@ class Scheduler:
                 if token is None or token[0] != seq:
                     continue
                 del self._group_token[name]
+                self._group_earliest.pop(name, None)
                 batch = list(self._groups.pop(name).values())
             else:
                 entry = self._pending.get(name)

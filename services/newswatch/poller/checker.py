@@ -29,7 +29,7 @@ from newswatch.poller.metrics import PollerMetrics
 from newswatch.poller.parser import ParsedFeed, parse_feed
 from newswatch.poller.publisher import Publisher, PublishReport, build_articles
 from newswatch.poller.scheduler import CheckOutcome
-from newswatch.poller.state import PollStateStore
+from newswatch.poller.state import PollStateStore, entry_digest
 from newswatch.settings import Settings
 from newswatch.v1.article_pb2 import Article
 from newswatch.v1.feed_pb2 import Feed
@@ -164,12 +164,15 @@ class FeedChecker:
         finally:
             self._metrics.parse_duration.observe(time.monotonic() - parse_started)
         articles = build_articles(feed, parsed, datetime.now(UTC))
-        fresh = self._state.fresh(feed.feed_id, articles)
+        digests = [entry_digest(a) for a in articles]
+        fresh = self._state.fresh(feed.feed_id, articles, digests)
         self._metrics.articles_unchanged.inc(len(articles) - len(fresh))
         if fresh and self._complete is not None:
             await self._complete(feed, fresh)
         report = await self._publisher.publish(feed.feed_id, fresh) if fresh else PublishReport([])
-        self._state.record(feed.feed_id, articles, report.acked, body=body if not report.failed else None)
+        self._state.record(
+            feed.feed_id, articles, report.acked, body=body if not report.failed else None, digests=digests
+        )
         if report.acked or (body is not None and not report.failed):
             await self._state.save(feed.feed_id)
         if self._after_parse is not None:

@@ -128,13 +128,18 @@ class PollStateStore:
     def get(self, feed_id: str) -> FeedMemory | None:
         return self._memory.get(feed_id)
 
-    def fresh(self, feed_id: str, articles: Sequence[Article]) -> list[Article]:
-        """The articles not published before (in order)."""
+    def fresh(
+        self, feed_id: str, articles: Sequence[Article], digests: Sequence[bytes] | None = None
+    ) -> list[Article]:
+        """The articles not published before (in order). ``digests``: their :func:`entry_digest` values
+        when the caller has them (it passes the same to :meth:`record`), else computed here."""
         memory = self._memory.get(feed_id)
         if memory is None or not memory.seen:
             return list(articles)
         seen = set(_split(memory.seen))
-        return [a for a in articles if entry_digest(a) not in seen]
+        if digests is None:
+            digests = [entry_digest(a) for a in articles]
+        return [a for a, d in zip(articles, digests, strict=True) if d not in seen]
 
     def record(
         self,
@@ -143,16 +148,22 @@ class PollStateStore:
         published: Iterable[Article],
         *,
         body: tuple[Validators, str] | None = None,
+        digests: Sequence[bytes] | None = None,
     ) -> None:
         """After handling a body whose articles are ``entries``: remember ``published`` (those Kafka
         acknowledged) and, when given, the body's validators and hash; then prune. The body's remembered
-        entries move to the newest end, so pruning drops what left the feed, never what it still shows."""
+        entries move to the newest end, so pruning drops what left the feed, never what it still shows.
+        ``digests``: the entries' :func:`entry_digest` values, as given to :meth:`fresh` (else computed)."""
         memory = self._memory.setdefault(feed_id, FeedMemory())
         if body is not None:
             memory.validators, memory.body_sha256 = body
+        if digests is None:
+            digests = [entry_digest(a) for a in entries]
+        # Published articles are normally entries themselves: their digests are looked up, not recomputed.
+        by_entry = {id(a): d for a, d in zip(entries, digests, strict=True)}
         old = _split(memory.seen)
-        known = set(old) | {entry_digest(a) for a in published}
-        current = [d for d in dict.fromkeys(entry_digest(a) for a in entries) if d in known]
+        known = set(old) | {by_entry.get(id(a)) or entry_digest(a) for a in published}
+        current = [d for d in dict.fromkeys(digests) if d in known]
         in_body = set(current)
         kept = [d for d in old if d not in in_body] + current
         limit = min(SEEN_MAX, max(SEEN_FLOOR, SEEN_PER_BODY * len(entries)))
