@@ -4,6 +4,7 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 BIN   := $(VENV)/bin
 KAFKA := deploy/kafka/kafka.sh
+CARGO ?= $(shell command -v cargo || echo $(HOME)/.cargo/bin/cargo)
 export PYTHON := $(CURDIR)/$(PY)
 
 .PHONY: help setup proto proto-check lint fmt unit integration e2e test run kafka-up kafka-down bench clean
@@ -11,12 +12,13 @@ export PYTHON := $(CURDIR)/$(PY)
 help:
 	@echo "make run        start a local Kafka (if none is configured), the sample feed and the whole pipeline"
 	@echo "make test       lint + unit + integration + end-to-end (starts its own Kafka when none is configured)"
-	@echo "make lint       ruff, mypy --strict, generated-code staleness check"
+	@echo "make lint       ruff, mypy --strict, cargo fmt + clippy (native/), generated-code staleness check"
 	@echo "make proto      regenerate services/newswatch/v1 from proto/"
 	@echo "make kafka-up / kafka-down   the local single-node KRaft broker on 127.0.0.1:9092"
 	@echo "make bench      run the benchmarks under bench/"
 
-$(VENV)/.installed: pyproject.toml scripts/bootstrap.sh
+$(VENV)/.installed: pyproject.toml scripts/bootstrap.sh native/pyproject.toml native/Cargo.toml native/Cargo.lock \
+		native/newswatch_native.pyi $(wildcard native/src/*.rs)
 	bash scripts/bootstrap.sh
 
 setup: $(VENV)/.installed
@@ -31,9 +33,12 @@ lint: setup proto-check
 	$(BIN)/ruff check services tests bench
 	$(BIN)/ruff format --check services tests bench
 	$(BIN)/mypy --strict
+	$(CARGO) fmt --manifest-path native/Cargo.toml --check
+	$(CARGO) clippy --quiet --manifest-path native/Cargo.toml --locked -- -D warnings
 
 fmt: setup
 	$(BIN)/ruff format services tests bench
+	$(CARGO) fmt --manifest-path native/Cargo.toml
 	$(BIN)/ruff check --fix services tests bench
 
 unit: setup

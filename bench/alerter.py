@@ -282,7 +282,7 @@ async def bench(args: argparse.Namespace) -> None:
         got = await run_alerter(args, ports, backlog=False)
         if profile is not None:
             profile.disable()
-            pstats.Stats(profile).sort_stats(args.profile_sort).print_stats(30)
+            pstats.Stats(profile).sort_stats(args.profile_sort).print_stats(args.profile_lines)
         print(
             f"alerter at {args.rate:g} alerts/s: {args.subscriptions} subscriptions, "
             f"{got['alerts']:.0f} alerts produced in {got['produced_in']:.1f}s "
@@ -331,6 +331,7 @@ def main() -> None:
     )
     parser.add_argument("--profile", action="store_true", help="print where the alerter run spends CPU")
     parser.add_argument("--profile-sort", default="tottime", help="pstats sort key (tottime, cumulative)")
+    parser.add_argument("--profile-lines", type=int, default=30, help="how many profile rows to print")
     parser.add_argument("--drain-seconds", type=float, default=120.0, help="longest wait for the backlog")
     parser.add_argument(
         "--shared-broker",

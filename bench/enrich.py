@@ -1,4 +1,5 @@
-"""Processor enrichment throughput on ~4 KB articles, against a one-regex-per-alias baseline.
+"""Processor enrichment throughput on ~4 KB articles, against a one-regex-per-alias baseline, and what
+each step of processing an article costs.
 
 The articles are built from the seed article and the labelled dev sentences (read from ../shared), so
 matches are realistic. Usage: ``python bench/enrich.py [--articles N] [--seconds S]``.
@@ -12,12 +13,17 @@ import random
 import re
 import resource
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
+from newswatch import contracts
 from newswatch.processor.enrich import enrich
-from newswatch.processor.keywords import build_matcher
-from newswatch.processor.places import default_gazetteer
+from newswatch.processor.keywords import Matcher, build_matcher
+from newswatch.processor.language import detect_masked_language
+from newswatch.processor.neardup import article_text, signature
+from newswatch.processor.normalize import mask_boilerplate
+from newswatch.processor.places import Gazetteer, default_gazetteer
 from newswatch.processor.watchlist import default_watchlist
 from newswatch.v1.article_pb2 import Article
 
@@ -46,13 +52,47 @@ def naive_matcher() -> Callable[[str], int]:
     return lambda text: sum(1 for p in patterns for _ in p.finditer(text))
 
 
-def rate(fn: Callable[[Article], object], articles: list[Article], seconds: float) -> float:
+def rate(fn: Callable[[Any], object], articles: Sequence[Any], seconds: float) -> float:
     done, started = 0, time.perf_counter()
     while time.perf_counter() - started < seconds:
         for article in articles:
             fn(article)
         done += len(articles)
     return done / (time.perf_counter() - started)
+
+
+def stage_costs(
+    articles: list[Article], matcher: Matcher, gazetteer: Gazetteer, seconds: float
+) -> dict[str, float]:
+    """Milliseconds per article of each step the processor runs on an article (enrich's parts, then
+    the near-duplicate signature and the protobuf coding), each timed alone over the corpus; "the
+    rest" of enrich is its whole time less the three parts timed alone."""
+    fields = [(a.title, a.summary, a.content) for a in articles]
+    tagged = [gazetteer.tag_fields(list(f)) for f in fields]
+    enriched = [enrich(a, matcher, gazetteer) for a in articles]
+    steps: dict[str, Callable[[int], object]] = {
+        "places (gazetteer.tag_fields, 3 fields)": lambda i: gazetteer.tag_fields(list(fields[i])),
+        "keywords (matcher.match, 3 fields)": lambda i: [
+            matcher.match(text, places) for text, places in zip(fields[i], tagged[i], strict=True) if text
+        ],
+        "language (boilerplate masked, CLD2)": lambda i: detect_masked_language(
+            "\n".join(mask_boilerplate(t) for t in fields[i]), "en"
+        ),
+        "enrich, all of it (includes the three above)": lambda i: enrich(articles[i], matcher, gazetteer),
+        "near-duplicate signature (MinHash)": lambda i: signature(article_text(articles[i])),
+        "encode EnrichedArticle (protobuf)": lambda i: contracts.encode(enriched[i]),
+        "decode Article (protobuf)": lambda i: contracts.decode(Article, *contracts.encode(articles[i])),
+    }
+    out: dict[str, float] = {}
+    indexes = list(range(len(articles)))
+    for name, step in steps.items():  # the best of three runs: the least disturbed by other processes
+        per_second = max(rate(step, indexes, seconds / 6) for _ in range(3))
+        out[name] = 1000 / per_second
+    parts = [k for k in out if k.startswith(("places", "keywords", "language"))]
+    out["enrich, the rest (protobuf building, regions)"] = max(
+        0.0, out.pop("enrich, all of it (includes the three above)") - sum(out[k] for k in parts)
+    )
+    return out
 
 
 def main() -> None:
@@ -68,6 +108,7 @@ def main() -> None:
     full = rate(lambda a: enrich(a, matcher, gazetteer), articles, args.seconds)
     keywords_only = rate(lambda a: matcher.match(a.content), articles, args.seconds)
     baseline = rate(lambda a: naive(a.content), articles, args.seconds)
+    stages = stage_costs(articles, matcher, gazetteer, args.seconds)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"articles: {len(articles)} x {sum(len(a.content) for a in articles) // len(articles)} chars")
     print(f"enrich (matcher + places + regions): {full:9.0f} articles/s")
@@ -75,6 +116,10 @@ def main() -> None:
     print(f"baseline, one regex per alias:       {baseline:9.0f} articles/s")
     print(f"ratio matcher / baseline:            {keywords_only / baseline:9.2f}x")
     print(f"ratio full enrich / baseline:        {full / baseline:9.2f}x")
+    print("where a processed article's CPU goes (ms per article, share of their sum):")
+    total = sum(stages.values())
+    for name, ms in stages.items():
+        print(f"  {name:44s} {ms:7.3f} ms  {ms / total:6.1%}")
     print(f"max RSS: {rss_mb:.0f} MB")
 
 

@@ -39,6 +39,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from _proc import peak_rss_mb, rss_mb  # bench/ is on sys.path
+
 from newswatch.processor.places import DEFAULT_MIN_CITY_POPULATION, Gazetteer, PlaceMatch, load_gazetteer
 
 EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
@@ -63,13 +65,6 @@ class Gold:
 class Article:
     text: str
     gold: list[Gold] = field(default_factory=list)
-
-
-def _status(key: str) -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def load_lgl(gaz: Gazetteer) -> list[Article]:
@@ -306,14 +301,14 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    rss_before = _status("VmRSS")
+    rss_before = rss_mb()
     started = time.perf_counter()
     gaz = load_gazetteer(args.min_population)
     load_seconds = time.perf_counter() - started
     print(
         f"gazetteer: {len(gaz.entries):,} places, {gaz.index.size:,} names, cities >= {args.min_population:,}"
-        f" inhabitants; load {load_seconds:.2f} s; RSS {_status('VmRSS'):.0f} MB"
-        f" (before load {rss_before:.0f} MB, peak {_status('VmHWM'):.0f} MB)"
+        f" inhabitants; load {load_seconds:.2f} s; RSS {rss_mb():.0f} MB"
+        f" (before load {rss_before:.0f} MB, peak {peak_rss_mb():.0f} MB)"
     )
     corpora: list[tuple[str, list[Article], bool, str]] = []
     if args.corpus in ("lgl", "both"):
@@ -339,7 +334,7 @@ def main() -> None:
         print(f"published anchors: {ANCHORS}; {COUNTRY_ANCHOR}; {GOALS}")
     if args.seconds > 0:
         print("\n".join(speed(gaz, args.seconds)))
-    print(f"process RSS after the run {_status('VmRSS'):.0f} MB, peak {_status('VmHWM'):.0f} MB")
+    print(f"process RSS after the run {rss_mb():.0f} MB, peak {peak_rss_mb():.0f} MB")
 
 
 if __name__ == "__main__":

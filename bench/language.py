@@ -2,7 +2,7 @@
 
 Candidates (each measured in its own process, so resident memory is its own): ``newswatch``
 (:func:`newswatch.processor.language.detect_language`, CLD2 via pycld2, nothing declared), the baseline
-``guess_language`` (the English / French function-word counter enrichment used before), and, when
+``guess_language`` (the English / French function-word counter enrichment used before, kept here), and, when
 installed, ``py3langid`` (all its languages), ``lingua-low`` and ``lingua`` (lingua-language-detector,
 all languages, low / high accuracy, models preloaded). A missing library is reported, not installed.
 
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import time
@@ -29,17 +30,43 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from _proc import rss_mb  # bench/ is on sys.path
+
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parents[1] / "shared"
 CANDIDATES = ("newswatch", "guess_language", "py3langid", "lingua-low", "lingua")
 Detect = Callable[[str], str]
 
 
-def _rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+# The baseline: the English / French function-word counter enrichment used before CLD2.
+_WORD = re.compile(r"[^\W\d_]+")
+_EN = frozenset(
+    [
+        "the", "and", "of", "to", "in", "is", "that", "for", "with", "was", "were", "on", "by", "from",
+        "has", "have", "are", "it", "its", "this", "which"
+    ]
+)  # fmt: skip
+_FR = frozenset(
+    [
+        "le", "la", "les", "des", "et", "est", "une", "du", "dans", "pour", "que", "qui", "au", "aux",
+        "sur", "pas", "par", "ont", "cette", "sont", "avec"
+    ]
+)  # fmt: skip
+_GUESS_WORDS = 400
+
+
+def guess_language(text: str) -> str:
+    """ "en", "fr" or "" from function-word counts in the first few hundred words."""
+    en = fr = 0
+    for n, word in enumerate(_WORD.finditer(text.lower())):
+        if n >= _GUESS_WORDS:
+            break
+        token = word.group()
+        en += token in _EN
+        fr += token in _FR
+    if en == fr:
+        return ""
+    return "en" if en > fr else "fr"
 
 
 def _lingua(low: bool) -> Detect:
@@ -70,8 +97,6 @@ def load_detector(name: str) -> Detect:
 
         return detect_language
     if name == "guess_language":
-        from newswatch.processor.enrich import guess_language
-
         return guess_language
     if name == "py3langid":
         return _py3langid()
@@ -112,7 +137,7 @@ def _per_call_ms(detect: Detect, texts: list[str], seconds: float) -> float:
 
 
 def measure_one(name: str, seconds: float) -> dict[str, Any]:
-    before = _rss_mb()
+    before = rss_mb()
     started = time.perf_counter()
     try:
         detect = load_detector(name)
@@ -120,7 +145,7 @@ def measure_one(name: str, seconds: float) -> dict[str, Any]:
     except ImportError as exc:
         return {"name": name, "missing": str(exc)}
     load_s = time.perf_counter() - started
-    rss = _rss_mb() - before
+    rss = rss_mb() - before
     data = corpora()
     accuracy = {k: sum(detect(t) == lang for lang, t in v) / len(v) for k, v in data.items()}
     articles = [(t * (4096 // len(t) + 1))[:4096] for _, t in data["en articles"][:150]]

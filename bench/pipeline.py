@@ -25,9 +25,10 @@ at which the variant's enriched articles come out between 10% and 90% of the bac
 After its backlog, the ``faust`` worker gets a paced load (half its throughput, at most 200/s) for the
 latency figures: alert ``created_at`` and the alert record's timestamp, each minus the raw record's
 timestamp. Its resident memory (VmRSS, VmHWM; the gazetteer is loaded in every processor variant) is
-read at the end. ``--profile DIR`` samples the ``faust`` workers with py-spy and prints where their time
-goes. The last lines compare the real-enrichment worker with issue 4's goals (5,000 articles/s per
-worker, peak RSS under 500 MB) and say "met" or "NOT met".
+read at the end. ``--profile DIR`` samples every Faust variant's worker with py-spy (raw stacks into DIR)
+and prints where its time goes. The last lines compare the real-enrichment worker with issue 4's goals
+(5,000 articles/s per worker, peak RSS under 500 MB) and say "met" or "NOT met". Articles carry a
+``content_sha256`` as the poller's do.
 """
 
 from __future__ import annotations
@@ -53,10 +54,12 @@ from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
+from _proc import cpu_seconds, peak_rss_mb, rss_mb  # bench/ is on sys.path
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from newswatch import contracts
 from newswatch.kafka import ensure_topics, make_consumer, make_producer, wait_for_broker
+from newswatch.poller.publisher import content_sha256
 from newswatch.processor.app import ORIGIN_HEADER
 from newswatch.settings import Settings, load_settings
 from newswatch.topics import ALERTS, ARTICLES_ENRICHED, ARTICLES_RAW
@@ -115,6 +118,8 @@ def corpus(
                 article_id=aid, feed_id="bench", title=parts[0][:80], content=" ".join(parts), language="en"
             )
         )
+    for article in out:  # as the poller publishes them
+        article.content_sha256 = content_sha256(article.title, article.summary, article.content)
     return out
 
 
@@ -230,15 +235,10 @@ class WorkerProcess:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time the worker process used so far."""
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(self.proc.pid)
 
     def memory_mb(self) -> tuple[float, float]:
-        fields = {}
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            name, _, value = line.partition(":")
-            fields[name] = value.strip()
-        return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
+        return rss_mb(self.proc.pid), peak_rss_mb(self.proc.pid)
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -303,6 +303,11 @@ async def drain(consumer: AIOKafkaConsumer, worker: WorkerProcess, keys: set[byt
                     seen.add(r.key)
                     stamps.append(now)
                     last_progress = now
+        if worker.proc.poll() is not None:  # died (e.g. a signal: negative code) rather than stuck
+            raise SystemExit(
+                f"{worker.variant}: worker exited with code {worker.proc.returncode} at "
+                f"{len(seen)}/{len(keys)}\n{worker.log.read_text()[-3000:]}"
+            )
         if now - last_progress > 60:
             raise SystemExit(
                 f"{worker.variant}: stuck at {len(seen)}/{len(keys)}\n{worker.log.read_text()[-3000:]}"
@@ -418,7 +423,7 @@ async def run_variant(
         consumer = await tail(settings, ARTICLES_ENRICHED.name)
         try:
             await wait_ready(worker)
-            if args.profile and variant == "faust":
+            if args.profile and variant.startswith("faust"):
                 out = Path(args.profile) / f"{variant}{'-stub' if stub else ''}.txt"
                 spy = subprocess.Popen(  # noqa: ASYNC220 - starts py-spy and returns at once
                     [
@@ -683,7 +688,7 @@ def main() -> None:
         metavar="VARIANTS",
         help="comma-separated variants to run, e.g. faust,faust-stub (names as printed, -stub = stub enrich)",
     )
-    parser.add_argument("--profile", metavar="DIR", help="sample the faust workers with py-spy into DIR")
+    parser.add_argument("--profile", metavar="DIR", help="sample the Faust workers with py-spy into DIR")
     parser.add_argument("--logdir")
     parser.add_argument(
         "--shared-broker",

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what newswatch needs on a fresh Debian machine: Java + Maven for the local Kafka broker, kcat
 # and protoc for the wire-format tests (each only when missing), and the Python virtualenv with the
-# package and its development tools.
+# compiled matcher core (native/, built with cargo through maturin), the package and its development tools.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
@@ -29,10 +29,24 @@ if ! "$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   echo "bootstrap: Python >= 3.11 is needed ($py is $("$py" --version 2>&1))" >&2
   exit 1
 fi
+# rustup installs into ~/.cargo/bin, which a non-login shell may not have on its PATH.
+if ! command -v cargo >/dev/null && [ -x "$HOME/.cargo/bin/cargo" ]; then
+  export PATH="$HOME/.cargo/bin:$PATH"
+fi
+if ! command -v cargo >/dev/null; then
+  echo "bootstrap: a Rust toolchain (cargo, rustc) is needed to build native/: see https://rustup.rs" >&2
+  exit 1
+fi
 stamp=.venv/.installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+native_changed() {
+  [ -n "$(find native/Cargo.toml native/Cargo.lock native/pyproject.toml native/newswatch_native.pyi native/src \
+    -newer "$stamp" -print -quit)" ]
+}
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || native_changed; then
   [ -d .venv ] || "$py" -m venv .venv
   .venv/bin/python -m pip install -q --upgrade pip
+  # The compiled core first: the package depends on it and it is not on PyPI.
+  .venv/bin/python -m pip install -q --force-reinstall --no-deps ./native
   .venv/bin/python -m pip install -q -e ".[dev]"
   touch "$stamp"
 fi

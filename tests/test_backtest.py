@@ -17,13 +17,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 
 from newswatch import contracts
 from newswatch.backtest import Backtester, alert_line, backtest, load_backtest_watchlists
 from newswatch.errors import SettingsError
 from newswatch.kafka import ensure_topics, make_producer, publish
 from newswatch.processor.places import default_gazetteer
-from newswatch.processor.watchlist import WatchlistError
+from newswatch.processor.regions import parse_regions
+from newswatch.processor.watchlist import WatchlistError, parse_watchlists
 from newswatch.replay import REPLAY_HEADER
 from newswatch.settings import Settings
 from newswatch.stored import parse_since, read_since
@@ -126,6 +128,30 @@ def test_backtester_counts_terms_and_alerts(tmp_path: Path) -> None:
     ]
 
 
+def test_backtester_maps_countries_with_the_given_regions() -> None:
+    run = "regions"
+    lists = parse_watchlists(yaml.safe_load(_watchlist_yaml(run)))
+    table = parse_regions({"regions": {"zq_east": {"name": "Zq East", "countries": ["IQ"]}}})
+    tester = Backtester(lists, default_gazetteer(), NOW, table)
+    (alert,) = tester.examine(_article(run, 1, f"zq{run}alpha was seen in Baghdad, Iraq, on Monday."))
+    assert list(alert.countries) == ["IQ"] and list(alert.regions) == ["zq_east"]
+    (packaged,) = Backtester(lists, default_gazetteer(), NOW).examine(
+        _article(run, 2, f"zq{run}alpha was seen in Baghdad, Iraq, on Monday.")
+    )
+    assert "mena" in packaged.regions and "zq_east" not in packaged.regions
+
+
+async def test_backtest_refuses_a_bad_regions_file(tmp_path: Path) -> None:
+    bad = tmp_path / "regions.yaml"
+    bad.write_text("regions: {mena: {countries: [Iraq]}}\n", encoding="utf-8")
+    settings = Settings(kafka_bootstrap="127.0.0.1:9", regions_file=str(bad))
+    lines: list[str] = []
+    lists = parse_watchlists(yaml.safe_load(_watchlist_yaml("bad-regions")))
+    with pytest.raises(SettingsError, match="NEWSWATCH_REGIONS_FILE"):
+        await backtest(settings, lists, NOW, lines.append, gazetteer=default_gazetteer())
+    assert lines == []
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
@@ -143,9 +169,9 @@ def test_load_refuses_bad_files(tmp_path: Path, content: str | None, message: st
         load_backtest_watchlists(path)
 
 
-def _cli(*argv: str) -> subprocess.CompletedProcess[str]:
+def _cli(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     # Nothing here reaches Kafka: the bootstrap points at a closed port so a regression would show.
-    env = {**os.environ, "NEWSWATCH_KAFKA_BOOTSTRAP": "127.0.0.1:9"}
+    env = {**os.environ, "NEWSWATCH_KAFKA_BOOTSTRAP": "127.0.0.1:9", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "newswatch", "watchlists", "backtest", *argv],
         env=env,
@@ -153,6 +179,14 @@ def _cli(*argv: str) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=120,
     )
+
+
+def test_cli_bad_regions_file_exits_2(tmp_path: Path) -> None:
+    lists = tmp_path / "lists.yaml"
+    lists.write_text("watchlists:\n  - id: ok\n    terms: [{id: a, aliases: [a]}]\n", encoding="utf-8")
+    done = _cli(str(lists), env={"NEWSWATCH_REGIONS_FILE": str(tmp_path / "missing.yaml")})
+    assert done.returncode == 2, done.stderr
+    assert "NEWSWATCH_REGIONS_FILE" in done.stderr and done.stdout == ""
 
 
 @pytest.mark.parametrize(

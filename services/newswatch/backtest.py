@@ -33,6 +33,8 @@ from newswatch import contracts
 from newswatch.processor.enrich import alerts_for, enrich
 from newswatch.processor.keywords import build_matcher
 from newswatch.processor.places import Gazetteer, default_gazetteer
+from newswatch.processor.regions import RegionTable
+from newswatch.processor.runtime import region_table
 from newswatch.processor.watchlist import WatchlistError, load_watchlists_yaml
 from newswatch.settings import Settings
 from newswatch.stored import ReadProgress, SkipCounts, stored_articles
@@ -184,10 +186,18 @@ def alert_line(alert: Alert, when: datetime, as_json: bool = False) -> str:
 class Backtester:
     """The pure part: articles in, alerts out, tallies kept. No I/O; one instance per run."""
 
-    def __init__(self, watchlists: Sequence[Watchlist], gazetteer: Gazetteer, since: datetime) -> None:
+    def __init__(
+        self,
+        watchlists: Sequence[Watchlist],
+        gazetteer: Gazetteer,
+        since: datetime,
+        regions: RegionTable | None = None,
+    ) -> None:
+        """``regions``: the country -> regions table (default: the packaged one)."""
         self._lists = list(watchlists)
         self._matcher = build_matcher(self._lists)
         self._gazetteer = gazetteer
+        self._regions = regions
         self._seen: dict[str, None] = {}
         tallies = {
             w.watchlist_id: WatchlistTally(
@@ -208,7 +218,7 @@ class Backtester:
 
     def examine(self, article: Article) -> list[Alert]:
         """Enrich ``article``, count its matches per term, return the alerts it would raise."""
-        enriched = enrich(article, self._matcher, self._gazetteer)
+        enriched = enrich(article, self._matcher, self._gazetteer, self._regions)
         self.report.scanned += 1
         per_term: dict[tuple[str, str], int] = {}
         for m in enriched.matches:
@@ -236,8 +246,10 @@ async def backtest(
 ) -> BacktestReport:
     """Emit one line per alert the ``watchlists`` would raise on articles stored since ``since``, then
     the summary lines. Reading stops once ``limit`` alert lines were emitted (the summary then counts
-    the articles read so far). Kafka errors propagate."""
-    tester = Backtester(watchlists, gazetteer or default_gazetteer(), since)
+    the articles read so far). Regions come from ``regions_file`` (SettingsError before any other work
+    when it is bad). Kafka errors propagate."""
+    regions = region_table(settings)
+    tester = Backtester(watchlists, gazetteer or default_gazetteer(), since, regions)
     report = tester.report
     printed = 0
     progress = ReadProgress()

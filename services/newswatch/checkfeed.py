@@ -2,7 +2,7 @@
 
 Nothing is published: the feed is fetched with the poller's fetcher and parser (same caps, same URL
 rules) and every entry goes through the processor's enrichment with the built-in watch list, plus the
-lists of ``--watchlists FILE`` when given.
+lists of ``--watchlists FILE`` when given, and the regions table of ``NEWSWATCH_REGIONS_FILE``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from newswatch.poller.checker import check_feed
 from newswatch.processor.enrich import alerts_for, enrich
 from newswatch.processor.keywords import build_matcher
 from newswatch.processor.places import default_gazetteer
+from newswatch.processor.runtime import region_table
 from newswatch.processor.watchlist import default_watchlist, load_watchlists_yaml
 from newswatch.settings import Settings
 from newswatch.v1.alert_pb2 import Alert
@@ -70,7 +71,9 @@ async def check_feed_report(
     settings: Settings, url: str, watchlists_file: Path | None = None, *, full_text: bool = False
 ) -> CheckReport:
     """Fetch and parse ``url`` (with ``full_text``, each entry's page too) and enrich every entry; raises
-    the fetch / parse / URL errors as they are."""
+    the fetch / parse / URL errors as they are, and SettingsError (before fetching) when
+    ``regions_file`` is bad; countries map to regions by that table."""
+    regions = region_table(settings)
     parsed, articles = await check_feed(settings, url, full_text=full_text)
     lists = [default_watchlist()]
     if watchlists_file is not None:
@@ -80,6 +83,6 @@ async def check_feed_report(
     gazetteer = default_gazetteer()
     report = CheckReport(url=url, feed_title=parsed.title, feed_format=parsed.version)
     for article in articles:
-        enriched = enrich(article, matcher, gazetteer)
+        enriched = enrich(article, matcher, gazetteer, regions)
         report.entries.append((enriched, alerts_for(enriched, active)))
     return report

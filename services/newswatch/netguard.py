@@ -5,14 +5,18 @@ host's addresses (every address it resolves to) must be public unless private ne
 loopback, private (RFC 1918, ULA), link-local (incl. cloud metadata 169.254.169.254), multicast,
 reserved and unspecified addresses are refused. Raises :class:`~newswatch.errors.UnsafeURLError`.
 
-``check_url`` checks the form only (no DNS); ``resolve_and_check`` also resolves the host. The
-aiohttp resolver in :class:`GuardedResolver` applies the address rule to every connection, so a
-redirect or a DNS answer that changes between check and connect cannot reach a private address.
+``check_url`` checks the form only (no DNS); ``resolve_and_check`` also resolves the host (for a
+verdict before anything is stored). The aiohttp resolver :class:`GuardedResolver` applies the address
+rule where the connection is made: it resolves once, refuses the host (:class:`RefusedAddressError`)
+when any address is not allowed, and the connector connects only to the addresses it returned — so a
+redirect, or a DNS answer that changes between a check and the connection, cannot reach a private
+address, and the URL keeps its host name (``Host`` header, TLS SNI and certificate checks are right).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 from typing import Any
@@ -23,7 +27,14 @@ from yarl import URL
 
 from newswatch.errors import UnsafeURLError
 
-__all__ = ["GuardedResolver", "address_allowed", "check_url", "resolve_and_check"]
+__all__ = [
+    "CHECKED_CACHE_SIZE",
+    "GuardedResolver",
+    "RefusedAddressError",
+    "address_allowed",
+    "check_url",
+    "resolve_and_check",
+]
 
 _METADATA_HOSTS = {"metadata.google.internal", "metadata", "instance-data"}
 
@@ -44,7 +55,16 @@ def address_allowed(address: str, allow_private: bool) -> bool:
 
 
 def check_url(url: str, allow_private: bool) -> URL:
-    """Parse ``url`` and check its form. Returns the parsed URL."""
+    """Parse ``url`` and check its form. Returns the parsed URL (immutable; the verdicts of the last
+    :data:`CHECKED_CACHE_SIZE` accepted URLs are kept: the alerter checks one URL per delivery)."""
+    return _checked(url, allow_private)
+
+
+CHECKED_CACHE_SIZE = 4096
+
+
+@functools.lru_cache(maxsize=CHECKED_CACHE_SIZE)
+def _checked(url: str, allow_private: bool) -> URL:
     if not url or len(url) > 2048:
         raise UnsafeURLError("URL is empty or longer than 2048 characters")
     try:
@@ -92,19 +112,30 @@ async def resolve_and_check(url: str, allow_private: bool) -> URL:
     return parsed
 
 
-class GuardedResolver(AbstractResolver):
-    """An aiohttp resolver that refuses disallowed addresses at connect time (also after redirects)."""
+class RefusedAddressError(OSError):
+    """A host resolves to an address newswatch may not contact (final: retrying will not help)."""
 
-    def __init__(self, allow_private: bool) -> None:
-        self._inner = DefaultResolver()
+
+class GuardedResolver(AbstractResolver):
+    """An aiohttp resolver that refuses disallowed addresses at connect time (also after redirects).
+
+    ``inner`` does the lookup (aiohttp's default resolver unless given: tests pass a fake). A host with
+    any disallowed address is refused as a whole, as :func:`resolve_and_check` does."""
+
+    def __init__(self, allow_private: bool, inner: AbstractResolver | None = None) -> None:
+        self._inner = inner if inner is not None else DefaultResolver()
         self._allow_private = allow_private
 
     async def resolve(self, host: str, port: int = 0, family: Any = socket.AF_INET) -> list[ResolveResult]:
         results = await self._inner.resolve(host, port, family)
-        allowed = [r for r in results if address_allowed(r["host"], self._allow_private)]
-        if not allowed:
-            raise OSError(f"{host} resolves only to addresses newswatch may not contact")
-        return allowed
+        refused = [r["host"] for r in results if not address_allowed(r["host"], self._allow_private)]
+        if refused or not results:
+            raise RefusedAddressError(
+                f"{host} resolves to {refused[0] if refused else 'no address'}, an address newswatch "
+                "may not contact (private, loopback or link-local; set NEWSWATCH_ALLOW_PRIVATE_NETWORKS "
+                "to allow private ones)"
+            )
+        return results
 
     async def close(self) -> None:
         await self._inner.close()

@@ -32,7 +32,7 @@ from aiokafka import TopicPartition
 from newswatch import contracts
 from newswatch.alerter.channels.base import alert_document
 from newswatch.errors import InvalidMessageError, NewswatchError
-from newswatch.kafka import assign_all_partitions, caught_up, ensure_topics, make_consumer
+from newswatch.kafka import assign_all_partitions, caught_up, ensure_topics, make_consumer, seek_to_tail
 from newswatch.settings import Settings
 from newswatch.topics import ALERTS
 from newswatch.v1.alert_pb2 import Alert
@@ -221,11 +221,8 @@ async def _tail_kafka(settings: Settings, printer: _Printer, last: int, watchlis
     await consumer.start()
     try:
         tps = await assign_all_partitions(consumer, ALERTS)
-        ends = await consumer.end_offsets(tps)
-        begins = await consumer.beginning_offsets(tps)
+        ends = await seek_to_tail(consumer, tps, last)
         backlog: list[Any] = []
-        for tp in tps:
-            consumer.seek(tp, max(begins[tp], ends[tp] - max(last, 0)))
         # Read the backlog (up to the end offsets seen at start), then print its newest `last`, oldest first.
         while not await caught_up(consumer, ends):
             batch = await consumer.getmany(timeout_ms=500)

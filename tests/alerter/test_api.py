@@ -553,6 +553,25 @@ async def test_patch_rotates_the_secret_and_moves_the_url_separately(api: Api) -
     assert len(api.store.writes) == 3
 
 
+@pytest.mark.parametrize(
+    ("url", "code"),
+    [
+        ("https://internal.example.org/services/T1/B1/x", "unsafe_url"),  # resolves to 10.1.2.3
+        ("https://meta.example.org/services/T1/B1/x", "unsafe_url"),  # resolves to the metadata address
+        ("https://nowhere.example.org/services/T1/B1/x", "unresolvable_url"),
+    ],
+)
+async def test_patch_of_a_slack_url_is_resolved_and_checked_again(api: Api, url: str, code: str) -> None:
+    created = await api.create(channel={"type": "slack", "url": SLACK})
+    path = f"/v1/subscriptions/{created['id']}"
+    status, data, _ = await api.call("PATCH", path, {"channel": {"url": url}})
+    assert (status, data["error"]["code"], data["error"]["field"]) == (400, code, "channel.url")
+    assert api.store.items[created["id"]].slack.url == SLACK
+    moved = "https://hooks.example.org/services/T2/B2/y"
+    status, _, _ = await api.call("PATCH", path, {"channel": {"url": moved}})
+    assert status == 200 and api.store.items[created["id"]].slack.url == moved
+
+
 async def test_patch_switching_channels(api: Api) -> None:
     created = await api.create()
     path = f"/v1/subscriptions/{created['id']}"

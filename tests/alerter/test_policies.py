@@ -45,8 +45,9 @@ def test_quiet_hours_end(start: str, end: str, zone: str, now: str, expected: st
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("00:00", (0, 0)), ("7:05", (7, 5)), ("23:59", (23, 59)), ("24:00", None), ("12:60", None),
-     ("12", None), ("ab:cd", None), ("12:5", None), ("", None)],
+    [("00:00", (0, 0)), ("07:05", (7, 5)), (" 07:05 ", (7, 5)), ("7:05", None), ("０７:００", None),
+     ("23:59", (23, 59)), ("24:00", None), ("12:60", None), ("12", None),
+     ("ab:cd", None), ("12:5", None), ("", None)],
 )  # fmt: skip
 def test_parse_hhmm(text: str, expected: tuple[int, int] | None) -> None:
     got = parse_hhmm(text)

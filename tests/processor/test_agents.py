@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +17,14 @@ from newswatch.processor.agents import (
     DLQ_ERROR_HEADER,
     DLQ_REASON_HEADER,
     ArticleProcessor,
+    Outgoing,
     RawMessage,
     WatchlistRegistry,
 )
 from newswatch.processor.app import consumer_lag, run_worker
 from newswatch.processor.dedupe import Deduplicator
-from newswatch.processor.dupindex import NearDupIndex, decode_entry
+from newswatch.processor.dupindex import Entry, NearDupIndex
+from newswatch.processor.duprecords import decode_record
 from newswatch.processor.enrich import alert_id
 from newswatch.processor.metrics import MAX_WATCHLIST_LABELS, ProcessorMetrics
 from newswatch.processor.places import default_gazetteer
@@ -37,27 +39,21 @@ from newswatch.v1.article_pb2 import Article
 from newswatch.v1.enriched_pb2 import EnrichedArticle
 
 SEEN_LOG = TopicSpec("test-processor-seen-changelog", "chunk id", "seen chunk", compacted=True)
-INDEX_LOG = TopicSpec("test-processor-neardup-changelog", "article_id", "index entry", compacted=True)
+INDEX_LOG = TopicSpec("test-processor-neardup-changelog", "chunk id", "index entries", compacted=True)
 Sent = tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]], int | None]
 
 
 class FakeOutputs:
-    """Records sends; deliveries succeed unless ``fail`` is set (then the future raises)."""
+    """Records what is published; deliveries succeed unless ``fail`` is set (then the awaitable raises)."""
 
     def __init__(self) -> None:
         self.sent: list[Sent] = []
+        self.calls = 0
         self.fail: Exception | None = None
 
-    async def send(
-        self,
-        topic: TopicSpec,
-        key: bytes | None,
-        value: bytes | None,
-        headers: list[tuple[str, bytes]],
-        *,
-        partition: int | None,
-    ) -> Awaitable[Any]:
-        self.sent.append((topic.name, key, value, headers, partition))
+    async def publish(self, records: Sequence[Outgoing]) -> Awaitable[Any]:
+        self.calls += 1
+        self.sent += [(r.topic.name, r.key, r.value, list(r.headers), r.partition) for r in records]
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if self.fail is not None:
             fut.set_exception(self.fail)
@@ -99,9 +95,13 @@ class Rig:
     def enriched(self) -> list[EnrichedArticle]:
         return [contracts.decode(EnrichedArticle, e[2], e[3]) for e in self.outputs.on(ARTICLES_ENRICHED)]
 
-    def index_log(self) -> dict[bytes, bytes | None]:
-        """The near-duplicate changelog as compacted (key -> last value)."""
-        return {s[1]: s[2] for s in self.outputs.on(INDEX_LOG) if s[1] is not None}
+    def index_log(self) -> dict[str, Entry]:
+        """The near-duplicate changelog's entries in order of writing (article_id -> last entry)."""
+        entries: dict[str, Entry] = {}
+        for _, key, value, _, _ in self.outputs.on(INDEX_LOG):
+            assert key is not None and value is not None
+            entries.update((e.article_id, e) for e in decode_record(key, value))
+        return entries
 
     def restarted(self) -> Rig:
         """A new worker whose seen set and index are rebuilt from this one's changelog records."""
@@ -109,9 +109,8 @@ class Rig:
         index = NearDupIndex()
         for _, key, value, _, partition in self.outputs.on(SEEN_LOG):
             seen.apply(partition or 0, key, value)
-        for key, value in self.index_log().items():
-            if value is not None:
-                index.add(decode_entry(key.decode(), value), now=time.time())
+        for entry in self.index_log().values():
+            index.add(entry, now=time.time())
         return Rig(index, seen)
 
 
@@ -162,9 +161,28 @@ async def test_exact_copy_under_another_id_points_to_the_first_and_is_alerted_on
     assert rig.value("newswatch_processor_near_duplicates_total", match="exact") == 1
     assert rig.value("newswatch_processor_alerts_suppressed_total", watchlist="default") == 1
     # Both were recorded durably, each on its own source partition.
-    assert [(s[1], s[4]) for s in rig.outputs.on(INDEX_LOG)] == [(b"a1", 0), (b"a2", 2)]
+    chunks = [
+        (s[4], [e.article_id for e in decode_record(s[1] or b"", s[2] or b"")])
+        for s in rig.outputs.on(INDEX_LOG)
+    ]
+    assert chunks == [(0, ["a1"]), (2, ["a2"])]
     assert [s[4] for s in rig.outputs.on(SEEN_LOG)] == [0, 2]
-    assert decode_entry("a2", rig.index_log()[b"a2"] or b"").cluster_id == "a1"
+    assert rig.index_log()["a2"].cluster_id == "a1"
+
+
+async def test_a_batch_writes_one_index_chunk_per_source_partition(rig: Rig) -> None:
+    messages = []
+    for n, partition in enumerate((0, 1, 0, 1, 0)):
+        article = _article(f"batch-{n}", f"Report {n}", f"Body number {n} of the batch, all different.")
+        value, headers = contracts.encode(article)
+        messages.append(RawMessage(article.article_id.encode(), value, headers, partition))
+    assert await rig.processor.process_batch(messages) == ["processed"] * 5
+    chunks = rig.outputs.on(INDEX_LOG)
+    assert sorted(s[4] for s in chunks) == [0, 1] and all(len(s[1] or b"") == 8 for s in chunks)
+    by_partition = {s[4]: [e.article_id for e in decode_record(s[1] or b"", s[2] or b"")] for s in chunks}
+    assert by_partition == {0: ["batch-0", "batch-2", "batch-4"], 1: ["batch-1", "batch-3"]}
+    assert len({s[1] for s in chunks}) == 2  # distinct chunk ids
+    assert sorted(s[4] for s in rig.outputs.on(SEEN_LOG)) == [0, 1]
 
 
 CT = [("content-type", contracts.content_type_for(Article).encode())]
@@ -446,13 +464,15 @@ async def test_one_seen_chunk_per_partition_and_batch(rig: Rig) -> None:
     assert await rig.processor.process_batch(messages) == ["processed"] * 5
     assert sorted(s[4] or 0 for s in rig.outputs.on(SEEN_LOG)) == [0, 1, 2]
     assert rig.value("newswatch_processor_articles_total", outcome="processed") == 5
+    # One publication for the batch's outputs, one for its changelog records.
+    assert rig.outputs.calls == 2
 
 
 async def test_a_failed_changelog_write_stops_the_next_batch(rig: Rig) -> None:
     await rig.feed(_article("c1", "weather report"))
     failed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     failed.set_exception(ConnectionError("changelog write failed"))
-    rig.processor._changelog = [failed]
+    rig.processor._changelog = failed
     with pytest.raises(ConnectionError):
         await rig.feed(_article("c2", "weather report"))
     assert "c2" not in rig.seen

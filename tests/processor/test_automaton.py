@@ -11,23 +11,22 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from newswatch.processor.automaton import CONTEXT_MISSING, ContextRule, KeyIndex, project
+from newswatch.processor.automaton import prepare
 from newswatch.processor.keywords import AutomatonMatcher, RegexMatcher, phrase_key
 from newswatch.processor.normalize import fold
 from newswatch.processor.watchlist import default_watchlist, parse_watchlists
+from newswatch.v1.watchlist_pb2 import Term, Watchlist
 
 
-def _index(*aliases: str, sensitive: bool = False) -> KeyIndex[str]:
-    return KeyIndex((phrase_key(fold(a, casefold=not sensitive).text), sensitive, a) for a in aliases)
+def _matcher(*aliases: str, sensitive: bool = False, **rule: object) -> AutomatonMatcher:
+    """One term per alias (term id and label: the alias), optionally with one shared context rule."""
+    field = "case_sensitive_aliases" if sensitive else "aliases"
+    terms = [Term(term_id=a, label=a, weight=1.0, **{field: [a]}, **rule) for a in aliases]  # type: ignore[arg-type]
+    return AutomatonMatcher([Watchlist(watchlist_id="t", threshold=1.0, enabled=True, terms=terms)])
 
 
-def _found(index: KeyIndex[str], text: str) -> list[tuple[str, str]]:
-    view = project(text)
-    out = []
-    for d_start, d_end, _, payloads in index.find(view):
-        start, end = view.span(d_start, d_end)
-        out += [(p, text[start:end]) for p in payloads]
-    return out
+def _found(matcher: AutomatonMatcher, text: str) -> list[tuple[str, str]]:
+    return [(m.term_id, m.matched_text) for m in matcher.match(text)]
 
 
 @pytest.mark.parametrize(
@@ -62,7 +61,7 @@ def _found(index: KeyIndex[str], text: str) -> list[tuple[str, str]]:
 def test_whole_words_and_leftmost_longest(
     aliases: list[str], text: str, expected: list[tuple[str, str]]
 ) -> None:
-    assert _found(_index(*aliases), text) == expected
+    assert _found(_matcher(*aliases), text) == expected
 
 
 @pytest.mark.parametrize(
@@ -75,39 +74,48 @@ def test_whole_words_and_leftmost_longest(
     ],
 )
 def test_case_sensitive_keys(text: str, expected: list[str]) -> None:
-    index = _index("Hit", "Straße", sensitive=True)
-    assert [found for _, found in _found(index, text)] == expected
+    matcher = _matcher("Hit", "Straße", sensitive=True)
+    assert [found for _, found in _found(matcher, text)] == expected
 
 
 def test_case_sensitive_keys_never_match_across_a_sharp_s() -> None:
     # "ß" folds to "ss" case-insensitively but stays "ß" with its case kept: "Strasse" (case-sensitive)
     # is not "Straße", while the case-insensitive key is.
-    index = KeyIndex([("Strasse", True, "cased"), ("strasse", False, "lower")])
-    assert _found(index, "Straße Strasse") == [
+    terms = [
+        Term(term_id="cased", case_sensitive_aliases=["Strasse"]),
+        Term(term_id="lower", aliases=["strasse"]),
+    ]
+    matcher = AutomatonMatcher([Watchlist(watchlist_id="t", terms=terms)])
+    assert _found(matcher, "Straße Strasse") == [
         ("lower", "Straße"),
-        ("lower", "Strasse"),
         ("cased", "Strasse"),
+        ("lower", "Strasse"),
     ]
 
 
 def test_classes_overlap_but_each_is_leftmost_longest() -> None:
-    index = KeyIndex(
-        [("islamic state", False, "lower"), ("Islamic State", True, "cased"), ("state", False, "word")]
-    )
-    view = project("the Islamic State group")
-    assert [(view.span(s, e), sens, p) for s, e, sens, p in index.find(view)] == [
-        ((4, 17), False, ("lower",)),
-        ((4, 17), True, ("cased",)),
+    terms = [
+        Term(term_id="lower", aliases=["islamic state"]),
+        Term(term_id="cased", case_sensitive_aliases=["Islamic State"]),
+        Term(term_id="word", aliases=["state"]),
+    ]
+    matcher = AutomatonMatcher([Watchlist(watchlist_id="t", terms=terms)])
+    assert [(m.term_id, m.start, m.end) for m in matcher.match("the Islamic State group")] == [
+        ("cased", 4, 17),
+        ("lower", 4, 17),
     ]
 
 
 def test_projection_offsets_survive_runs_and_folding() -> None:
     text = "a\n\n\nb \u0153uvre  c\u0301d"
-    view = project(text)
-    assert view.folded is not None and view.data == b" a b oeuvre cd "
-    assert view.span(3, 4) == (4, 5)  # "b"
-    assert view.span(5, 11) == (6, 11)  # "œuvre"
-    assert view.span(12, 14) == (13, 16)  # "ćd" keeps its combining accent
+    assert prepare(text).folded is not None  # "œ" folds to two characters
+    found = [(m.start, m.end) for m in _matcher("b", "œuvre", "ćd").match(text)]
+    assert found == [(4, 5), (6, 11), (13, 16)]  # "ćd" keeps its combining accent
+
+
+def test_stand_in_bytes_are_one_per_character() -> None:
+    assert prepare("ab Hīt \u2019").source == b"ab Hit '"  # wide characters folding to one: raw path
+    assert prepare("plain", cased=False).cased is None
 
 
 @pytest.mark.parametrize(
@@ -122,30 +130,28 @@ def test_projection_offsets_survive_runs_and_folding() -> None:
     ],
 )
 def test_context_rule_windows(text: str, holds: bool) -> None:
-    rule = ContextRule([("town", False), ("iraq", True)], [("hit by", False)])
-    index = _index("Hit", sensitive=True)
-    view = project(text)
-    hits = [(s, e) for s, e, _, _ in index.find(view)] or [(s, e) for s, e, _, _ in _index("hit").find(view)]
-    assert hits
-    assert rule.holds(view, *hits[0], 30) is holds
+    rule = {"context_words": ["town", "iraq*"], "negative_context": ["hit by"], "context_window_chars": 30}
+    sensitive, insensitive = _matcher("Hit", sensitive=True, **rule), _matcher("hit", **rule)
+    assert bool(sensitive.match(text) or insensitive.match(text)) is holds
 
 
 def test_context_word_cut_by_the_window_end_counts_like_the_regex() -> None:
     # The regular expression this replaces searches up to the window end and sees "iraq" in "Iraq|i".
-    rule = ContextRule([("iraq", False)], [])
-    view = project("Hit near Iraqi")
-    (hit,) = [(s, e) for s, e, _, _ in _index("Hit", sensitive=True).find(view)]
-    assert rule.holds(view, *hit, len(" near Iraq"))
-    assert not rule.holds(view, *hit, len(" near Iraqi"))
+    def found(window: int) -> bool:
+        return bool(
+            _matcher("Hit", sensitive=True, context_words=["iraq"], context_window_chars=window).match(
+                "Hit near Iraqi"
+            )
+        )
+
+    assert found(len(" near Iraq"))
+    assert not found(len(" near Iraqi"))
 
 
 def test_a_context_word_ending_in_punctuation_cut_by_the_window_end() -> None:
     # "u.s." ends in a non-word character: the window end may not stand in for it (this once raised).
-    rule = ContextRule([("u.s.", False)], [])
-    view = project("alpha U.S")
-    (hit,) = [(s, e) for s, e, _, _ in _index("alpha").find(view)]
-    assert rule.verdict(view, *hit, 5) == CONTEXT_MISSING
-    assert rule.verdict(view, *hit, 6) == CONTEXT_MISSING  # "U.S" is not "u.s." anyway
+    for window in (5, 6):  # "U.S" is not "u.s." anyway
+        assert _matcher("alpha", context_words=["u.s."], context_window_chars=window).match("alpha U.S") == []
 
 
 # --- the matcher against the reference ------------------------------------------------------------

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from newswatch.processor.enrich import alert_id, alerts_for, enrich, guess_language, score
+from newswatch.processor.enrich import alert_id, alerts_for, enrich, score
 from newswatch.processor.keywords import RegexMatcher
 from newswatch.processor.places import default_gazetteer
 from newswatch.processor.watchlist import default_watchlist, parse_watchlists
@@ -64,8 +64,18 @@ def test_language(declared: str, text: str, expected: str) -> None:
     assert enrich(_article(title=text, language=declared), MATCHER, GAZ).language == expected
 
 
-def test_guess_language_is_bounded() -> None:
-    assert guess_language("the " * 10_000 + "le " * 20_000) == "en"
+def test_language_leaves_a_footer_in_another_language_out() -> None:
+    body = (
+        "The ministry said on Tuesday that the convoy had reached the border crossing after a long "
+        "delay, and that aid workers were preparing to distribute food and water to families who had "
+        "waited for several days in the heat near the camp.\n\n"
+    )
+    footer = (
+        "Avis de non-responsabilité : les opinions exprimées dans cet article sont celles de l'auteur "
+        "et ne reflètent pas nécessairement celles du site, qui décline toute responsabilité quant aux "
+        "propos tenus dans les articles publiés et quant aux commentaires de ses lecteurs. " * 3
+    )
+    assert enrich(_article(content=body + footer, language=""), MATCHER, GAZ).language == "en"
 
 
 def test_threshold_and_weights_count_each_term_once() -> None:
@@ -107,4 +117,8 @@ def test_duplicate_cluster_and_published_at_are_carried() -> None:
     enriched.duplicate_of = "a0"
     (alert,) = alerts_for(enriched, [DEFAULT])
     assert alert.duplicate_cluster_id == "a0"
+    assert alert.alert_id == alert_id("a0", "default")  # one id per (cluster, watch list)
     assert alert.published_at == article.published_at
+    enriched.duplicate_of = ""
+    (first,) = alerts_for(enriched, [DEFAULT])
+    assert (first.duplicate_cluster_id, first.alert_id) == ("a1", alert_id("a1", "default"))

@@ -11,14 +11,15 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
 from newswatch.errors import InvalidMessageError
-from newswatch.processor.dupindex import (
-    MAX_BUCKET_ENTRIES,
-    Entry,
-    NearDupIndex,
+from newswatch.processor.dupindex import MAX_BUCKET_ENTRIES, Entry, NearDupIndex
+from newswatch.processor.duplog import IndexFollower, changelog_config, changelog_spec
+from newswatch.processor.duprecords import (
+    CHUNK_VERSION,
     decode_entry,
+    decode_record,
+    encode_chunks,
     encode_entry,
 )
-from newswatch.processor.duplog import IndexFollower, changelog_config, changelog_spec
 from newswatch.processor.metrics import ProcessorMetrics
 from newswatch.processor.neardup import (
     BANDS,
@@ -273,6 +274,48 @@ def test_malformed_records_are_refused(value: bytes) -> None:
         decode_entry("a", value)
 
 
+@given(st.lists(ids, min_size=1, max_size=30, unique=True), st.integers(100, 4000))
+def test_chunks_round_trip_in_order_and_stay_under_their_size(article_ids: list[str], max_bytes: int) -> None:
+    entries = [Entry(a, NOW + n, b"\x02" * 16, bytes(range(128)), "c" if n else "", frozenset({"w"}))
+               for n, a in enumerate(article_ids)]  # fmt: skip
+    chunks = encode_chunks(entries, max_bytes)
+    decoded = [e for chunk in chunks for e in decode_record(b"\x00" * 8, chunk)]
+    assert [(e.article_id, e.first_seen, e.cluster_id, e.alerted) for e in decoded] == [
+        (e.article_id, e.first_seen, e.cluster_id, e.alerted) for e in entries
+    ]
+    assert all(c[:1] == bytes([CHUNK_VERSION]) for c in chunks)
+    # Only a chunk of a single entry may exceed the bound.
+    assert all(len(c) <= max_bytes or len(decode_record(b"k", c)) == 1 for c in chunks)
+
+
+def test_no_entries_make_no_chunk() -> None:
+    assert encode_chunks([]) == []
+
+
+def test_records_of_earlier_versions_are_read_by_their_article_key() -> None:
+    (found,) = decode_record(b"a", encode_entry(Entry("ignored", NOW, b"", b"", "c", frozenset())))
+    assert (found.article_id, found.cluster_id) == ("a", "c")
+    with pytest.raises(InvalidMessageError):
+        decode_record(b"\xff\xfe", encode_entry(Entry("x", NOW)))
+
+
+@given(st.binary(max_size=400))
+def test_garbage_chunks_raise_invalid_message(tail: bytes) -> None:
+    try:
+        decode_record(b"k", bytes([CHUNK_VERSION]) + tail)
+    except InvalidMessageError as exc:
+        assert exc.retriable is False
+
+
+@pytest.mark.parametrize("cut", [1, 5, 20])
+def test_truncated_chunks_are_refused(cut: int) -> None:
+    (chunk,) = encode_chunks([Entry("a", NOW, b"", b"", "", frozenset()), Entry("b", NOW)])
+    with pytest.raises(InvalidMessageError):
+        decode_record(b"k", chunk[:-cut])
+    with pytest.raises(InvalidMessageError):
+        decode_record(b"k", chunk + b"\x00")
+
+
 # --- the follower (no broker: records applied directly) ---------------------------------------------
 
 
@@ -284,14 +327,17 @@ async def test_follower_applies_records_tombstones_and_counts_bad_ones() -> None
     follower = IndexFollower(
         load_settings(environ={}), changelog_spec("app", 3), index, metrics, clock=lambda: NOW
     )
-    follower.apply(b"a", encode_entry(entry("a", text_of(1, 100))), NOW)
+    follower.apply(b"a", encode_entry(entry("a", text_of(1, 100))), NOW)  # an earlier version's record
     follower.apply(b"b", encode_entry(entry("b", text_of(2, 100))), NOW)
+    (chunk,) = encode_chunks([entry("d", text_of(3, 100)), entry("e", text_of(4, 100))])
+    follower.apply(b"\x00" * 8, chunk, NOW)
     follower.apply(b"c", b"\xff not a record", NOW)
     follower.apply(None, b"", NOW)
     follower.apply(b"b", None, NOW)
-    assert "a" in index and "b" not in index and "c" not in index
+    follower.apply(b"\x00" * 8, None, NOW)  # a chunk's tombstone names no article
+    assert all(a in index for a in "ade") and "b" not in index and "c" not in index
     assert registry.get_sample_value("newswatch_processor_neardup_invalid_records_total") == 2
-    assert registry.get_sample_value("newswatch_processor_neardup_index_articles") == 1
+    assert registry.get_sample_value("newswatch_processor_neardup_index_articles") == 3
     await follower.stop()
 
 

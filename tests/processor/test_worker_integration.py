@@ -28,6 +28,7 @@ from newswatch import contracts
 from newswatch.kafka import ensure_topics, make_consumer, make_producer
 from newswatch.processor.agents import DLQ_REASON_HEADER
 from newswatch.processor.app import ORIGIN_HEADER, topic_partitions
+from newswatch.processor.duprecords import CHUNK_VERSION, decode_record
 from newswatch.processor.enrich import alert_id
 from newswatch.processor.seen import SEEN_TABLE, digest
 from newswatch.processor.watchlist import apply_watchlists, parse_watchlists
@@ -440,6 +441,8 @@ async def test_restarted_worker_still_knows_the_clusters(worker: Worker) -> None
     enriched, alerts = _outputs(await _run_articles(worker.settings, [(copy, 2)]))
     assert [e.duplicate_of for e in enriched[copy.article_id.encode()]] == [original.article_id]
     assert alerts == []
+    # What the restarted worker loaded: chunks of entries (one record per batch and partition).
+    await _changelog_has(worker.settings, worker.app_id, original.article_id.encode())
 
 
 # --- two workers sharing the partitions --------------------------------------------------------------
@@ -501,6 +504,13 @@ async def _owners(pair: list[Worker]) -> dict[int, int]:
     return owners
 
 
+def _article_ids(record: Any) -> list[str]:
+    """The article ids of one near-duplicate changelog record (a chunk of entries; none if not one)."""
+    if record.value is None or record.value[:1] != bytes([CHUNK_VERSION]):
+        return []
+    return [e.article_id for e in decode_record(record.key, record.value)]
+
+
 async def _changelog_has(settings: Settings, app_id: str, key: bytes, wait_seconds: float = 30) -> None:
     topic = f"{app_id}-processor-neardup-changelog"
     consumer = make_consumer(settings, "test-changelog", group_id=None)
@@ -512,7 +522,7 @@ async def _changelog_has(settings: Settings, app_id: str, key: bytes, wait_secon
         deadline = time.monotonic() + wait_seconds
         while time.monotonic() < deadline:
             batch = await consumer.getmany(timeout_ms=500)
-            if any(r.key == key for records in batch.values() for r in records):
+            if any(key.decode() in _article_ids(r) for records in batch.values() for r in records):
                 return
         pytest.fail(f"{key!r} never reached {topic}")
     finally:

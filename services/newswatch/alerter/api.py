@@ -56,7 +56,13 @@ from newswatch.alerter.matching import matches
 from newswatch.alerter.metrics import AlerterMetrics
 from newswatch.alerter.payloads import MAX_BODY_BYTES
 from newswatch.alerter.store import StoreUnavailableError, SubscriptionStore
-from newswatch.alerter.subscriptions import InvalidSubscriptionError, channel_of, normalised, validated
+from newswatch.alerter.subscriptions import (
+    InvalidSubscriptionError,
+    channel_of,
+    normalised,
+    target_url,
+    validated,
+)
 from newswatch.contracts import timestamp
 from newswatch.settings import Settings
 from newswatch.v1.alert_pb2 import Alert
@@ -213,8 +219,8 @@ class SubscriptionsApi:
                 draft, generated = payloads.patched(current, body)
             except InvalidSubscriptionError as exc:
                 raise _invalid(exc) from None
-            moved = draft.HasField("webhook") and draft.webhook.url != current.webhook.url
-            sub = await self._check(draft, resolve=moved)
+            target = target_url(draft)  # a webhook or Slack URL that changes is resolved and checked again
+            sub = await self._check(draft, resolve=target is not None and target != target_url(current))
             if sub != current:
                 await self._write(sub, sub.subscription_id)
                 log.info(

@@ -73,12 +73,21 @@ class TooManyClientsError(NewswatchError):
     retriable = True
 
 
-@dataclass(frozen=True, slots=True)
 class StreamEvent:
-    """One buffered alert and its encoded event."""
+    """One buffered alert; its encoded event is made when first written (most alerts have no reader)."""
 
-    alert: Alert
-    wire: bytes
+    __slots__ = ("_wire", "alert")
+
+    def __init__(self, alert: Alert) -> None:
+        self.alert = alert
+        self._wire: bytes | None = None
+
+    @property
+    def wire(self) -> bytes:
+        """:func:`format_event` of the alert, made once."""
+        if self._wire is None:
+            self._wire = format_event(self.alert)
+        return self._wire
 
 
 def format_event(alert: Alert) -> bytes:
@@ -145,11 +154,8 @@ class EventStream:
         self._consumer = consumer
         await consumer.start()
         tps = await kafka.assign_all_partitions(consumer, ALERTS)
-        ends = await consumer.end_offsets(tps)
-        begins = await consumer.beginning_offsets(tps)
         per_partition = -(-(self._buffer.maxlen or BUFFER_SIZE) // max(len(tps), 1))
-        for tp in tps:
-            consumer.seek(tp, max(begins[tp], ends[tp] - per_partition))
+        ends = await kafka.seek_to_tail(consumer, tps, per_partition)
         backlog: list[tuple[int, Alert]] = []
         late: list[Alert] = []  # published while loading
         loop = asyncio.get_running_loop()
@@ -167,7 +173,7 @@ class EventStream:
                         late.append(alert)
         backlog.sort(key=lambda item: item[0])
         for alert in [*(a for _, a in backlog), *late]:
-            self._buffer.append(StreamEvent(alert, format_event(alert)))
+            self._buffer.append(StreamEvent(alert))
         self._task = asyncio.create_task(self._follow(consumer), name="alerter-stream-follow")
         log.info("alert stream following", extra={"buffered_alerts": len(self._buffer)})
 
@@ -193,7 +199,7 @@ class EventStream:
 
     def offer(self, alert: Alert) -> None:
         """Buffer ``alert`` and queue it for every client whose filter it passes; never blocks."""
-        event = StreamEvent(alert, format_event(alert))
+        event = StreamEvent(alert)
         self._buffer.append(event)
         for client in list(self._clients):
             if client.reason is not None or not client.accept(alert):

@@ -36,8 +36,10 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from prometheus_client import Counter, Histogram
 
 from newswatch.alerter.channels.base import Channel, DeliveryResult, RetryLaterError
 from newswatch.alerter.endpoints import EndpointTracker
@@ -47,7 +49,7 @@ from newswatch.alerter.policies import RateLimiter, hold_for
 from newswatch.alerter.schedule import Schedule
 from newswatch.alerter.store import Publish
 from newswatch.alerter.subscriptions import channel_of
-from newswatch.contracts import timestamp, to_datetime
+from newswatch.contracts import timestamp
 from newswatch.errors import DeliveryError
 from newswatch.settings import Settings, parse_durations
 from newswatch.topics import ALERTS_DLQ, DELIVERIES
@@ -163,13 +165,17 @@ class Fanout:
         self._delays = parse_durations(settings.delivery_retry_schedule)
         self.max_attempts = 1 + len(self._delays)
         self._slots = asyncio.Semaphore(settings.delivery_concurrency)
-        self._pending: dict[str, asyncio.Task[None]] = {}
+        self._pending: dict[str, asyncio.Future[None]] = {}
+        self._outcome_counters: dict[tuple[str, DeliveryOutcome.ValueType], Counter] = {}
+        self._durations: dict[str, Histogram] = {}
 
     # ------------------------------------------------------------------ alerts path
 
     async def deliver(self, alert: Alert, subscriptions: Sequence[Subscription]) -> bool:
         """Deliver or hold ``alert`` for each subscription; True once every outcome is durable."""
-        if subscriptions:
+        if len(subscriptions) == 1:
+            await self._once(alert, subscriptions[0])
+        elif subscriptions:
             await asyncio.gather(*(self._once(alert, sub) for sub in subscriptions))
         return True
 
@@ -183,10 +189,19 @@ class Fanout:
             self._metrics.duplicates_suppressed.inc()
             await asyncio.shield(running)
             return
-        task = asyncio.ensure_future(self._first(alert, sub, delivery_id))
-        self._pending[delivery_id] = task
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()  # settled when it ends
+        self._pending[delivery_id] = done
         try:
-            await task  # cancelling the caller cancels the delivery
+            await self._first(alert, sub, delivery_id)  # cancelling the caller cancels the delivery
+        except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError):
+                done.cancel()
+            else:
+                done.set_exception(exc)
+                done.exception()  # marked retrieved: this caller raises it (and waiters, if any)
+            raise
+        else:
+            done.set_result(None)
         finally:
             self._pending.pop(delivery_id, None)
 
@@ -280,7 +295,8 @@ class Fanout:
         """One channel call for ``items`` (a digest when several); record and settle every outcome."""
         acks: list[Awaitable[Any]] = []
         try:
-            started = timestamp()
+            started = Timestamp()
+            started.FromNanoseconds(time.time_ns())
             result, error, duration = await self._call(channel, items, sub)
             attempt = max(i.attempt for i in items)
             message = str(error)[:_ERROR_CHARS] if error else ""
@@ -357,13 +373,12 @@ class Fanout:
                         acks.append(await self._dead_letter(item.alert, sub, reason, message, item.attempt))
             for record in records:
                 self.outcomes.record(record.delivery_id, record.outcome)
-                self._metrics.deliveries.labels(
-                    channel=channel.name, outcome=_OUTCOME_LABEL[record.outcome]
-                ).inc()
+                self._counter(channel.name, record.outcome).inc()
                 acks.append(await self._publish(DELIVERIES, record.alert_id, record, ()))
             acks += [await self._settle(e) for e in settle if e.delivery_id not in rescheduled]
         finally:
-            await asyncio.gather(*acks)
+            for ack in acks:  # already sent: awaiting in turn costs less than a gather
+                await ack
 
     async def _call(
         self, channel: Channel, items: list[_Item], sub: Subscription
@@ -393,10 +408,23 @@ class Fanout:
             finally:
                 self._metrics.in_flight.dec()
         duration = time.monotonic() - started
-        self._metrics.delivery_duration.labels(channel=channel.name).observe(duration)
+        duration_child = self._durations.get(channel.name)
+        if duration_child is None:
+            duration_child = self._durations[channel.name] = self._metrics.delivery_duration.labels(
+                channel=channel.name
+            )
+        duration_child.observe(duration)
         return result, error, duration
 
     # ------------------------------------------------------------------ helpers
+
+    def _counter(self, channel: str, outcome: DeliveryOutcome.ValueType) -> Counter:
+        """The deliveries counter of (channel, outcome), looked up once."""
+        child = self._outcome_counters.get((channel, outcome))
+        if child is None:
+            child = self._metrics.deliveries.labels(channel=channel, outcome=_OUTCOME_LABEL[outcome])
+            self._outcome_counters[(channel, outcome)] = child
+        return child
 
     def _channel(self, sub: Subscription) -> Channel | None:
         name = channel_of(sub) or ""
@@ -456,7 +484,7 @@ class Fanout:
         return await self._publish(ALERTS_DLQ, alert.alert_id, alert, headers)
 
     def _observe_lag(self, alert: Alert) -> None:
-        created = to_datetime(alert.created_at)
-        if created is not None:
-            lag = (datetime.now(UTC) - created).total_seconds()
+        created = alert.created_at
+        if created.seconds or created.nanos:
+            lag = time.time() - (created.seconds + created.nanos / 1e9)
             self._metrics.fanout_lag.observe(max(0.0, lag))

@@ -26,7 +26,7 @@ newswatch_alerter_scheduled_deliveries{kind}                gauge       waiting 
 newswatch_alerter_deferred_total{reason}                    counter     alerts held back by a delivery policy
 newswatch_alerter_digests_total{channel}                    counter     digests delivered
 newswatch_alerter_scheduled_dropped_total{reason}           counter     scheduled deliveries dropped
-newswatch_alerter_dlq_depth                                 gauge       messages retained on the alerts DLQ
+newswatch_alerter_dlq_depth                                 gauge       dead letters not since settled
 newswatch_alerter_endpoints{state}                          gauge       subscriptions by endpoint state
 newswatch_alerter_endpoints_disabled_total                  counter     endpoints disabled (failing too long)
 ==========================================================  ==========  ======================================
@@ -235,7 +235,7 @@ class AlerterMetrics:
         )
         self.dlq_depth = Gauge(
             "dlq_depth",
-            "Messages retained on newswatch.alerts.dlq.v1",
+            "Dead letters on newswatch.alerts.dlq.v1 not since delivered or replayed",
             namespace=ns,
             subsystem=sub,
             registry=registry,

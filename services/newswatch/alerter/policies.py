@@ -18,13 +18,16 @@ Rules, checked in this order (the first that applies wins):
 When held alerts come due, the schedule asks again with ``digest_due=True`` (the digest rule is then
 satisfied) so that quiet hours or the rate limit can still push them back.
 
-The rate-limit window lives in this process's memory (:class:`RateLimiter`, bounded): after a restart,
-or across alerter instances, each process counts its own deliveries.
+The rate-limit window lives in this process's memory (:class:`RateLimiter`, bounded) and is rebuilt at
+start-up from the delivery ledger (``newswatch.deliveries.v1``: the deliveries of the last hour, see
+:mod:`~newswatch.alerter.ledger`), so a restart does not reset it. Across alerter instances running at
+once, each process counts its own deliveries.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -57,13 +60,14 @@ class Hold:
     until: float
 
 
+_HHMM = re.compile(r"([01][0-9]|2[0-3]):([0-5][0-9])")
+
+
 def parse_hhmm(text: str) -> clock_time | None:
-    """``"22:30"`` -> 22:30; None for anything else."""
-    hours, sep, minutes = text.strip().partition(":")
-    if not sep or not hours.isdigit() or not minutes.isdigit() or len(minutes) != 2:
-        return None
-    h, m = int(hours), int(minutes)
-    return clock_time(h, m) if 0 <= h < 24 and 0 <= m < 60 else None
+    """``"22:30"`` -> 22:30 (24 h, two ASCII digits each, surrounding blanks ignored); None for anything
+    else. The one reading of ``HH:MM`` — the API's validation and the quiet-hours rule both use it."""
+    match = _HHMM.fullmatch(text.strip())
+    return clock_time(int(match[1]), int(match[2])) if match is not None else None
 
 
 def _zone(name: str) -> ZoneInfo | None:

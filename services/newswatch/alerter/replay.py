@@ -5,7 +5,9 @@ group-less, commits nothing) and, for each dead letter naming a subscription (he
 ``newswatch-subscription-id``), puts a ``replay`` entry on the alerter's durable schedule
 (``newswatch.alerter.schedule.v1``) due now, with the delivery id of the original delivery — so the
 receiver sees the same ``webhook-id`` and can drop what it already has. The alerter then makes attempt
-1 of a fresh retry schedule; a delivery it already recorded as delivered is not sent again.
+1 of a fresh retry schedule; a delivery it already recorded as delivered is not sent again. Each queued
+dead letter also gets a replay mark on ``newswatch.deliveries.v1``
+(:func:`~newswatch.alerter.deadletters.replay_mark`), so it no longer counts in the DLQ depth.
 
 Skipped and counted: records that are not alerts (``invalid_message`` dead letters: the bytes never
 decoded), dead letters without a subscription, other subscriptions than ``--subscription``, subscriptions
@@ -24,13 +26,14 @@ from datetime import datetime
 from typing import Any
 
 from newswatch import contracts
+from newswatch.alerter.deadletters import replay_mark
 from newswatch.alerter.fanout import DLQ_SUBSCRIPTION_HEADER, delivery_id_for
 from newswatch.alerter.schedule import ScheduleWriter
 from newswatch.errors import InvalidMessageError
-from newswatch.kafka import ensure_topics, make_producer, read_compacted
+from newswatch.kafka import ensure_topics, make_producer, publish, read_compacted
 from newswatch.settings import Settings
 from newswatch.stored import read_since
-from newswatch.topics import ALERTS_DLQ, SCHEDULE, SUBSCRIPTIONS
+from newswatch.topics import ALERTS_DLQ, DELIVERIES, SCHEDULE, SUBSCRIPTIONS
 from newswatch.v1.alert_pb2 import Alert
 from newswatch.v1.delivery_pb2 import ScheduledDelivery, ScheduledKind
 from newswatch.v1.subscription_pb2 import Subscription
@@ -68,7 +71,7 @@ async def replay_dead_letters(
     dry_run: bool = False,
 ) -> DlqReplayReport:
     """Queue the dead letters stored since ``since`` for delivery again (module docstring)."""
-    await ensure_topics(settings, [ALERTS_DLQ, SCHEDULE, SUBSCRIPTIONS])
+    await ensure_topics(settings, [ALERTS_DLQ, DELIVERIES, SCHEDULE, SUBSCRIPTIONS])
     subs = await read_compacted(settings, SUBSCRIPTIONS, Subscription)
     report = DlqReplayReport()
     seen: set[str] = set()
@@ -94,6 +97,8 @@ async def replay_dead_letters(
                 report.replayed += 1
                 if not dry_run:
                     acks.append(await writer.put(_entry(alert, sub_id)))
+                    mark = replay_mark(alert.alert_id, sub_id)
+                    acks.append(await publish(producer, DELIVERIES, alert.alert_id, mark))
                 if len(acks) >= _ACK_BATCH:
                     await asyncio.gather(*acks)
                     acks.clear()

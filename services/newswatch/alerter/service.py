@@ -18,8 +18,9 @@ every :data:`COMMIT_INTERVAL_SECONDS`, per partition, the offset after the unbro
 records is committed. Delivery is therefore at least once: an alert whose outcome is not durable is
 never committed. A broker error while producing ends the loop; :meth:`AlerterService.wait` raises.
 
-Every :data:`GAUGE_INTERVAL_SECONDS` the DLQ depth (messages retained on ``newswatch.alerts.dlq.v1``)
-and the endpoints-by-state gauge are refreshed.
+Every :data:`GAUGE_INTERVAL_SECONDS` the endpoints-by-state gauge (the subscriptions in scope) is
+refreshed; the DLQ depth (dead letters not since delivered or replayed,
+:mod:`~newswatch.alerter.deadletters`) follows its topics.
 
 An endpoint failing for ``endpoint_disable_after_seconds`` gets its subscription written back disabled
 (``disabled_reason`` set); the owner is told by email (``owner_email``, when SMTP is configured and an
@@ -35,7 +36,6 @@ the consumer, the ledger, flush and close the producer, the views, the channels 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -49,11 +49,13 @@ from prometheus_client import CollectorRegistry
 from newswatch import contracts, kafka
 from newswatch.alerter.api import ApiServer, SubscriptionsApi
 from newswatch.alerter.channels import Channel, ConsoleChannel, build_channels
+from newswatch.alerter.deadletters import DeadLetterDepth
 from newswatch.alerter.endpoints import EndpointTracker, count_states, notify_owner
 from newswatch.alerter.eventstream import EventStream
 from newswatch.alerter.fanout import DLQ_ERROR_HEADER, DLQ_REASON_HEADER, Fanout
 from newswatch.alerter.ledger import Ledger
 from newswatch.alerter.metrics import AlerterMetrics
+from newswatch.alerter.policies import RateLimiter
 from newswatch.alerter.schedule import Scheduler, ScheduleWriter
 from newswatch.alerter.store import KafkaSubscriptionStore
 from newswatch.alerter.targets import TargetIndex
@@ -105,15 +107,20 @@ class AlerterService:
         group_id: str = GROUP_ID,
         channels: Sequence[Channel] | Mapping[str, Channel] | None = None,
         scope: Callable[[str], bool] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         """``scope(subscription_id)`` restricts this process to some subscriptions (separate alerter
-        deployments splitting them, or tests sharing one broker); by default it serves all."""
+        deployments splitting them, or tests sharing one broker); by default it serves all. ``clock``
+        (epoch seconds) drives every policy decision: failure windows, rate limits, quiet hours, digests
+        and retry times (tests advance it)."""
         self._settings = settings
         self._registry = registry if registry is not None else CollectorRegistry()
         self.metrics = AlerterMetrics(self._registry)
         self._group_id = group_id
         self._given_channels = channels
         self._scope = scope
+        self._clock = clock
+        self.limiter = RateLimiter()
         self.channels: dict[str, Channel] = {}
         self._health: HealthServer | None = None
         self._producer: AIOKafkaProducer | None = None
@@ -128,6 +135,7 @@ class AlerterService:
         self._scheduler: Scheduler | None = None
         self._fanout: Fanout | None = None
         self.endpoints: EndpointTracker | None = None
+        self.dead_letters: DeadLetterDepth | None = None
         self._task: asyncio.Task[None] | None = None
         self._gauges: asyncio.Task[None] | None = None
         self._inflight: set[asyncio.Task[bool]] = set()
@@ -181,13 +189,20 @@ class AlerterService:
             self._publish,
             self._disable_subscription,
             disable_after_seconds=settings.endpoint_disable_after_seconds,
+            clock=self._clock,
         )
         self._endpoint_view = kafka.CompactedView(
             settings, ENDPOINTS, EndpointHealth, role="alerter-endpoints", on_change=self.endpoints.apply
         )
         await self._endpoint_view.start()
         self._endpoint_view.follow()
-        self._ledger = Ledger(settings)
+        self.dead_letters = DeadLetterDepth(settings, self.metrics.dlq_depth.set)
+        self._ledger = Ledger(
+            settings,
+            on_recent=self._delivered_recently,
+            on_attempt=self.dead_letters.observe,
+            clock=self._clock,
+        )
         await self._ledger.start()
         self._store = KafkaSubscriptionStore(self._view, self._publish)
         self._stream = EventStream(settings, self.metrics)  # every alert, live, for SSE clients
@@ -210,6 +225,8 @@ class AlerterService:
             outcomes=self._ledger.cache,
             endpoints=self.endpoints,
             lookup=self._view.items.get,
+            limiter=self.limiter,
+            clock=self._clock,
         )
         self._scheduler = Scheduler(
             settings,
@@ -218,6 +235,7 @@ class AlerterService:
             self.metrics,
             digest_size=self._digest_size,
             accept=self._scope,
+            clock=self._clock,
         )
         await self._scheduler.start()
         self._consumer = kafka.make_consumer(
@@ -228,6 +246,7 @@ class AlerterService:
             max_poll_interval_ms=_max_poll_interval_ms(settings),
         )
         await self._consumer.start()
+        self.dead_letters.start(self._ledger.start_offsets)
         self._task = asyncio.create_task(self._run(), name="alerter-consume")
         self._gauges = asyncio.create_task(self._refresh_gauges(), name="alerter-gauges")
         log.info(
@@ -256,6 +275,8 @@ class AlerterService:
             await self._close("alert stream", self._stream.stop())
         self._stopping.set()
         await kafka.cancel_follower(self._gauges, "alerter gauges")
+        if self.dead_letters is not None:
+            await self.dead_letters.stop()
         if self._task is not None:
             await self._drain(self._task)
         if self._scheduler is not None:
@@ -307,6 +328,15 @@ class AlerterService:
         if self._targets is not None:
             self._targets.changed()
 
+    def _delivered_recently(self, subscription_id: str, delivered_at: float) -> None:
+        """A delivery of the last hour found in the ledger at start-up: count it in the rate limit."""
+        sub = self._view.items.get(subscription_id) if self._view is not None else None
+        if sub is not None and sub.rate_limit_per_hour > 0 and self._in_scope(subscription_id):
+            self.limiter.record(subscription_id, sub.rate_limit_per_hour, delivered_at)
+
+    def _in_scope(self, subscription_id: str) -> bool:
+        return self._scope is None or self._scope(subscription_id)
+
     def _digest_size(self, subscription_id: str) -> int:
         sub = self._view.items.get(subscription_id) if self._view is not None else None
         return sub.digest.every_alerts if sub is not None else 0
@@ -324,21 +354,12 @@ class AlerterService:
         await notify_owner(self.channels, self._settings, disabled, reason)
 
     async def _refresh_gauges(self) -> None:
-        consumer = kafka.make_consumer(self._settings, "alerter-gauges", group_id=None)
-        await consumer.start()
-        try:
-            tps = await kafka.assign_all_partitions(consumer, ALERTS_DLQ)
-            while True:
-                if self._view is not None and self.endpoints is not None:
-                    for state, count in count_states(self._view.items.values(), self.endpoints).items():
-                        self.metrics.endpoints.labels(state=state).set(count)
-                with contextlib.suppress(KafkaError):
-                    starts = await consumer.beginning_offsets(tps)
-                    ends = await consumer.end_offsets(tps)
-                    self.metrics.dlq_depth.set(sum(ends[tp] - starts[tp] for tp in tps))
-                await asyncio.sleep(GAUGE_INTERVAL_SECONDS)
-        finally:
-            await consumer.stop()
+        while True:
+            if self._view is not None and self.endpoints is not None:
+                mine = (s for s in self._view.items.values() if self._in_scope(s.subscription_id))
+                for state, count in count_states(mine, self.endpoints).items():
+                    self.metrics.endpoints.labels(state=state).set(count)
+            await asyncio.sleep(GAUGE_INTERVAL_SECONDS)
 
     async def _publish(
         self, topic: TopicSpec, key: str, message: Message | None, headers: Sequence[tuple[str, bytes]]

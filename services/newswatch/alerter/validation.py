@@ -28,6 +28,7 @@ import zoneinfo
 
 from newswatch import netguard
 from newswatch.alerter import signing
+from newswatch.alerter.policies import parse_hhmm
 from newswatch.errors import NewswatchError, UnsafeURLError
 from newswatch.v1.subscription_pb2 import Subscription
 
@@ -59,7 +60,6 @@ MAX_DIGEST_SECONDS = 7 * 86400
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _ADDRESS = re.compile(rf"^{_ATOM}(?:\.{_ATOM})*@{_LABEL}(?:\.{_LABEL})+$")
-_CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
 class InvalidSubscriptionError(NewswatchError):
@@ -156,10 +156,10 @@ def check_channel(sub: Subscription, *, allow_private: bool) -> None:
 
 
 def _clock(value: str, field: str) -> int:
-    match = _CLOCK.match(value.strip())
-    if match is None:
+    parsed = parse_hhmm(value)
+    if parsed is None:
         raise InvalidSubscriptionError(f"{field} must be a time HH:MM (24 h), e.g. 22:00", field=field)
-    return int(match.group(1)) * 60 + int(match.group(2))
+    return parsed.hour * 60 + parsed.minute
 
 
 def parse_quiet_hours(text: str) -> tuple[str, str]:

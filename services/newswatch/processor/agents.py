@@ -10,21 +10,23 @@
 3. enrich it, find its near-duplicate cluster (:class:`~newswatch.processor.dedupe.Deduplicator`),
    derive alerts from the current :class:`WatchlistRegistry` snapshot and drop those for watch lists
    another article of the cluster was already alerted for ("alerted once"); index it locally;
-4. queue the EnrichedArticle (``duplicate_of`` = the cluster's first article, empty for the first) and
-   every Alert (key = article_id).
+4. encode the EnrichedArticle (``duplicate_of`` = the cluster's first article, empty for the first) and
+   every Alert (key = article_id) once, into the batch's outputs.
 
-Then it WAITS for every output of the batch to be acknowledged, and only then records the articles as
-seen and writes the batch's changelog records (per source partition one chunk of seen keys, per article
-its near-duplicate entry; :meth:`~newswatch.processor.dedupe.Deduplicator.commit`) — a crash before
-that may repeat alerts, never lose one. Those records are not waited for: Faust flushes the producer
+Then it publishes the batch's outputs in one call (:meth:`Outputs.publish`), WAITS for all of them to be
+acknowledged, and only then records the articles as seen and writes the batch's changelog records (per
+source partition one chunk of seen keys and one chunk of near-duplicate entries;
+:meth:`~newswatch.processor.dedupe.Deduplicator.commit`) — a crash before that may repeat alerts, never
+lose one. Those records are not waited for: Faust flushes the producer
 before it commits the batch's offsets, and the next batch raises if one of them failed (what such a
 failure can cost: a later re-publication of those articles is processed again, under the same alert
 ids). Metrics are added up per batch.
 
 Alert ids are ``alert_id(cluster_id, watchlist_id)`` and ``duplicate_cluster_id`` is the cluster id
 (the first article's id; for the first article its own, so its alert id is ``alert_id(article_id,
-watchlist_id)``). An alert repeated after a crash, or by a copy whose cluster's first alert was not
-recorded yet, carries the same id as the first, and the alerter delivers an alert id once.
+watchlist_id)``); :func:`~newswatch.processor.enrich.alerts_for` sets both from ``duplicate_of``. An
+alert repeated after a crash, or by a copy whose cluster's first alert was not recorded yet, carries
+the same id as the first, and the alerter delivers an alert id once.
 
 An unexpected error in step 3 sends the message to the DLQ (``processing_error``) and is logged; Kafka
 send errors propagate (the worker stops and the batch is consumed again after a restart).
@@ -43,7 +45,7 @@ from newswatch import contracts
 from newswatch.errors import InvalidMessageError
 from newswatch.processor.dedupe import Assessment, Deduplicator, Done
 from newswatch.processor.dupindex import Entry
-from newswatch.processor.enrich import alert_id, alerts_for, enrich
+from newswatch.processor.enrich import alerts_for, enrich
 from newswatch.processor.keywords import Matcher, build_matcher
 from newswatch.processor.metrics import NEAR_DUPLICATE_MATCHES, ProcessorMetrics
 from newswatch.processor.places import Gazetteer
@@ -60,6 +62,7 @@ __all__ = [
     "DLQ_ERROR_HEADER",
     "DLQ_REASON_HEADER",
     "ArticleProcessor",
+    "Outgoing",
     "Outputs",
     "RawMessage",
     "Snapshot",
@@ -73,19 +76,23 @@ DLQ_ERROR_HEADER = "newswatch-dlq-error"
 _MAX_ERROR_BYTES = 1000
 
 
-class Outputs(Protocol):
-    """Where the processor writes. ``send`` queues one record and returns its delivery future; it may
-    wait while the producer's buffer is full (backpressure). ``partition`` None = by key."""
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One record to write. ``partition`` None = by key (the producer's partitioner)."""
 
-    async def send(
-        self,
-        topic: TopicSpec,
-        key: bytes | None,
-        value: bytes | None,
-        headers: list[tuple[str, bytes]],
-        *,
-        partition: int | None,
-    ) -> Awaitable[Any]: ...
+    topic: TopicSpec
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]] = ()
+    partition: int | None = None
+
+
+class Outputs(Protocol):
+    """Where the processor writes. ``publish`` queues records (in order per partition) and returns one
+    awaitable that completes once every one of them is acknowledged, raising the first failure; it may
+    wait while the producer's buffer is full (backpressure)."""
+
+    async def publish(self, records: Sequence[Outgoing]) -> Awaitable[Any]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +197,7 @@ class ArticleProcessor:
         self._outputs = outputs
         self._metrics = metrics
         self._regions = regions or default_regions()
-        self._changelog: list[Awaitable[Any]] = []  # the previous batch's changelog writes
+        self._changelog: Awaitable[Any] | None = None  # the previous batch's changelog writes
 
     async def process(
         self, key: bytes | None, value: bytes | None, headers: Sequence[tuple[str, bytes]], partition: int = 0
@@ -206,14 +213,11 @@ class ArticleProcessor:
         including a failed changelog write of the previous batch, checked first.
         """
         await self._check_changelog()
-        done: list[_Done] = []
-        pending: list[Awaitable[Any]] = []
+        outgoing: list[Outgoing] = []
         in_batch: set[str] = set()
-        for message in messages:
-            item = await self._prepare(message, in_batch, pending)
-            done.append(item)
-        for fut in pending:
-            await fut
+        done = [self._prepare(message, in_batch, outgoing) for message in messages]
+        if outgoing:
+            await (await self._outputs.publish(outgoing))
         records = self._dedupe.commit(
             [
                 Done(item.entry, item.message.partition, item.seen_key)
@@ -223,19 +227,20 @@ class ArticleProcessor:
         )
         # Not awaited here: the next batch checks them, and Faust flushes the producer before it
         # commits this batch's offsets.
-        self._changelog = [
-            await self._outputs.send(r.topic, r.key, r.value, [], partition=r.partition) for r in records
-        ]
+        if records:
+            self._changelog = await self._outputs.publish(
+                [Outgoing(r.topic, r.key, r.value, (), r.partition) for r in records]
+            )
         self._account(done, time.monotonic(), len(messages))
         return [item.outcome for item in done]
 
     async def _check_changelog(self) -> None:
-        changelog, self._changelog = self._changelog, []
-        for fut in changelog:
-            await fut
+        changelog, self._changelog = self._changelog, None
+        if changelog is not None:
+            await changelog
 
-    async def _prepare(self, message: RawMessage, in_batch: set[str], pending: list[Awaitable[Any]]) -> _Done:
-        """Decide one message and queue its outputs (their delivery futures go to ``pending``)."""
+    def _prepare(self, message: RawMessage, in_batch: set[str], outgoing: list[Outgoing]) -> _Done:
+        """Decide one message and add its outputs to ``outgoing``."""
         started = time.monotonic()
         key, value, headers = message.key, message.value, message.headers
         try:
@@ -244,7 +249,7 @@ class ArticleProcessor:
                 raise InvalidMessageError("article_id is empty")
         except InvalidMessageError as exc:
             log.warning("invalid raw article sent to the DLQ", extra={"key": _text(key), "error": str(exc)})
-            pending.append(await self._dead_letter(message, "invalid_message", str(exc)))
+            outgoing.append(self._dead_letter(message, "invalid_message", str(exc)))
             return _Done(message, "invalid", started, dlq_reason="invalid_message")
         # A replayed article (`newswatch replay`) is examined again once per replay id; alert ids stay
         # derived from (cluster, watch list), so subscribers are not told twice about the same alert.
@@ -262,19 +267,16 @@ class ArticleProcessor:
                 if alert.watchlist_id in assessment.already_alerted:
                     self._metrics.alert_suppressed(alert.watchlist_id)
                     continue
-                # One id per (cluster, watch list): a copy alerted again after a crash carries the same id.
-                alert.alert_id = alert_id(assessment.cluster_id, alert.watchlist_id)
-                alert.duplicate_cluster_id = assessment.cluster_id
                 alerts.append(alert)
         except Exception as exc:
             log.exception("article could not be processed", extra={"article_id": article.article_id})
-            pending.append(await self._dead_letter(message, "processing_error", repr(exc)))
+            outgoing.append(self._dead_letter(message, "processing_error", repr(exc)))
             return _Done(message, "failed", started, dlq_reason="processing_error")
         in_batch.add(seen_key)
         entry = self._dedupe.remember(assessment, (a.watchlist_id for a in alerts))
         article_key = article.article_id.encode("utf-8")
-        pending.append(await self._send(ARTICLES_ENRICHED, article_key, enriched))
-        pending += [await self._send(ALERTS, article_key, alert) for alert in alerts]
+        outgoing.append(_encoded(ARTICLES_ENRICHED, article_key, enriched))
+        outgoing += [_encoded(ALERTS, article_key, alert) for alert in alerts]
         return _Done(message, "processed", started, seen_key, entry, enriched, alerts, assessment)
 
     def _account(self, done: Sequence[_Done], finished: float, batch_size: int) -> None:
@@ -325,15 +327,17 @@ class ArticleProcessor:
             metrics.places.inc(places)
         metrics.batch_articles.observe(batch_size)
 
-    async def _send(self, topic: TopicSpec, key: bytes, message: Any) -> Awaitable[Any]:
-        value, headers = contracts.encode(message)
-        return await self._outputs.send(topic, key, value, headers, partition=None)
-
-    async def _dead_letter(self, message: RawMessage, reason: str, error: str) -> Awaitable[Any]:
+    @staticmethod
+    def _dead_letter(message: RawMessage, reason: str, error: str) -> Outgoing:
         kept = [(k, v) for k, v in message.headers if k not in (DLQ_REASON_HEADER, DLQ_ERROR_HEADER)]
         kept.append((DLQ_REASON_HEADER, reason.encode()))
         kept.append((DLQ_ERROR_HEADER, error.encode("utf-8", "replace")[:_MAX_ERROR_BYTES]))
-        return await self._outputs.send(ARTICLES_RAW_DLQ, message.key, message.value, kept, partition=None)
+        return Outgoing(ARTICLES_RAW_DLQ, message.key, message.value, kept)
+
+
+def _encoded(topic: TopicSpec, key: bytes, message: Any) -> Outgoing:
+    value, headers = contracts.encode(message)
+    return Outgoing(topic, key, value, headers)
 
 
 def _text(key: bytes | None) -> str:

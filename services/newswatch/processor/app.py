@@ -5,13 +5,13 @@ batches of up to ``processor_batch_max_articles`` (``stream.take_events``: whate
 ``processor_batch_max_wait_seconds``), to :class:`~newswatch.processor.agents.ArticleProcessor`, which
 waits once per batch for all its outputs; Faust acknowledges the batch's offsets after that. State
 lives in two Faust tables whose partitions equal the source topic's, written on the partition of the
-message being processed, by the processor's own producer calls (one record per batch and partition for
-the first; not ``send_changelog``, whose buffer throttles the stream):
+message being processed, by the processor's own producer calls (one record per batch and partition
+each; not ``send_changelog``, whose buffer throttles the stream):
 
 - ``processor-seen`` (chunk id → the article ids of one batch and partition; recovered into a bounded
   :class:`~newswatch.processor.seen.SeenLog`, ``processor_seen_max_articles``);
-- ``processor-neardup`` (article_id → near-duplicate index entry): its changelog is read in full by
-  every worker into a :class:`~newswatch.processor.dupindex.NearDupIndex`
+- ``processor-neardup`` (chunk id → the near-duplicate index entries of one batch and partition): its
+  changelog is read in full by every worker into a :class:`~newswatch.processor.dupindex.NearDupIndex`
   (:mod:`newswatch.processor.duplog` says why); the table keeps no local copy.
 
 Beside the app, a sidecar service (:mod:`newswatch.processor.runtime`; started before the app, stopped
@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import faust
@@ -40,6 +40,7 @@ from newswatch.kafka import ensure_topics, make_producer, wait_for_broker
 from newswatch.processor.agents import ArticleProcessor, RawMessage
 from newswatch.processor.dedupe import Deduplicator
 from newswatch.processor.duplog import TABLE_NAME, changelog_config
+from newswatch.processor.faustapp import ORIGIN_HEADER, FaustOutputs, ProcessorApp
 from newswatch.processor.runtime import APP_ID, ProcessorRuntime, Sidecar, consumer_lag, region_table
 from newswatch.processor.seen import SEEN_TABLE, SeenLog
 from newswatch.settings import Settings
@@ -61,8 +62,6 @@ AGENT_NAME = "newswatch-processor-articles"
 LAG_INTERVAL_SECONDS = 5.0
 #: Producer batch per partition (below the broker's default message.max.bytes, 1 MB).
 PRODUCER_MAX_BATCH_BYTES = 512 * 1024
-#: Header on every record the processor writes: the app id (consumer group) of the worker that wrote it.
-ORIGIN_HEADER = "newswatch-processor-app"
 
 
 class _SeenTable(faust.Table[bytes, bytes]):
@@ -87,59 +86,20 @@ class _LogOnlyTable(faust.Table[bytes, bytes]):
         return None
 
 
-class _FaustOutputs:
-    """:class:`~newswatch.processor.agents.Outputs` over the app's producer (sent at once, not attached).
-
-    Records go straight to the transport producer (Faust's ``Topic.send`` and a table's
-    ``send_changelog`` cost a tenth of a worker's time at full speed for bookkeeping the processor does
-    not use, and the latter's buffer throttles the stream past 100 records). Every record carries the
-    header :data:`ORIGIN_HEADER` = the app id, telling which processor deployment wrote it.
-    """
-
-    def __init__(self, app: faust.App, origin: str) -> None:
-        self._app = app
-        self._origin = (ORIGIN_HEADER, origin.encode("utf-8"))
-
-    async def send(
-        self,
-        topic: TopicSpec,
-        key: bytes | None,
-        value: bytes | None,
-        headers: list[tuple[str, bytes]],
-        *,
-        partition: int | None,
-    ) -> Awaitable[Any]:
-        fut: Awaitable[Any] = await self._app.producer.send(
-            topic.name, key, value, partition, None, [*headers, self._origin]
-        )
-        return fut
-
-
 def _changelog(table: faust.Table[bytes, bytes], key: str, value: str, partitions: int) -> TopicSpec:
     name: str = table.changelog_topic.get_topic_name()
     return TopicSpec(name, key, value, compacted=True, partitions=partitions)
 
 
-def _headers(raw: Any) -> list[tuple[str, bytes]]:
+def _headers(raw: Any) -> Sequence[tuple[str, bytes]]:
+    """A record's headers as pairs: aiokafka's own sequence as it is (a null value stays None, which
+    ``contracts.header`` reads as empty), a mapping's items otherwise."""
     if not raw:
-        return []
+        return ()
+    if isinstance(raw, list | tuple):
+        return raw
     items = raw.items() if isinstance(raw, Mapping) else raw
     return [(str(k), bytes(v) if v is not None else b"") for k, v in items]
-
-
-class _App(faust.App):
-    """Faust's app, keeping buffered records when flow control resumes after a rebalance.
-
-    Faust 0.15.3 resumes the stream partitions and seeks them to their committed offsets while the
-    fetcher already runs (it was started to read the changelogs), then clears every stream buffer when
-    it resumes flow control. Records fetched between that seek and that resume were dropped: a restarted
-    processor lost the articles published while it was down (seen in the end-to-end test). Kept
-    instead, they are processed; a record that is also read again is a duplicate, which the seen-table
-    drops and whose alert id is the same — at least once, never lost.
-    """
-
-    def FlowControlQueue(self, maxsize: int | None = None, *, clear_on_resume: bool = False) -> Any:
-        return super().FlowControlQueue(maxsize, clear_on_resume=False)
 
 
 def build_app(
@@ -159,7 +119,7 @@ def build_app(
     """
     app_id = app_id or runtime.app_id
     partitions = partitions or runtime.partitions
-    app = _App(
+    app = ProcessorApp(
         app_id,
         broker=[f"kafka://{hostport}" for hostport in settings.bootstrap_servers],
         broker_client_id=f"{settings.kafka_client_id}-processor",
@@ -205,7 +165,7 @@ def build_app(
         app,
         name=TABLE_NAME,
         beacon=app.tables.beacon,
-        help="article_id -> near-duplicate index entry",
+        help="chunk id -> near-duplicate index entries (newswatch.processor.duprecords)",
         extra_topic_configs=changelog_config(settings.neardup_window_seconds),
         **table_options,
     )
@@ -215,9 +175,9 @@ def build_app(
         runtime.seen,
         runtime.index,
         _changelog(seen, "chunk id", "seen chunk", partitions),
-        _changelog(neardup, "article_id", "near-duplicate index entry", partitions),
+        _changelog(neardup, "chunk id", "near-duplicate index entries", partitions),
     )
-    outputs = _FaustOutputs(app, app_id)
+    outputs = FaustOutputs(app, app_id)
     processor = ArticleProcessor(
         runtime.watchlists, runtime.gazetteer, dedupe, outputs, runtime.metrics, runtime.regions
     )

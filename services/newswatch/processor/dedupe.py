@@ -15,10 +15,10 @@
 Then, in this order: :meth:`remember` puts the article in the local index at once (so that a copy
 later in the same batch finds it), the caller publishes its outputs and waits for them, and
 :meth:`commit` records the batch's articles as seen and returns the changelog records that make it
-durable (per source partition one seen chunk, per article one near-duplicate entry), which the caller
-writes. A crash before they are written means the articles are consumed again; an article's own entry,
-if it got that far, only keeps its cluster stable and never suppresses its own alerts. Nothing here
-does I/O.
+durable (per source partition one seen chunk and one chunk of near-duplicate entries,
+:mod:`newswatch.processor.duprecords`), which the caller writes. A crash before they are written
+means the articles are consumed again; an article's own entry, if it got that far, only keeps its
+cluster stable and never suppresses its own alerts. Nothing here does I/O.
 """
 
 from __future__ import annotations
@@ -28,9 +28,10 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from newswatch.processor.dupindex import Entry, NearDupIndex, encode_entry
+from newswatch.processor.dupindex import Entry, NearDupIndex
+from newswatch.processor.duprecords import encode_chunks
 from newswatch.processor.neardup import article_text, signature
-from newswatch.processor.seen import SeenLog
+from newswatch.processor.seen import ChunkIds, SeenLog
 from newswatch.topics import TopicSpec
 from newswatch.v1.article_pb2 import Article
 
@@ -101,6 +102,7 @@ class Deduplicator:
         self._seen_topic = seen_topic
         self._index_topic = index_topic
         self._clock = clock
+        self._chunk_ids = ChunkIds()
 
     def seen(self, key: str) -> bool:
         return key in self._seen
@@ -139,27 +141,21 @@ class Deduplicator:
         return entry
 
     def commit(self, done: Sequence[Done]) -> list[Record]:
-        """Record acknowledged articles as seen; return the changelog records to write: one seen chunk
-        (and tombstones of forgotten ones) per source partition, then one index entry per article that
-        has a fingerprint or a signature."""
-        by_partition: dict[int, list[str]] = {}
+        """Record acknowledged articles as seen; return the changelog records to write, per source
+        partition: one seen chunk (and tombstones of forgotten ones), then one index chunk holding the
+        entries of its articles that have a fingerprint or a signature (more if it would be too big)."""
+        by_partition: dict[int, list[Done]] = {}
         for item in done:
-            by_partition.setdefault(item.partition, []).append(item.seen_key)
-        records = [
-            Record(self._seen_topic, partition, key, value)
-            for partition, keys in by_partition.items()
-            for key, value in self._seen.add(partition, keys)
-        ]
-        records += [
-            Record(
-                self._index_topic,
-                item.partition,
-                item.entry.article_id.encode("utf-8"),
-                encode_entry(item.entry),
-            )
-            for item in done
-            if item.entry.fingerprint or item.entry.signature
-        ]
+            by_partition.setdefault(item.partition, []).append(item)
+        records: list[Record] = []
+        for partition, items in by_partition.items():
+            seen = self._seen.add(partition, [item.seen_key for item in items])
+            records += [Record(self._seen_topic, partition, key, value) for key, value in seen]
+            indexed = [item.entry for item in items if item.entry.fingerprint or item.entry.signature]
+            records += [
+                Record(self._index_topic, partition, self._chunk_ids.next(), value)
+                for value in encode_chunks(indexed)
+            ]
         return records
 
 

@@ -1,8 +1,9 @@
 """The near-duplicate index: every recent article's signature, cluster and alerted watch lists, in memory.
 
-One :class:`Entry` per article (key ``article_id``), stored as a record of the Faust table
-``processor-neardup`` (its changelog is the durable copy, see :mod:`newswatch.processor.duplog`) and
-mirrored here by every worker, whichever partition the article came from. An entry is reachable by:
+One :class:`Entry` per article, stored in records of the Faust table ``processor-neardup`` (its
+changelog is the durable copy, see :mod:`newswatch.processor.duplog`; record format in
+:mod:`newswatch.processor.duprecords`) and mirrored here by every worker, whichever partition the
+article came from. An entry is reachable by:
 
 - its LSH band keys (:func:`newswatch.processor.neardup.band_keys`), at most :data:`MAX_BUCKET_ENTRIES`
   entries per key — the oldest ones, which are the ones a cluster should point to;
@@ -15,23 +16,15 @@ other member of a cluster already alerted for.
 Bounded: entries first seen more than :data:`WINDOW_SECONDS` ago are dropped, and beyond
 :data:`MAX_ENTRIES` the oldest go first (about 1.2 KB of memory per entry, so ~120 MB at the cap).
 Not thread-safe; one event loop.
-
-Record format (the changelog value, key = article_id UTF-8), little-endian::
-
-    B version (1) | d first_seen (Unix seconds) | 16s fingerprint (zeros = none)
-    | H signature length (0 or SIGNATURE_BYTES) | signature
-    | H length | cluster_id UTF-8 | B count | count × (H length | watchlist_id UTF-8)
 """
 
 from __future__ import annotations
 
-import struct
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from newswatch.errors import InvalidMessageError
-from newswatch.processor.neardup import SIGNATURE_BYTES, SIMILARITY_THRESHOLD, band_keys, similarity
+from newswatch.processor.neardup import SIMILARITY_THRESHOLD, band_keys, similarity
 
 __all__ = [
     "MAX_BUCKET_ENTRIES",
@@ -40,8 +33,6 @@ __all__ = [
     "Entry",
     "Match",
     "NearDupIndex",
-    "decode_entry",
-    "encode_entry",
 ]
 
 #: Articles are compared with those first seen within this window (syndication happens within days).
@@ -51,13 +42,6 @@ MAX_ENTRIES = 100_000
 #: Entries kept per LSH bucket. Crowded buckets come from text many articles share; keeping the oldest
 #: keeps the clusters' first articles reachable.
 MAX_BUCKET_ENTRIES = 8
-_VERSION = 1
-_HEAD = struct.Struct("<Bd16sH")
-_LEN = struct.Struct("<H")
-_COUNT = struct.Struct("<B")
-_MAX_TEXT_BYTES = 0xFFFF
-_MAX_ALERTED = 0xFF
-_NO_FINGERPRINT = bytes(16)
 
 
 @dataclass(slots=True, eq=False)
@@ -85,61 +69,6 @@ class Match:
     article_id: str
     similarity: float
     kind: str
-
-
-def encode_entry(entry: Entry) -> bytes:
-    """The changelog value of ``entry`` (see the module docstring); watch-list ids sorted."""
-    cluster = entry.cluster_id.encode("utf-8")[:_MAX_TEXT_BYTES]
-    alerted = sorted(w.encode("utf-8")[:_MAX_TEXT_BYTES] for w in entry.alerted)[:_MAX_ALERTED]
-    parts = [
-        _HEAD.pack(_VERSION, entry.first_seen, entry.fingerprint or _NO_FINGERPRINT, len(entry.signature)),
-        entry.signature,
-        _LEN.pack(len(cluster)),
-        cluster,
-        _COUNT.pack(len(alerted)),
-    ]
-    for watchlist in alerted:
-        parts += [_LEN.pack(len(watchlist)), watchlist]
-    return b"".join(parts)
-
-
-def decode_entry(article_id: str, value: bytes) -> Entry:
-    """Parse a changelog value; raises InvalidMessageError (not retriable) when it is not one."""
-    try:
-        version, first_seen, fingerprint, sig_len = _HEAD.unpack_from(value, 0)
-        if version != _VERSION or sig_len not in (0, SIGNATURE_BYTES):
-            raise InvalidMessageError(f"unknown near-duplicate record version {version} / length {sig_len}")
-        at = _HEAD.size
-        signature = bytes(value[at : at + sig_len])
-        at += sig_len
-        cluster, at = _text(value, at)
-        (count,) = _COUNT.unpack_from(value, at)
-        at += _COUNT.size
-        alerted = []
-        for _ in range(count):
-            watchlist, at = _text(value, at)
-            alerted.append(watchlist)
-        if at != len(value) or len(signature) != sig_len:
-            raise InvalidMessageError("near-duplicate record has the wrong length")
-    except (struct.error, UnicodeDecodeError) as exc:
-        raise InvalidMessageError(f"malformed near-duplicate record: {exc}") from None
-    return Entry(
-        article_id,
-        first_seen,
-        b"" if fingerprint == _NO_FINGERPRINT else fingerprint,
-        signature,
-        cluster,
-        frozenset(alerted),
-    )
-
-
-def _text(value: bytes, at: int) -> tuple[str, int]:
-    (length,) = _LEN.unpack_from(value, at)
-    at += _LEN.size
-    raw = value[at : at + length]
-    if len(raw) != length:
-        raise InvalidMessageError("near-duplicate record is truncated")
-    return raw.decode("utf-8"), at + length
 
 
 class NearDupIndex:

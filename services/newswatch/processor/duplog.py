@@ -2,10 +2,11 @@
 
 Why a mirror of the whole changelog rather than the table's own partitions: an article and its
 syndicated copy have different ids, so they land on different partitions of
-``newswatch.articles.raw.v1`` and possibly on different workers. Each worker writes the records of the
-articles it processes to the changelog of the Faust table ``processor-neardup`` (key article_id, on the
-partition of the article's source message, so the changelog is partitioned like the source topic;
-written with the app's producer once the article's outputs are acknowledged), and
+``newswatch.articles.raw.v1`` and possibly on different workers. Each worker writes the entries of the
+articles it processes to the changelog of the Faust table ``processor-neardup``: one record per batch
+and source partition (a chunk of entries, :mod:`newswatch.processor.duprecords`, keyed by a chunk id,
+on that partition, so the changelog is partitioned like the source topic; written with the app's
+producer once the batch's outputs are acknowledged), and
 :class:`IndexFollower` reads every partition of that changelog into the local index — a global table
 kept by hand, since Faust's GlobalTable is documented to loop in recovery with several workers.
 
@@ -14,7 +15,8 @@ under a second): two copies processed by two workers within that delay may both 
 (two clusters, two alerts, never a lost one).
 
 The changelog is created here before Faust starts (same name and configuration as Faust would give
-it), compacted and deleted after :func:`changelog_config`'s retention, so it stays bounded too.
+it) and deleted after :func:`changelog_config`'s retention, so it stays bounded too (chunk keys are
+unique, so compaction only ever folds the per-article records of earlier versions).
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ from newswatch.kafka import (
     ensure_topics,
     make_consumer,
 )
-from newswatch.processor.dupindex import WINDOW_SECONDS, NearDupIndex, decode_entry
+from newswatch.processor.dupindex import WINDOW_SECONDS, NearDupIndex
+from newswatch.processor.duprecords import decode_record
 from newswatch.processor.metrics import ProcessorMetrics
 from newswatch.settings import Settings
 from newswatch.topics import TopicSpec
@@ -57,7 +60,7 @@ def changelog_topic(app_id: str) -> str:
 
 
 def changelog_config(window_seconds: float = WINDOW_SECONDS) -> dict[str, str]:
-    """Compacted (one record per article) and deleted a day after the index window (bounded)."""
+    """Deleted a day after the index window (bounded); compacted as Faust's changelogs are."""
     return {
         "cleanup.policy": "compact,delete",
         "retention.ms": str(int((window_seconds + _DAY_SECONDS) * 1000)),
@@ -69,8 +72,8 @@ def changelog_spec(app_id: str, partitions: int, window_seconds: float = WINDOW_
     """The changelog as a topic to create (``window_seconds``: the index window, see changelog_config)."""
     return TopicSpec(
         changelog_topic(app_id),
-        "article_id",
-        "near-duplicate index record (newswatch.processor.dupindex)",
+        "chunk id",
+        "near-duplicate index entries (newswatch.processor.duprecords)",
         compacted=True,
         partitions=partitions,
         extra_config=changelog_config(window_seconds),
@@ -83,7 +86,7 @@ class IndexFollower:
     ``start()`` creates the topic if missing and returns once every partition was read to the end it
     had when ``start`` was called (raises BrokerUnavailableError after ``timeout_seconds``); ``follow()``
     then applies later records in a background task until ``stop()`` (idempotent). Records that do not
-    parse are logged, counted and skipped; tombstones remove the article.
+    parse are logged, counted and skipped.
     """
 
     def __init__(
@@ -156,18 +159,22 @@ class IndexFollower:
         return applied
 
     def apply(self, key: bytes | None, value: bytes | None, now: float) -> None:
-        """Apply one changelog record (public for tests)."""
-        article_id = key.decode("utf-8", "replace") if key else ""
-        if not article_id:
+        """Apply one changelog record (public for tests): a chunk of entries, an earlier version's
+        single entry, or a tombstone (which removes the article an earlier version's key names)."""
+        if not key:
             self._invalid("record without key", key)
             return
         if value is None:
-            self._index.remove(article_id)
+            self._index.remove(key.decode("utf-8", "replace"))
             return
         try:
-            self._index.add(decode_entry(article_id, value), now)
+            entries = decode_record(key, value)
         except InvalidMessageError as exc:
             self._invalid(str(exc), key)
+            return
+        add = self._index.add
+        for entry in entries:
+            add(entry, now)
 
     def _invalid(self, reason: str, key: bytes | None) -> None:
         self._metrics.neardup_invalid_records.inc()

@@ -3,11 +3,12 @@
 - :func:`enrich` tags places (the three fields resolved together), matches the title, summary and
   content separately (offsets are code points into that field; the field's places go to the matcher,
   see ``Matcher.match``), derives sorted unique countries and regions, and sets the language
-  (:func:`newswatch.processor.language.detect_language` over the three fields with the declared
-  language).
+  (:func:`newswatch.processor.language.detect_masked_language` over the three fields, boilerplate
+  masked, with the declared language).
 - :func:`alerts_for` returns one Alert per enabled watch list whose matched terms' weights (each term id
   counted once, at its largest weight) reach the list's threshold. ``alert_id`` is deterministic:
-  ``sha256(article_id NUL watchlist_id)`` hex, first 32 characters.
+  ``sha256(cluster_id NUL watchlist_id)`` hex, first 32 characters, the cluster being the article's
+  duplicate cluster (its own id when it is the first).
 
 Nothing here does I/O; nothing raises for well-formed protobuf input.
 """
@@ -15,59 +16,34 @@ Nothing here does I/O; nothing raises for well-formed protobuf input.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from newswatch import contracts
 from newswatch.processor.keywords import Matcher
-from newswatch.processor.language import detect_language
+from newswatch.processor.language import detect_masked_language
+from newswatch.processor.normalize import mask_boilerplate
 from newswatch.processor.places import Gazetteer
 from newswatch.processor.regions import RegionTable, default_regions
 from newswatch.v1.alert_pb2 import Alert
 from newswatch.v1.article_pb2 import Article
-from newswatch.v1.enriched_pb2 import EnrichedArticle, Place, TermMatch, TextField
+from newswatch.v1.enriched_pb2 import EnrichedArticle, TermMatch, TextField
 from newswatch.v1.watchlist_pb2 import Watchlist
 
-__all__ = ["alert_id", "alerts_for", "enrich", "guess_language", "score"]
+__all__ = ["alert_id", "alerts_for", "enrich", "score"]
 
 _FIELDS: tuple[tuple[str, TextField.ValueType], ...] = (
     ("title", TextField.TEXT_FIELD_TITLE),
     ("summary", TextField.TEXT_FIELD_SUMMARY),
     ("content", TextField.TEXT_FIELD_CONTENT),
 )
-_WORD = re.compile(r"[^\W\d_]+")
-_EN = frozenset(
-    [
-        "the", "and", "of", "to", "in", "is", "that", "for", "with", "was", "were", "on", "by", "from",
-        "has", "have", "are", "it", "its", "this", "which"
-    ]
-)  # fmt: skip
-_FR = frozenset(
-    [
-        "le", "la", "les", "des", "et", "est", "une", "du", "dans", "pour", "que", "qui", "au", "aux",
-        "sur", "pas", "par", "ont", "cette", "sont", "avec"
-    ]
-)  # fmt: skip
-_GUESS_WORDS = 400
-
-
-def guess_language(text: str) -> str:
-    """ "en", "fr" or "" from function-word counts in the first few hundred words."""
-    en = fr = 0
-    for n, word in enumerate(_WORD.finditer(text.lower())):
-        if n >= _GUESS_WORDS:
-            break
-        token = word.group()
-        en += token in _EN
-        fr += token in _FR
-    if en == fr:
-        return ""
-    return "en" if en > fr else "fr"
 
 
 def _language(article: Article) -> str:
-    return detect_language("\n".join((article.title, article.summary, article.content)), article.language)
+    """The article's language from its three fields with boilerplate masked once (the matcher and the
+    toponym scanner get the same masked texts from ``mask_boilerplate``'s cache)."""
+    text = "\n".join(mask_boilerplate(getattr(article, name)) for name, _ in _FIELDS)
+    return detect_masked_language(text, article.language)
 
 
 def enrich(
@@ -87,31 +63,29 @@ def enrich(
         text: str = getattr(article, name)
         if not text:
             continue
+        # Built in place (``add``): appending a constructed message copies it, a third slower.
+        add_match, add_place = out.matches.add, out.places.add
         for m in matcher.match(text, field_places):  # places stand in for a bound term's context
-            out.matches.append(
-                TermMatch(
-                    watchlist_id=m.watchlist_id,
-                    term_id=m.term_id,
-                    term_label=m.term_label,
-                    kind=m.kind,
-                    matched_text=m.matched_text,
-                    field=field,
-                    start=m.start,
-                    end=m.end,
-                    snippet=m.snippet,
-                )
+            add_match(
+                watchlist_id=m.watchlist_id,
+                term_id=m.term_id,
+                term_label=m.term_label,
+                kind=m.kind,
+                matched_text=m.matched_text,
+                field=field,
+                start=m.start,
+                end=m.end,
+                snippet=m.snippet,
             )
         for p in field_places:
-            out.places.append(
-                Place(
-                    name=p.name,
-                    matched_text=p.matched_text,
-                    geonames_id=p.geonames_id,
-                    country_code=p.country_code,
-                    field=field,
-                    start=p.start,
-                    end=p.end,
-                )
+            add_place(
+                name=p.name,
+                matched_text=p.matched_text,
+                geonames_id=p.geonames_id,
+                country_code=p.country_code,
+                field=field,
+                start=p.start,
+                end=p.end,
             )
     countries = sorted({p.country_code for p in out.places if p.country_code})
     out.countries.extend(countries)
@@ -136,8 +110,15 @@ def score(watchlist: Watchlist, matches: Iterable[TermMatch]) -> float:
 def alerts_for(
     enriched: EnrichedArticle, watchlists: Sequence[Watchlist], now: datetime | None = None
 ) -> list[Alert]:
-    """One Alert per enabled watch list whose score reaches its threshold, in watch-list order."""
+    """One Alert per enabled watch list whose score reaches its threshold, in watch-list order.
+
+    The article's duplicate cluster is ``enriched.duplicate_of`` (its first article), else the article
+    itself: ``duplicate_cluster_id`` is that cluster and ``alert_id`` is ``alert_id(cluster, watchlist)``,
+    so a copy alerted again (after a crash, or before its cluster's first alert was recorded) carries
+    the first alert's id.
+    """
     article = enriched.article
+    cluster = enriched.duplicate_of or article.article_id
     alerts: list[Alert] = []
     for watchlist in watchlists:
         if not watchlist.enabled:
@@ -149,7 +130,7 @@ def alerts_for(
         if total < watchlist.threshold:
             continue
         alert = Alert(
-            alert_id=alert_id(article.article_id, watchlist.watchlist_id),
+            alert_id=alert_id(cluster, watchlist.watchlist_id),
             watchlist_id=watchlist.watchlist_id,
             watchlist_name=watchlist.name,
             article_id=article.article_id,
@@ -160,7 +141,7 @@ def alerts_for(
             countries=list(enriched.countries),
             regions=list(enriched.regions),
             score=total,
-            duplicate_cluster_id=enriched.duplicate_of,
+            duplicate_cluster_id=cluster,
             created_at=contracts.timestamp(now),
         )
         alert.matches.extend(matches)

@@ -43,6 +43,7 @@ __all__ = [
     "Detection",
     "cld2_detect",
     "detect_language",
+    "detect_masked_language",
     "primary_subtag",
 ]
 
@@ -113,8 +114,13 @@ def cld2_detect(sample: str) -> Detection:
 
 def detect_language(text: str, declared: str = "") -> str:
     """The language of ``text`` given the ``declared`` one, by the rule of the module docstring."""
+    return detect_masked_language(mask_boilerplate(text), declared)
+
+
+def detect_masked_language(masked: str, declared: str = "") -> str:
+    """:func:`detect_language` for a text whose boilerplate is masked already (step 2 skipped)."""
     stated = primary_subtag(declared)
-    sample = mask_boilerplate(text).strip()[:SAMPLE_CHARS]
+    sample = masked.strip()[:SAMPLE_CHARS]
     if stated and len(sample) < OVERRIDE_MIN_CHARS:
         return stated  # too short to overrule a declaration: spare the detector
     found = cld2_detect(sample) if sample else _UNKNOWN

@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable
 
 from newswatch.errors import InvalidMessageError
 
-__all__ = ["MAX_PENDING_TOMBSTONES", "SEEN_TABLE", "SeenLog", "digest", "encode_chunk"]
+__all__ = ["MAX_PENDING_TOMBSTONES", "SEEN_TABLE", "ChunkIds", "SeenLog", "digest", "encode_chunk"]
 
 #: The Faust table whose changelog holds the chunks.
 SEEN_TABLE = "processor-seen"
@@ -47,6 +47,22 @@ _DIGEST_BYTES = 8
 MAX_PENDING_TOMBSTONES = 10_000
 
 Record = tuple[bytes, bytes | None]
+
+
+class ChunkIds:
+    """Chunk ids: 8 bytes big-endian, a nanosecond stamp that grows strictly within a process (and past
+    every id :meth:`observe` was shown, e.g. those read back from a changelog)."""
+
+    def __init__(self) -> None:
+        self._last = 0
+
+    def next(self) -> bytes:
+        self._last = max(self._last + 1, time.time_ns())
+        return _ID.pack(self._last)
+
+    def observe(self, chunk_id: bytes) -> None:
+        if len(chunk_id) == _ID.size:
+            self._last = max(self._last, _ID.unpack(chunk_id)[0])
 
 
 def digest(key: str) -> bytes:
@@ -89,7 +105,7 @@ class SeenLog:
         self._chunks: dict[int, OrderedDict[bytes, list[bytes]]] = {}
         self._counts: dict[int, int] = {}
         self._pending: dict[int, OrderedDict[bytes, None]] = {}  # chunk ids to tombstone
-        self._last_id = 0
+        self._ids = ChunkIds()
 
     def __len__(self) -> int:
         return len(self._digests)
@@ -103,8 +119,7 @@ class SeenLog:
         digests = [digest(k) for k in keys]
         if not digests:
             return []
-        self._last_id = max(self._last_id + 1, time.time_ns())
-        chunk_id = _ID.pack(self._last_id)
+        chunk_id = self._ids.next()
         self._insert(partition, chunk_id, digests)
         pending = self._pending.pop(partition, None)
         records: list[Record] = [(chunk_id, encode_chunk(digests, self._clock()))]
@@ -131,8 +146,8 @@ class SeenLog:
         except InvalidMessageError as exc:
             self._invalid(str(exc))
             return
-        if len(key) == _ID.size and value[:1] == bytes([_VERSION]):  # stay ahead of the ids read
-            self._last_id = max(self._last_id, _ID.unpack(key)[0])
+        if value[:1] == bytes([_VERSION]):  # stay ahead of the ids read
+            self._ids.observe(key)
         self._insert(partition, key, digests)
 
     def _insert(self, partition: int, chunk_id: bytes, digests: list[bytes]) -> None:

@@ -33,6 +33,8 @@ class _DeliveryOutcomeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Deliv
     """final failure: the alert went to the DLQ"""
     DELIVERY_OUTCOME_REJECTED: _DeliveryOutcome.ValueType  # 4
     """the receiver refused it for good (4xx)"""
+    DELIVERY_OUTCOME_REPLAYED: _DeliveryOutcome.ValueType  # 5
+    """a dead letter queued again by `newswatch deliveries replay` (attempt 0)"""
 
 class DeliveryOutcome(_DeliveryOutcome, metaclass=_DeliveryOutcomeEnumTypeWrapper): ...
 
@@ -44,6 +46,8 @@ DELIVERY_OUTCOME_FAILED: DeliveryOutcome.ValueType  # 3
 """final failure: the alert went to the DLQ"""
 DELIVERY_OUTCOME_REJECTED: DeliveryOutcome.ValueType  # 4
 """the receiver refused it for good (4xx)"""
+DELIVERY_OUTCOME_REPLAYED: DeliveryOutcome.ValueType  # 5
+"""a dead letter queued again by `newswatch deliveries replay` (attempt 0)"""
 Global___DeliveryOutcome: _TypeAlias = DeliveryOutcome  # noqa: Y015
 
 class _ScheduledKind:
@@ -118,7 +122,7 @@ class DeliveryAttempt(_message.Message):
     channel: _builtins.str
     """webhook | console"""
     attempt: _builtins.int
-    """1-based"""
+    """1-based (0 on a REPLAYED mark)"""
     outcome: Global___DeliveryOutcome.ValueType
     http_status: _builtins.int
     error: _builtins.str

@@ -1,14 +1,18 @@
 """One guarded HTTP POST to a subscriber's URL, shared by the HTTP channels (webhook, Slack).
 
-:class:`GuardedPoster` checks the URL (:mod:`newswatch.netguard`: http(s), no credentials, and — unless
-``NEWSWATCH_ALLOW_PRIVATE_NETWORKS`` — a host whose every address is public), connects through
-:class:`~newswatch.netguard.GuardedResolver` so the address rule holds at connect time too, never follows
-redirects, reads at most :data:`MAX_RESPONSE_BYTES` of the answer and gives up after the total timeout.
+:class:`GuardedPoster` checks the URL's form (:func:`newswatch.netguard.check_url`: http(s), no
+credentials, no private literal or ``localhost`` unless ``NEWSWATCH_ALLOW_PRIVATE_NETWORKS``), then lets
+the connector resolve the host once, through :class:`~newswatch.netguard.GuardedResolver`: every address
+must be allowed, and the connection goes to those checked addresses, with the URL's own host name in the
+``Host`` header and TLS SNI. Resolutions are kept for the connector's DNS cache time and connections
+are reused, so most deliveries resolve nothing. It never follows redirects, reads at most
+:data:`MAX_RESPONSE_BYTES` of the answer and gives up after the total timeout.
 
 Outcome (:meth:`GuardedPoster.post`): a 2xx status is returned; anything else raises
 :class:`~newswatch.errors.DeliveryError` — 3xx (not followed) and 4xx are final except 408 and 429, 5xx,
 timeouts and connection errors are retriable, and a retriable status with ``Retry-After`` raises
-:class:`~newswatch.alerter.channels.base.RetryLaterError` carrying the delay.
+:class:`~newswatch.alerter.channels.base.RetryLaterError` carrying the delay. A host that resolves to a
+refused address is final; one that does not resolve is retriable.
 
 URLs can carry tokens (a Slack URL *is* one): messages name the host only, never the path or query.
 """
@@ -20,6 +24,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 import aiohttp
+from aiohttp.abc import AbstractResolver
 
 from newswatch import __version__, netguard
 from newswatch.alerter.channels.base import RetryLaterError
@@ -62,13 +67,16 @@ class GuardedPoster:
         max_connections: int,
         user_agent: str,
         clock: Callable[[], float] = time.time,
+        resolver: AbstractResolver | None = None,
     ) -> None:
+        """``resolver`` does the DNS lookups behind the guard (aiohttp's default; tests pass a fake)."""
         self._what = what  # names the channel in messages: "webhook", "Slack webhook"
         self._allow_private = allow_private
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
         self._limit = max_connections
         self._user_agent = user_agent
         self._clock = clock
+        self._resolver = resolver
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
 
@@ -77,9 +85,13 @@ class GuardedPoster:
             raise DeliveryError(f"{self._what} channel is closed", retriable=True)
         if self._session is None:
             connector = aiohttp.TCPConnector(
-                resolver=netguard.GuardedResolver(self._allow_private), limit=self._limit
+                resolver=netguard.GuardedResolver(self._allow_private, self._resolver), limit=self._limit
             )
-            self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=self._timeout,
+                cookie_jar=aiohttp.DummyCookieJar(),  # a receiver's cookies are never sent back (nor parsed)
+            )
         return self._session
 
     @classmethod
@@ -100,10 +112,7 @@ class GuardedPoster:
     async def post(self, raw_url: str, body: bytes, headers: Mapping[str, str]) -> int:
         """POST ``body`` once; the 2xx status, else raises (see the module docstring)."""
         try:
-            if self._allow_private:
-                url = netguard.check_url(raw_url, allow_private=True)
-            else:
-                url = await netguard.resolve_and_check(raw_url, allow_private=False)
+            url = netguard.check_url(raw_url, allow_private=self._allow_private)
         except UnsafeURLError as exc:
             raise DeliveryError(f"{self._what} URL refused: {exc}", retriable=exc.retriable) from None
         now = self._clock()
@@ -118,6 +127,10 @@ class GuardedPoster:
             raise DeliveryError(
                 f"no answer from {url.host} within {self._timeout.total:g}s", retriable=True
             ) from None
+        except aiohttp.ClientConnectorError as exc:
+            if isinstance(exc.os_error, netguard.RefusedAddressError):
+                raise DeliveryError(f"{self._what} URL refused: {exc.os_error}", retriable=False) from None
+            raise DeliveryError(_describe(exc, url.host or ""), retriable=True) from None
         except aiohttp.ClientError as exc:
             raise DeliveryError(_describe(exc, url.host or ""), retriable=True) from None
         verdict = classify_status(status)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -27,7 +28,9 @@ from newswatch.settings import Settings
 from newswatch.v1.alert_pb2 import Alert
 from newswatch.v1.subscription_pb2 import Subscription
 
-__all__ = ["MAX_RESPONSE_BYTES", "WebhookChannel", "classify_status", "encode_body"]
+__all__ = ["BODY_CACHE_SIZE", "MAX_RESPONSE_BYTES", "WebhookChannel", "classify_status", "encode_body"]
+
+BODY_CACHE_SIZE = 1024
 
 
 def encode_body(alert: Alert) -> bytes:
@@ -47,12 +50,25 @@ class WebhookChannel:
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
         self._poster = GuardedPoster.for_alerter(settings, "webhook", clock)
+        self._bodies: OrderedDict[str, tuple[Alert, bytes]] = OrderedDict()
 
     async def deliver(
         self, alert: Alert, subscription: Subscription, delivery_id: str, attempt: int
     ) -> DeliveryResult:
         """POST ``alert`` to the subscription's URL once; see the module docstring for outcomes."""
-        return await self._post(subscription, delivery_id, encode_body(alert))
+        return await self._post(subscription, delivery_id, self._body(alert))
+
+    def _body(self, alert: Alert) -> bytes:
+        """:func:`encode_body`, kept for the last :data:`BODY_CACHE_SIZE` alerts: an alert fanned out to
+        several subscriptions is encoded once (each delivery is still signed with its own secret)."""
+        cached = self._bodies.get(alert.alert_id)
+        if cached is not None and (cached[0] is alert or cached[0] == alert):
+            return cached[1]
+        body = encode_body(alert)
+        self._bodies[alert.alert_id] = (alert, body)
+        if len(self._bodies) > BODY_CACHE_SIZE:
+            self._bodies.popitem(last=False)
+        return body
 
     async def deliver_digest(
         self, alerts: Sequence[Alert], subscription: Subscription, delivery_id: str, attempt: int
