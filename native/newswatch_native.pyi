@@ -36,6 +36,9 @@ class Engine(Generic[_T]):
       needs_context)``.
     - ``rules[r]``: ``(context index or -1, window chars, place id or "", exclusive, rank)``; equal
       ranks for one (watch list, term), ranks ordered as those pairs.
+    - ``anchored_above``: above this many pattern bytes (default: 2,000,000), names that can only
+      start at some word starts (a capital, a non-ASCII letter) are found by anchored walks from those
+      starts instead of the scan of every byte; the results are the same either way.
 
     Raises ValueError for inconsistent arguments.
     """
@@ -53,6 +56,7 @@ class Engine(Generic[_T]):
         groups: Sequence[Sequence[int]],
         contexts: Sequence[tuple[Sequence[bytes], Sequence[Sequence[tuple[str | None, bool, bool, bool]]], bool]],
         rules: Sequence[tuple[int, int, str, bool, int]],
+        anchored_above: int = ...,
     ) -> None: ...
     @property
     def needs_cased(self) -> bool:

@@ -6,6 +6,7 @@ use pyo3::types::{PyList, PyString, PyTuple, PyType};
 use crate::context::{ContextRule, Word};
 use crate::keys::{Key, KeyIndex, Pattern};
 use crate::rules::Probe;
+use crate::scan::DFA_MAX_KEY_BYTES;
 use crate::value_error;
 use crate::view::{Tables, View};
 
@@ -77,6 +78,8 @@ fn plain_tuple_subclass(factory: &Bound<'_, PyType>) -> PyResult<bool> {
 impl Engine {
     /// See `newswatch_native.pyi` for the argument shapes.
     #[new]
+    #[pyo3(signature = (factory, heads, raw_tables, folded_tables, folded_patterns, folded_keys,
+        cased_patterns, cased_keys, groups, contexts, rules, anchored_above = DFA_MAX_KEY_BYTES))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         factory: Bound<'_, PyType>,
@@ -90,6 +93,7 @@ impl Engine {
         groups: Vec<Vec<u32>>,
         contexts: Vec<ContextArg>,
         rules: Vec<RuleArg>,
+        anchored_above: usize,
     ) -> PyResult<Self> {
         if folded_patterns.len() != folded_keys.len() || cased_patterns.len() != cased_keys.len() {
             return Err(value_error("patterns and keys differ in number".into()));
@@ -114,8 +118,14 @@ impl Engine {
                 }
             })
             .collect();
-        let keys = KeyIndex::new(folded_patterns, patterns, cased_patterns, cased_keys)
-            .map_err(value_error)?;
+        let keys = KeyIndex::new(
+            folded_patterns,
+            patterns,
+            cased_patterns,
+            cased_keys,
+            anchored_above,
+        )
+        .map_err(value_error)?;
         let contexts = contexts
             .into_iter()
             .map(|(patterns, words, needs)| {
@@ -204,7 +214,7 @@ impl Engine {
         })
     }
 
-    /// Whether `match` needs the case-kept source (there are lossless case-sensitive keys).
+    /// Whether `match` needs the case-kept source (there are case-sensitive keys it compares there).
     #[getter]
     fn needs_cased(&self) -> bool {
         self.keys.has_cased()

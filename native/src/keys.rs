@@ -36,6 +36,18 @@ pub struct Hit {
 /// cased patterns in lower case: a cased pattern occurs in the case-kept projection exactly where its
 /// lower case occurs in the lower-cased case-kept projection and the bytes there are its own. Where
 /// that lower-cased projection is `data` itself (always for raw sources), one scan serves both.
+///
+/// When the patterns are many (above `anchored_above` bytes: the whole gazetteer), most names,
+/// which can only start at a minority of the word starts, are left out of that scan (which costs per
+/// byte of text, and more the larger the automaton) and looked for by anchored walks from those word
+/// starts only (with few patterns the extra passes would cost more than they save):
+/// - cased patterns whose first letter is an ASCII capital, in their letter case, over the case-kept
+///   projection, from word starts with an ASCII capital;
+/// - folded patterns whose first byte is a bucket byte (non-ASCII word characters), over `data`,
+///   from word starts with a bucket byte;
+/// - folded patterns starting with an ASCII letter whose keys are all case-sensitive and start with
+///   an ASCII capital, over `data`, from word starts where the case-kept projection is not a
+///   lower-case letter (the capital a hit's case check needs, or a character it cannot tell).
 pub struct KeyIndex {
     pub scanner: Option<Scanner>,
     pub patterns: Vec<Pattern>,
@@ -43,6 +55,17 @@ pub struct KeyIndex {
     pub cased: Vec<Vec<u8>>,
     /// Per cased pattern: (gaps must be separators, payload group).
     pub cased_keys: Vec<(bool, u32)>,
+    /// The folded then cased pattern of each pattern id of `scanner`.
+    scanned_folded: Vec<u32>,
+    scanned_cased: Vec<u32>,
+    /// The anchored automaton of the capitalised cased patterns, and the cased pattern of each id.
+    capitals: Option<Scanner>,
+    capitalised: Vec<u32>,
+    /// The anchored automaton of the other folded patterns, and the folded pattern of each id.
+    names: Option<Scanner>,
+    named: Vec<u32>,
+    /// Whether some named pattern starts with an ASCII letter (its starts need the case-kept text).
+    named_cased: bool,
 }
 
 /// Raw overlapping hits of both automata (no Python needed): (pattern, start, end) each.
@@ -51,48 +74,151 @@ pub struct RawHits {
     pub cased: Vec<(u32, i64, i64)>,
 }
 
+/// Whether folded pattern `bytes` with `pattern`'s keys is walked anchored (see [`KeyIndex`]).
+fn anchored_folded(bytes: &[u8], pattern: &Pattern) -> bool {
+    let Some(&first) = bytes.get(1) else {
+        return false;
+    };
+    if first >= 0x80 {
+        return true;
+    }
+    first.is_ascii_lowercase()
+        && match pattern {
+            Pattern::Direct(_) => false,
+            Pattern::Checked(keys) => keys.iter().all(|k| {
+                k.sensitive
+                    && k.cased
+                        .as_bytes()
+                        .first()
+                        .is_some_and(u8::is_ascii_uppercase)
+            }),
+        }
+}
+
+/// The word starts of `data` (the index of the space before each word) where a name of
+/// [`KeyIndex`]'s folded anchored automaton may start; `kept`: the case-kept projection, if any.
+fn name_starts<'a>(data: &'a [u8], kept: Option<&'a [u8]>) -> impl Iterator<Item = usize> + 'a {
+    data.windows(2).enumerate().filter_map(move |(s, w)| {
+        let may = w[0] == b' '
+            && (w[1] >= 0x80
+                || (w[1].is_ascii_lowercase()
+                    && kept.is_none_or(|k| !k[s + 1].is_ascii_lowercase())));
+        may.then_some(s)
+    })
+}
+
 impl KeyIndex {
     pub fn new(
         folded: Vec<Vec<u8>>,
         patterns: Vec<Pattern>,
         cased: Vec<Vec<u8>>,
         cased_keys: Vec<(bool, u32)>,
+        anchored_above: usize,
     ) -> Result<Self, String> {
-        let mut all = folded;
-        all.extend(cased.iter().map(|p| p.to_ascii_lowercase()));
+        let total: usize = folded.iter().chain(&cased).map(Vec::len).sum();
+        let split = total > anchored_above;
+        let (mut scanned_cased, mut capitalised) = (Vec::new(), Vec::new());
+        for (i, pattern) in cased.iter().enumerate() {
+            if split && pattern.get(1).is_some_and(u8::is_ascii_uppercase) {
+                capitalised.push(i as u32);
+            } else {
+                scanned_cased.push(i as u32);
+            }
+        }
+        let (mut scanned_folded, mut named) = (Vec::new(), Vec::new());
+        for (i, (bytes, pattern)) in folded.iter().zip(&patterns).enumerate() {
+            if split && anchored_folded(bytes, pattern) {
+                named.push(i as u32);
+            } else {
+                scanned_folded.push(i as u32);
+            }
+        }
+        let pick = |ids: &[u32], from: &[Vec<u8>]| -> Vec<Vec<u8>> {
+            ids.iter().map(|&i| from[i as usize].clone()).collect()
+        };
+        let mut all = pick(&scanned_folded, &folded);
+        all.extend(
+            scanned_cased
+                .iter()
+                .map(|&i| cased[i as usize].to_ascii_lowercase()),
+        );
+        let scanner = automaton(&all, false)?;
+        drop(all);
+        let capitals = automaton(&pick(&capitalised, &cased), true)?;
+        let names = automaton(&pick(&named, &folded), true)?;
+        let named_cased = named.iter().any(|&i| folded[i as usize][1] < 0x80);
         Ok(KeyIndex {
-            scanner: automaton(&all)?,
+            scanner,
             patterns,
             cased,
             cased_keys,
+            scanned_folded,
+            scanned_cased,
+            capitals,
+            capitalised,
+            names,
+            named,
+            named_cased,
         })
     }
 
     /// Whether the engine needs case-kept projections.
     pub fn has_cased(&self) -> bool {
-        !self.cased.is_empty()
+        !self.cased.is_empty() || self.named_cased
     }
 
+    /// Every raw hit of `view` (each list in no particular order: selection sorts them).
     pub fn scan(&self, view: &View<'_>) -> RawHits {
         let mut hits = RawHits {
             folded: Vec::new(),
             cased: Vec::new(),
         };
-        let Some(ac) = &self.scanner else { return hits };
-        let n = self.patterns.len() as u32;
+        let n = self.scanned_folded.len() as u32;
         let separate = view.cased.as_deref(); // its lower case differs from `data`: scan it too
-        ac.overlapping(&view.data, |pid, s, e| {
-            if pid < n {
-                hits.folded.push((pid, s as i64, e as i64));
-            } else if separate.is_none() && view.cased_at(s, &self.cased[(pid - n) as usize]) {
-                hits.cased.push((pid - n, s as i64, e as i64));
-            }
-        });
-        if let Some(kept) = separate {
-            ac.overlapping(&kept.to_ascii_lowercase(), |pid, s, e| {
-                if pid >= n && view.cased_at(s, &self.cased[(pid - n) as usize]) {
-                    hits.cased.push((pid - n, s as i64, e as i64));
+        if let Some(ac) = &self.scanner {
+            ac.overlapping(&view.data, |pid, s, e| {
+                if pid < n {
+                    let f = self.scanned_folded[pid as usize];
+                    hits.folded.push((f, s as i64, e as i64));
+                } else if separate.is_none() {
+                    let c = self.scanned_cased[(pid - n) as usize];
+                    if view.cased_at(s, &self.cased[c as usize]) {
+                        hits.cased.push((c, s as i64, e as i64));
+                    }
                 }
+            });
+            if let Some(kept) = separate.filter(|_| !self.scanned_cased.is_empty()) {
+                ac.overlapping(&kept.to_ascii_lowercase(), |pid, s, e| {
+                    if pid >= n {
+                        let c = self.scanned_cased[(pid - n) as usize];
+                        if view.cased_at(s, &self.cased[c as usize]) {
+                            hits.cased.push((c, s as i64, e as i64));
+                        }
+                    }
+                });
+            }
+        }
+        if self.capitals.is_none() && self.names.is_none() {
+            return hits;
+        }
+        let kept = view.case_kept();
+        if let Some(ac) = &self.names {
+            let starts = name_starts(&view.data, kept.as_deref());
+            ac.anchored(&view.data, starts, |pid, s, e| {
+                hits.folded
+                    .push((self.named[pid as usize], s as i64, e as i64));
+            });
+        }
+        if let (Some(ac), Some(kept)) = (&self.capitals, kept.as_deref()) {
+            // A capitalised pattern is a space then a capital: its starts are word starts.
+            let starts = kept
+                .windows(2)
+                .enumerate()
+                .filter(|(_, w)| w[0] == b' ' && w[1].is_ascii_uppercase())
+                .map(|(s, _)| s);
+            ac.anchored(kept, starts, |pid, s, e| {
+                hits.cased
+                    .push((self.capitalised[pid as usize], s as i64, e as i64));
             });
         }
         hits

@@ -5,7 +5,7 @@ use aho_corasick::nfa::contiguous;
 use aho_corasick::{dfa, Anchored, BuildError, MatchKind, StartKind};
 
 /// Up to this many pattern bytes a DFA is built (faster scans, more memory); above, a contiguous NFA.
-const DFA_MAX_KEY_BYTES: usize = 2_000_000;
+pub const DFA_MAX_KEY_BYTES: usize = 2_000_000;
 /// NFA states this close to the root take one lookup per byte (dense rows): with the whole gazetteer,
 /// scans ~1.5x faster than the default depth (2) for ~45 MB more.
 const NFA_DENSE_DEPTH: usize = 5;
@@ -18,15 +18,17 @@ pub enum Scanner {
 }
 
 /// The scanner of `patterns` (None when there are none). Every pattern starts with a space, so a
-/// start-byte prefilter would only cost: none is built.
-pub fn automaton(patterns: &[Vec<u8>]) -> Result<Option<Scanner>, String> {
+/// start-byte prefilter would only cost: none is built. `anchored`: for [`Scanner::anchored`] walks
+/// (always a contiguous NFA: a walk visits a few states from the root, and a DFA's full transition
+/// tables would cost ~100 MB more with the whole gazetteer for no faster walks).
+pub fn automaton(patterns: &[Vec<u8>], anchored: bool) -> Result<Option<Scanner>, String> {
     if patterns.is_empty() {
         return Ok(None);
     }
     let total: usize = patterns.iter().map(Vec::len).sum();
     let longest = patterns.iter().map(Vec::len).max().unwrap_or(0);
     let failed = |e: BuildError| format!("cannot build an automaton: {e}");
-    let scanner = if total > DFA_MAX_KEY_BYTES {
+    let scanner = if anchored || total > DFA_MAX_KEY_BYTES {
         let mut builder = contiguous::NFA::builder();
         builder
             .match_kind(MatchKind::Standard)
@@ -45,11 +47,61 @@ pub fn automaton(patterns: &[Vec<u8>]) -> Result<Option<Scanner>, String> {
 }
 
 impl Scanner {
-    /// Every occurrence of every pattern in `hay` as `(pattern, start, end)`, by end.
+    /// Every occurrence of every pattern in `hay` as `(pattern, start, end)`, by end (an automaton
+    /// built unanchored).
     pub fn overlapping(&self, hay: &[u8], each: impl FnMut(u32, usize, usize)) {
         match self {
             Scanner::Dfa(a, longest) => interleaved(a, *longest, hay, each),
             Scanner::Nfa(a, longest) => interleaved(a, *longest, hay, each),
+        }
+    }
+
+    /// Every occurrence of every pattern in `hay` that starts at one of `starts`, as
+    /// `(pattern, start, end)`, by start then end (an automaton built `anchored`: a DFA built
+    /// unanchored has no anchored start and reports nothing).
+    pub fn anchored(
+        &self,
+        hay: &[u8],
+        starts: impl Iterator<Item = usize>,
+        each: impl FnMut(u32, usize, usize),
+    ) {
+        match self {
+            Scanner::Dfa(a, _) => walks(a, hay, starts, each),
+            Scanner::Nfa(a, _) => walks(a, hay, starts, each),
+        }
+    }
+}
+
+/// Anchored walks of `ac` from each of `starts` until its dead state, reporting each pattern whose
+/// length is that of the walk so far (a match state also lists the patterns that are suffixes of its
+/// path: those do not start there).
+fn walks<A: Automaton>(
+    ac: &A,
+    hay: &[u8],
+    starts: impl Iterator<Item = usize>,
+    mut each: impl FnMut(u32, usize, usize),
+) {
+    let Ok(root) = ac.start_state(Anchored::Yes) else {
+        return;
+    };
+    for start in starts {
+        let mut sid = root;
+        for (at, &byte) in hay.iter().enumerate().skip(start) {
+            sid = ac.next_state(Anchored::Yes, sid, byte);
+            if !ac.is_special(sid) {
+                continue;
+            }
+            if ac.is_dead(sid) {
+                break;
+            }
+            if ac.is_match(sid) {
+                for k in 0..ac.match_len(sid) {
+                    let pid = ac.match_pattern(sid, k);
+                    if ac.pattern_len(pid) == at + 1 - start {
+                        each(pid.as_u32(), start, at + 1);
+                    }
+                }
+            }
         }
     }
 }

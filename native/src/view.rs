@@ -126,6 +126,18 @@ impl<'a> View<'a> {
         })
     }
 
+    /// The case-kept projection (None without a case-kept source): `data` with ASCII letters in the
+    /// letter case of the text.
+    pub fn case_kept(&self) -> Option<std::borrow::Cow<'_, [u8]>> {
+        if let Some(cased) = &self.cased {
+            return Some(std::borrow::Cow::Borrowed(cased));
+        }
+        let kept = self.cased_source?;
+        Some(std::borrow::Cow::Owned(
+            self.collapse(kept, &self.tables.cased),
+        ))
+    }
+
     /// `bytes` translated by `table`, framed by spaces, each run reduced to its first byte.
     fn collapse(&self, bytes: &[u8], table: &[u8; 256]) -> Vec<u8> {
         let mut out = Vec::with_capacity(bytes.len() + 2);

@@ -192,6 +192,7 @@ EXTRA = parse_watchlists(
 )
 LISTS = [default_watchlist(), *EXTRA]
 AUTOMATON, REFERENCE = AutomatonMatcher(LISTS), RegexMatcher(LISTS)
+WALKED = AutomatonMatcher(LISTS, anchored_above=0)  # names walked from their word starts
 WORDS = [
     "ISIS", "Isis", "IS", "EI", "Hit", "hit", "Palmyra", "Palmyre", "Daesh", "\u00c9tat", "islamique",
     "Islamic", "State", "of", "Iraq", "and", "the", "Levant", "town", "Anbar", "goddess", "fighters", "New",
@@ -214,7 +215,9 @@ texts = st.one_of(
 @example("d\u0622\u0639\u0634\x87")  # a C1 control beside a bucketed Arabic letter
 @example("new.york New  York")
 def test_same_matches_as_the_reference(text: str) -> None:
-    assert AUTOMATON.match(text) == REFERENCE.match(text)
+    expected = REFERENCE.match(text)
+    assert AUTOMATON.match(text) == expected
+    assert WALKED.match(text) == expected
 
 
 class _Place(NamedTuple):
@@ -229,7 +232,9 @@ def test_same_matches_as_the_reference_with_resolved_places(
     text: str, spans: list[tuple[int, int, str]]
 ) -> None:
     places = [_Place(start, start + length, gid) for start, length, gid in spans]
-    assert AUTOMATON.match(text, places) == REFERENCE.match(text, places)
+    expected = REFERENCE.match(text, places)
+    assert AUTOMATON.match(text, places) == expected
+    assert WALKED.match(text, places) == expected
 
 
 @settings(max_examples=300, deadline=None)
@@ -289,3 +294,65 @@ def test_folding_invariance_for_case_insensitive_aliases(
 def test_an_alias_inside_a_longer_word_never_matches(alias: str, glue: str, before: bool) -> None:
     word = glue + alias if before else alias + glue
     assert AUTOMATON.match(f"the {word} fighters") == []
+
+
+# --- many case-sensitive names (most walked from capitalised word starts) -------------------------
+
+NAMES = [
+    "New", "New York", "New York City", "York", "York City", "City", "Saint Denis", "Saint-Denis", "Denis",
+    "O'Brien", "Brien", "Côte d'Ivoire", "N'Djamena", "Djamena", "Ağrı", "Agri Dagi", "Łódź", "Ærø",
+    "Αθήνα", "Άγιος Νικόλαος", "Москва", "Straße", "ÉTAT", "État", "10 Downing Street", "9th Army",
+    "Downing Street", "de Gaulle", "iPhone", "al-Qaim", "Al Qaim", "تدمر", "U.S.", "US", "UK", "Ab", "A",
+    "Z_1", "_Tag", "Ünye", "İzmir", "Ĳssel", "Øresund", "Ångström",
+]  # fmt: skip
+NAME_LISTS = parse_watchlists(
+    [
+        {
+            "id": "names",
+            "terms": [
+                *({"id": f"n{i}", "case_sensitive_aliases": [name]} for i, name in enumerate(NAMES)),
+                {"id": "lower", "aliases": ["new york times", "denis", "agri"]},
+                {"id": "pair", "case_sensitive_aliases": ["New York", "York City"], "aliases": ["city"]},
+            ],
+        }
+    ]
+)
+NAMES_AUTOMATON, NAMES_REFERENCE = AutomatonMatcher(NAME_LISTS), RegexMatcher(NAME_LISTS)
+NAMES_WALKED = AutomatonMatcher(NAME_LISTS, anchored_above=0)
+NAME_WORDS = [
+    *NAMES, *(n.lower() for n in NAMES), *(n.upper() for n in NAMES), "pre-York", "l'Ivoire", "d'Agri",
+    '"New', "'York", "«Αθήνα»", "-Denis", "x-New", "9th", "10", "Times", "ΑΘΗΝΑ", "MOSCOW", "ẞ", "ß",
+    "\u0130", "ǅ", "ﬁ", "Ǆ", "-", "'", '"', "\u2019", ".", ",", "\n", " ", "  ",
+]  # fmt: skip
+name_words = st.sampled_from(NAME_WORDS)
+name_texts = st.one_of(
+    st.lists(name_words, max_size=40).map(" ".join),
+    st.lists(name_words, max_size=40).map("".join),
+    st.lists(st.one_of(name_words, st.characters()), max_size=40).map(" ".join),
+)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name_texts)
+@example("the New York City-York «Αθήνα» l'Ivoire Côte d'Ivoire N'Djamena 10 Downing Street")
+@example("ǄAMENA Ærø ÆRØ ærø İzmir izmir Ĳssel IJssel")
+def test_case_sensitive_names_match_like_the_reference(text: str) -> None:
+    expected = NAMES_REFERENCE.match(text)
+    assert NAMES_AUTOMATON.match(text) == expected
+    assert NAMES_WALKED.match(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('"New York City" and York', ["New York City", "York"]),
+        ("l'Ivoire, Côte d'Ivoire, côte d'ivoire", ["Côte d'Ivoire"]),
+        ("«Αθήνα» ΑΘΗΝΑ αθήνα", ["Αθήνα"]),
+        ("x-New 10 Downing Street", ["New", "10 Downing Street"]),
+        ("Ærø, ærø, Łódź and İzmir", ["Ærø", "Łódź", "İzmir"]),
+    ],
+)
+def test_case_sensitive_names_are_found_at_any_word_start(text: str, expected: list[str]) -> None:
+    for matcher in (NAMES_AUTOMATON, NAMES_WALKED):
+        found = [m.matched_text for m in matcher.match(text) if m.term_id.startswith("n")]
+        assert found == expected

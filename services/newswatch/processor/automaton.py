@@ -31,9 +31,12 @@ semantics of the regular expression ``(?<!\\w)(?:word|prefix\\w*)(?!\\w)`` appli
 ``lo`` to ``hi``: the character before ``lo`` is seen, the text is cut at ``hi``; an occurrence lying
 inside the hit is ignored.
 
-The engine scans long texts in interleaved segments, releases the GIL while it projects and scans,
-and builds the results itself (tuples of the class given to :func:`build_engine`). Everything here is
-immutable once built and never raises for any ``str`` text.
+The engine scans long texts in interleaved segments; with very many keys (the whole gazetteer) it
+finds names beginning with a capital or a non-ASCII letter by anchored walks from the word starts
+where they can begin instead (same results, see :func:`build_engine` ``anchored_above``). It
+releases the GIL while it projects and scans, and builds the results itself (tuples of the class
+given to :func:`build_engine`). Everything here is immutable once built and never raises for any
+``str`` text.
 """
 
 from __future__ import annotations
@@ -359,12 +362,16 @@ def build_engine(
     entries: Iterable[tuple[str, bool, int]],
     contexts: Sequence[ContextWords],
     rules: Sequence[Rule],
+    anchored_above: int | None = None,
 ) -> Engine[T]:
     """The engine for ``entries`` ``(key, case_sensitive, rule index)`` — a case-insensitive key is
     ``phrase_key(fold(alias).text)``, a case-sensitive one ``phrase_key(fold(alias, casefold=False).text)``
     — with the context rules ``contexts`` and the term ``rules`` (indexes into ``contexts``). Each match
-    is ``factory`` (a tuple subclass) of ``heads[rule] + (start, end, text)``."""
+    is ``factory`` (a tuple subclass) of ``heads[rule] + (start, end, text)``. ``anchored_above``:
+    the engine's pattern size above which names are walked from their possible word starts (None: the
+    engine's default; the results never depend on it)."""
     folded, checks, cased, cased_keys, groups = _keys(entries)
+    extra = {} if anchored_above is None else {"anchored_above": anchored_above}
     return Engine(
         factory,
         heads,
@@ -377,4 +384,5 @@ def build_engine(
         groups,
         [_context(words) for words in contexts],
         rules,
+        **extra,
     )

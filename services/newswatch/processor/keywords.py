@@ -308,9 +308,11 @@ class AutomatonMatcher:
     Building takes ~0.5 s for 10,000 terms (~12 s for 400,000 aliases); build a new instance off to
     the side and swap it in to reload. ``size`` is the number of distinct keys. ``match`` releases the
     GIL while it projects and scans a text; one instance may serve several threads.
+    ``anchored_above``: see :func:`~newswatch.processor.automaton.build_engine` (tests set 0 to take
+    the path of large key sets with few keys).
     """
 
-    def __init__(self, watchlists: Sequence[Watchlist]) -> None:
+    def __init__(self, watchlists: Sequence[Watchlist], *, anchored_above: int | None = None) -> None:
         self.watchlists: tuple[Watchlist, ...] = tuple(watchlists)
         contexts: dict[ContextWords, int] = {}
         heads: list[tuple[str, str, str, str, float]] = []
@@ -338,7 +340,9 @@ class AutomatonMatcher:
                     (phrase_key(fold(a, casefold=False).text), True, rule)
                     for a in term.case_sensitive_aliases
                 ]
-        self._engine = build_engine(Match, heads, entries, list(contexts), _term_rules(heads, rules, entries))
+        self._engine = build_engine(
+            Match, heads, entries, list(contexts), _term_rules(heads, rules, entries), anchored_above
+        )
         self._cased = self._engine.needs_cased
         self.size = len({(key, sensitive) for key, sensitive, _ in entries if key})
 
