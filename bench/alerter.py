@@ -37,10 +37,10 @@ import socket
 import time
 import uuid
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import aiohttp
+from _proc import peak_rss_mb, rss_mb  # bench/ is the script's directory
 from aiohttp import web
 
 from newswatch import contracts
@@ -110,13 +110,6 @@ def _free_ports(n: int) -> list[int]:
             s.bind(("127.0.0.1", 0))
             ports.append(int(s.getsockname()[1]))
     return ports
-
-
-def _rss_mib() -> tuple[float, float]:
-    fields = dict(
-        line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line
-    )
-    return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
 async def _stats(http: aiohttp.ClientSession, port: int) -> dict[str, float]:
@@ -206,7 +199,7 @@ async def run_alerter(args: argparse.Namespace, ports: list[int], *, backlog: bo
                 await asyncio.sleep(0.5)
                 stats = await _stats(http, ports[0])
         cpu = time.process_time() - cpu_started
-        rss, hwm = _rss_mib()
+        rss, hwm = rss_mb(), peak_rss_mb()
         outcomes = {
             o: service.metrics.deliveries.labels(channel="webhook", outcome=o)._value.get()
             for o in ("delivered", "retrying", "failed", "rejected")

@@ -23,15 +23,14 @@ import gc
 import pstats
 import random
 import re
-import resource
 import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
-from enrich import corpus  # bench/ is the script's directory
+from _proc import rss_mb  # bench/ is the script's directory
+from enrich import corpus
 
 from newswatch.processor.keywords import AutomatonMatcher, Matcher
 from newswatch.processor.watchlist import default_watchlist, parse_watchlists
@@ -220,12 +219,6 @@ def timed(fn: Callable[[str], object], texts: list[str], seconds: float) -> tupl
 def pct(laps: list[float], q: float) -> float:
     ordered = sorted(laps)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def rss_mb() -> float:
-    """Current resident set size (MB)."""
-    pages = int(Path("/proc/self/statm").read_text().split()[1])
-    return pages * resource.getpagesize() / 2**20
 
 
 def measure(name: str, lists: list[Watchlist], texts: list[str], args: argparse.Namespace) -> float:
