@@ -80,3 +80,18 @@ class Engine(Generic[_T]):
         the same length); ``places``: ``(start, end, geonames id)`` of places resolved in the text.
         The GIL is released while the text is projected and scanned.
         """
+
+def shingle_hashes(data: bytes, shingle_words: int, hash_bits: int) -> list[int]:
+    """The shingle hashes of ``data`` (a folded text as UTF-8), one per occurrence, in text order
+    (``newswatch.processor.neardup`` documents the scheme). Raises ValueError for bad parameters."""
+
+def minhash_signature(
+    data: bytes,
+    shingle_words: int,
+    hash_bits: int,
+    bin_bits: int,
+    min_shingles: int,
+    densify_step: int,
+) -> bytes | None:
+    """The one-permutation MinHash signature of ``data`` (2 bytes a bin, little-endian), or None below
+    ``min_shingles`` shingle occurrences. Raises ValueError for bad parameters."""

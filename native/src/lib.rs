@@ -1,4 +1,5 @@
-//! `newswatch_native`: the compiled core of the keyword matcher (`newswatch.processor.keywords`).
+//! `newswatch_native`: the compiled core of the keyword matcher (`newswatch.processor.keywords`)
+//! and of the near-duplicate signatures (`newswatch.processor.neardup`, [`minhash`]).
 //!
 //! Python defines the projection tables, the keys and the term rules and hands them over once
 //! ([`Engine::new`]); per text, Python gives the stand-in bytes of the text (see
@@ -12,6 +13,7 @@ use pyo3::prelude::*;
 mod context;
 mod engine;
 mod keys;
+mod minhash;
 mod rules;
 mod scan;
 mod view;
@@ -21,6 +23,8 @@ pub use engine::Engine;
 #[pymodule]
 fn newswatch_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Engine>()?;
+    m.add_function(wrap_pyfunction!(minhash::shingle_hashes, m)?)?;
+    m.add_function(wrap_pyfunction!(minhash::minhash_signature, m)?)?;
     Ok(())
 }
 

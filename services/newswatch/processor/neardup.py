@@ -6,15 +6,16 @@ header and footer) is the same text with small edits. Two texts are compared as 
 apostrophes and dashes unified; ASCII punctuation dropped); their Jaccard similarity is estimated with
 a MinHash signature, and candidate pairs are found without comparing every pair through LSH bands.
 
-- **Shingles**: the top 30 bits of the CRC-32 of each run of :data:`SHINGLE_WORDS` consecutive words,
-  computed in C (``zlib.crc32`` chained over the words; 30 bits because CPython sorts ints below
-  2**30 faster, about 1.7x here — signatures of the earlier 32-bit form do not compare with these).
+- **Shingles**: the top 30 bits of the CRC-32 (zlib's) of each run of :data:`SHINGLE_WORDS`
+  consecutive words concatenated (signatures of the earlier 32-bit form do not compare with these).
+  Hashing and the signature are computed by the compiled core (``newswatch_native``, ``native/``)
+  from the folded text, with the parameters of this module.
   Boilerplate (copyright / disclaimer footers, which every article of a site shares) is masked out
   first by :func:`article_text`.
 - **Signature**: one-permutation MinHash (Li, Owen & Zhang, 2012): the shingle hashes are split into
   :data:`BINS` bins by their top bits and the smallest hash of each bin is kept (its low 16 bits), with
   rotation densification for empty bins (Shrivastava, 2017). One hash per shingle instead of one per
-  shingle and permutation keeps it affordable in pure Python. The signature is ``bytes`` (2 bytes a
+  shingle and permutation keeps it cheap. The signature is ``bytes`` (2 bytes a
   bin, little-endian); equal texts give equal signatures in every process (no ``hash()``).
 - **Similarity**: the share of bins holding the same value, an unbiased estimate of the Jaccard
   similarity with a standard error of about ``sqrt(J(1 - J) / 64)`` ≈ 0.06 near the threshold.
@@ -29,12 +30,9 @@ Pure functions; nothing raises on any ``str``.
 
 from __future__ import annotations
 
-import string
-import struct
-from bisect import bisect_left
-from itertools import repeat
-from operator import eq, rshift
-from zlib import crc32
+from operator import eq
+
+from newswatch_native import minhash_signature, shingle_hashes
 
 from newswatch.processor.normalize import fold, mask_boilerplate
 from newswatch.v1.article_pb2 import Article
@@ -62,8 +60,6 @@ SHINGLE_WORDS = 3
 BINS = 64
 _HASH_BITS = 30  # a shingle hash: the top 30 bits of its CRC-32
 _BIN_BITS = 6  # log2(BINS): a shingle hash's top bits choose its bin
-_VALUE_SHIFT = _HASH_BITS - _BIN_BITS
-_VALUE_MASK = 0xFFFF  # the low 16 bits of a bin's minimum are kept: equal by chance 1 in 65,536
 SIGNATURE_BYTES = 2 * BINS
 #: LSH: BANDS bands of ROWS consecutive values. Ten bands of three find 98.5% of pairs at a true
 #: Jaccard similarity of 0.7 (99.9% at 0.8) while pairs at 0.2 become candidates 8% of the time (and
@@ -79,10 +75,7 @@ SIMILARITY_THRESHOLD = 0.7
 #: Distinct shingles a text needs for a signature (about 60 words: a long summary or a short article).
 MIN_SHINGLES = 50
 
-_PUNCTUATION = string.punctuation.encode("ascii")
-_TO_SPACES = bytes.maketrans(_PUNCTUATION, b" " * len(_PUNCTUATION))
 _DENSIFY_STEP = 0x9E37  # added per bin of distance when an empty bin borrows its right neighbour's value
-_PACK = struct.Struct(f"<{BINS}H")
 _BAND_BYTES = 2 * ROWS
 
 
@@ -98,52 +91,20 @@ def shingles(text: str) -> set[int]:
     return set(_shingle_hashes(text))
 
 
+def _folded_bytes(text: str) -> bytes:
+    return fold(text).text.encode("utf-8", "surrogatepass")
+
+
 def _shingle_hashes(text: str) -> list[int]:
-    words = fold(text).text.encode("utf-8", "surrogatepass").translate(_TO_SPACES).split()
-    hashes = map(crc32, words)
-    for offset in range(1, SHINGLE_WORDS):
-        # crc32(word, crc) continues a CRC: after the loop each value covers SHINGLE_WORDS words.
-        hashes = map(crc32, words[offset:], hashes)
-    # 30 bits: CPython sorts a list of ints below 2**30 on a faster path (see the module docstring).
-    return list(map(rshift, hashes, repeat(32 - _HASH_BITS)))
+    return shingle_hashes(_folded_bytes(text), SHINGLE_WORDS, _HASH_BITS)
 
 
 def signature(text: str) -> bytes | None:
     """The MinHash signature of ``text`` (SIGNATURE_BYTES bytes), or None below MIN_SHINGLES shingles
     (repeated shingles count once per occurrence here: a cheaper test, and only very short texts care)."""
-    ordered = _shingle_hashes(text)
-    if len(ordered) < MIN_SHINGLES:
-        return None
-    ordered.sort()
-    # The smallest hash of bin b is the first one at or above b's lowest possible hash.
-    values: list[int] = []
-    empty = False
-    start, end = 0, len(ordered)
-    for b in range(1, BINS + 1):
-        stop = bisect_left(ordered, b << _VALUE_SHIFT, start, end)
-        if start < stop:
-            values.append(ordered[start])
-        else:
-            values.append(-1)
-            empty = True
-        start = stop
-    if empty:
-        values = _densify(values)
-    return _PACK.pack(*(v & _VALUE_MASK for v in values))
-
-
-def _densify(values: list[int]) -> list[int]:
-    """Fill each empty bin (-1) from the nearest filled bin to its right (circular), offset by distance."""
-    out = list(values)
-    for b, value in enumerate(values):
-        if value != -1:
-            continue
-        for distance in range(1, BINS):
-            borrowed = values[(b + distance) % BINS]
-            if borrowed != -1:
-                out[b] = borrowed + _DENSIFY_STEP * distance
-                break
-    return out
+    return minhash_signature(
+        _folded_bytes(text), SHINGLE_WORDS, _HASH_BITS, _BIN_BITS, MIN_SHINGLES, _DENSIFY_STEP
+    )
 
 
 def similarity(a: bytes, b: bytes) -> float:

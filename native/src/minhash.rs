@@ -1,0 +1,122 @@
+//! Near-duplicate signatures: the word-shingle hashes and one-permutation MinHash of
+//! `newswatch.processor.neardup`, which documents the scheme and passes its parameters in.
+//!
+//! A word is a run of bytes other than ASCII whitespace (as Python's `bytes.split()`), ASCII
+//! punctuation counting as whitespace; a shingle hash is the top `hash_bits` bits of the CRC-32 (zlib's)
+//! of `shingle_words` consecutive words concatenated; bin `b` of a signature holds the low 16 bits of
+//! the smallest hash whose top `bin_bits` bits are `b`, an empty bin the value of the nearest filled
+//! bin to its right (circular) plus `densify_step` per bin of distance.
+
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+use crate::value_error;
+
+const CRC_TABLE: [u32; 256] = crc_table();
+
+const fn crc_table() -> [u32; 256] {
+    let mut table = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u32;
+        let mut k = 0;
+        while k < 8 {
+            c = if c & 1 != 0 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
+            k += 1;
+        }
+        table[i] = c;
+        i += 1;
+    }
+    table
+}
+
+/// zlib's `crc32(data, crc)`: the CRC-32 of what `crc` covered followed by `data`.
+fn crc32(crc: u32, data: &[u8]) -> u32 {
+    let mut c = !crc;
+    for &byte in data {
+        c = CRC_TABLE[((c ^ u32::from(byte)) & 0xFF) as usize] ^ (c >> 8);
+    }
+    !c
+}
+
+fn is_separator(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r') || byte.is_ascii_punctuation()
+}
+
+fn words(data: &[u8]) -> Vec<&[u8]> {
+    data.split(|&b| is_separator(b))
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+fn hashes(data: &[u8], shingle_words: usize, hash_bits: u32) -> PyResult<Vec<u32>> {
+    if shingle_words == 0 || !(1..=32).contains(&hash_bits) {
+        return Err(value_error(
+            "shingle_words must be >= 1 and hash_bits 1..32".into(),
+        ));
+    }
+    let words = words(data);
+    let count = (words.len() + 1).saturating_sub(shingle_words);
+    Ok((0..count)
+        .map(|i| {
+            let crc = words[i..i + shingle_words]
+                .iter()
+                .fold(0, |crc, word| crc32(crc, word));
+            crc >> (32 - hash_bits)
+        })
+        .collect())
+}
+
+/// The shingle hashes of `data` (a folded text as UTF-8), one per occurrence, in text order.
+#[pyfunction]
+pub fn shingle_hashes(data: &[u8], shingle_words: usize, hash_bits: u32) -> PyResult<Vec<u32>> {
+    hashes(data, shingle_words, hash_bits)
+}
+
+/// The MinHash signature of `data` (2 bytes a bin, little-endian), or None below `min_shingles`
+/// shingle occurrences.
+#[pyfunction]
+pub fn minhash_signature<'py>(
+    py: Python<'py>,
+    data: &[u8],
+    shingle_words: usize,
+    hash_bits: u32,
+    bin_bits: u32,
+    min_shingles: usize,
+    densify_step: u64,
+) -> PyResult<Option<Bound<'py, PyBytes>>> {
+    if bin_bits == 0 || bin_bits > hash_bits.min(16) {
+        return Err(value_error(
+            "bin_bits must be 1..=min(hash_bits, 16)".into(),
+        ));
+    }
+    let all = hashes(data, shingle_words, hash_bits)?;
+    if all.len() < min_shingles || all.is_empty() {
+        return Ok(None);
+    }
+    let bins = 1usize << bin_bits;
+    let mut smallest: Vec<Option<u32>> = vec![None; bins];
+    for h in all {
+        let slot = &mut smallest[(h >> (hash_bits - bin_bits)) as usize];
+        if slot.is_none_or(|v| h < v) {
+            *slot = Some(h);
+        }
+    }
+    let mut out = Vec::with_capacity(2 * bins);
+    for b in 0..bins {
+        let value = match smallest[b] {
+            Some(v) => u64::from(v),
+            None => (1..bins)
+                .find_map(|d| {
+                    smallest[(b + d) % bins].map(|v| u64::from(v) + densify_step * d as u64)
+                })
+                .unwrap_or(0),
+        };
+        out.extend_from_slice(&((value & 0xFFFF) as u16).to_le_bytes());
+    }
+    Ok(Some(PyBytes::new(py, &out)))
+}
