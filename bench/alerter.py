@@ -33,14 +33,14 @@ import json
 import logging
 import multiprocessing
 import pstats
-import socket
 import time
 import uuid
 from datetime import datetime
 from typing import Any
 
 import aiohttp
-from _proc import peak_rss_mb, rss_mb  # bench/ is the script's directory
+from _ports import free_ports  # bench/ is the script's directory
+from _proc import peak_rss_mb, rss_mb
 from aiohttp import web
 
 from newswatch import contracts
@@ -101,15 +101,6 @@ def _receivers(ports: list[int], ready: Any, delay_seconds: float) -> None:
         await asyncio.Event().wait()
 
     asyncio.run(main())
-
-
-def _free_ports(n: int) -> list[int]:
-    ports = []
-    for _ in range(n):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            ports.append(int(s.getsockname()[1]))
-    return ports
 
 
 async def _stats(http: aiohttp.ClientSession, port: int) -> dict[str, float]:
@@ -255,7 +246,7 @@ async def run_baseline(args: argparse.Namespace, ports: list[int]) -> dict[str, 
 
 
 async def bench(args: argparse.Namespace) -> None:
-    ports = _free_ports(args.receivers)
+    ports = free_ports(args.receivers)
     ready = multiprocessing.get_context("spawn").Event()
     child = multiprocessing.get_context("spawn").Process(
         target=_receivers, args=(ports, ready, args.receiver_delay_ms / 1000), daemon=True

@@ -54,7 +54,8 @@ from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
-from _proc import cpu_seconds, peak_rss_mb, rss_mb  # bench/ is on sys.path
+from _ports import free_port, free_port_pair  # bench/ is on sys.path
+from _proc import cpu_seconds, peak_rss_mb, rss_mb
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from newswatch import contracts
@@ -206,7 +207,7 @@ class WorkerProcess:
 
     def __init__(self, variant: str, app_id: str, stub: bool, env: dict[str, str], log: Path) -> None:
         self.variant, self.app_id, self.stub = variant, app_id, stub
-        self.port = _free_port()
+        self.port = free_port()
         args = [sys.executable, __file__, "--serve", variant, "--app-id", app_id, "--port", str(self.port)]
         with log.open("ab") as sink:
             self.proc = subprocess.Popen(
@@ -248,31 +249,6 @@ class WorkerProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _free_port_pair() -> int:
-    """A port p such that p and p + 1 (the broker's controller listener) are both free on loopback."""
-    import socket
-
-    for _ in range(50):
-        port = _free_port()
-        if port >= 65535:
-            continue
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port + 1))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError("no free pair of loopback ports")
 
 
 async def wait_ready(worker: WorkerProcess, seconds: float = 180) -> None:
@@ -720,7 +696,7 @@ def run_on_broker(shared: bool, run: Callable[[], Coroutine[Any, Any, None]]) ->
 def own_broker() -> Iterator[str]:
     """A fresh single-node broker for this run (deploy/kafka/kafka.sh), stopped at the end: the
     backlog of 4 KB articles stays out of a shared broker's raw topic and other groups' way."""
-    port = _free_port_pair()
+    port = free_port_pair()
     env = {**os.environ, "KAFKA_PORT": str(port), "KAFKA_FRESH": "1", "KAFKA_HEAP": "768m"}
     subprocess.run([BASH, str(KAFKA_SH), "up"], check=True, env=env, timeout=300, stdout=subprocess.DEVNULL)
     try:
