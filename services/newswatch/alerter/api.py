@@ -11,6 +11,9 @@ PATCH    ``/v1/subscriptions/{id}``   change the fields given (secret rotation: 
 DELETE   ``/v1/subscriptions/{id}``   remove it (a tombstone on the topic): 204
 GET      ``/v1/alerts/stream``        every alert as Server-Sent Events, filtered by the query
 GET      ``/v1/subscriptions/{id}/stream``  the alerts that pass that subscription's filters, live
+GET      ``/v1/feeds``, ``/v1/alerts/recent``, ``/v1/alerts/{id}``: the console's data
+         (:mod:`~newswatch.alerter.console.routes`)
+GET      ``/``, ``/console/…``        the ops console page (:mod:`~newswatch.alerter.console.static`)
 =======  ===========================  ==================================================================
 
 Streams (:mod:`~newswatch.alerter.eventstream`): the query filters of ``/v1/alerts/stream`` are
@@ -21,9 +24,9 @@ after that alert). A subscription's stream follows changes to its filters while 
 ``too_many_streams`` past ``NEWSWATCH_SSE_MAX_CLIENTS``, ``stream_unavailable`` when the alerter serves
 no stream.
 
-Authentication: every route but ``/openapi.json`` needs ``Authorization: Bearer <NEWSWATCH_API_TOKEN>``,
-compared in constant time; missing or wrong → 401 with ``WWW-Authenticate: Bearer``. With no token
-configured the API is off, never open: 503 ``api_disabled``.
+Authentication: every route but ``/openapi.json`` and the console's files needs ``Authorization: Bearer
+<NEWSWATCH_API_TOKEN>``, compared in constant time; missing or wrong → 401 with ``WWW-Authenticate:
+Bearer``. With no token configured the API is off, never open: 503 ``api_disabled``.
 
 Errors (:mod:`~newswatch.alerter.apihttp`) are ``{"error": {"code", "message", "field"?}}``: 400 for
 bodies that are not JSON, unknown fields, wrong types and invalid values (the same validation as
@@ -50,7 +53,10 @@ from collections.abc import Iterable, Mapping
 from aiohttp import web
 
 from newswatch.alerter import openapi, payloads
+from newswatch.alerter.alertquery import STREAM_PARAMETERS, alert_filter
 from newswatch.alerter.apihttp import ApiError, bearer_middleware, error_middleware, read_json
+from newswatch.alerter.console.routes import ConsoleRoutes
+from newswatch.alerter.console.static import ConsoleFiles, security_headers
 from newswatch.alerter.eventstream import BUFFER_SIZE, AlertFilter, EventStream, TooManyClientsError
 from newswatch.alerter.matching import matches
 from newswatch.alerter.metrics import AlerterMetrics
@@ -66,7 +72,7 @@ from newswatch.alerter.subscriptions import (
 from newswatch.contracts import timestamp
 from newswatch.settings import Settings
 from newswatch.v1.alert_pb2 import Alert
-from newswatch.v1.subscription_pb2 import ConsoleChannel, Subscription
+from newswatch.v1.subscription_pb2 import Subscription
 
 __all__ = ["PUBLIC_PATHS", "STREAM_PARAMETERS", "ApiServer", "SubscriptionsApi", "stream_filter"]
 
@@ -77,44 +83,12 @@ SHUTDOWN_SECONDS = 5.0  # in-flight requests get this long at stop()
 RETRY_AFTER_SECONDS = 5
 _MAX_ID_CHARS = 128
 _MAX_EVENT_ID_CHARS = 200
-# Query parameter of /v1/alerts/stream → the subscription filter it sets.
-STREAM_PARAMETERS = {
-    "watchlist": "watchlists",
-    "term": "terms",
-    "region": "regions",
-    "country": "countries",
-    "language": "languages",
-}
-_STREAM_QUERY = (*STREAM_PARAMETERS, "min_score", "last", "last_event_id")
+_RESUME_QUERY = ("last", "last_event_id")
 
 
 def stream_filter(query: Mapping[str, str], pairs: Iterable[tuple[str, str]]) -> Subscription:
-    """The filters of a ``/v1/alerts/stream`` query as a checked subscription; raises ApiError(400).
-
-    ``pairs`` are every (name, value) of the query (names repeat); ``query`` the first value of each.
-    """
-    draft = Subscription(subscription_id="stream", name="stream", enabled=True, console=ConsoleChannel())
-    for name, value in pairs:
-        if name not in _STREAM_QUERY:
-            raise ApiError(
-                400,
-                "unknown_field",
-                f"unknown query parameter {name[:50]!r}; known: {', '.join(_STREAM_QUERY)}",
-                name[:50],
-            )
-        if name in STREAM_PARAMETERS:
-            getattr(draft, STREAM_PARAMETERS[name]).extend(v for v in value.split(",") if v.strip())
-    if "min_score" in query:
-        try:
-            draft.min_score = float(query["min_score"])
-        except ValueError:
-            raise ApiError(400, "invalid_type", "min_score must be a number", "min_score") from None
-    try:
-        return normalised(draft, allow_private=False)
-    except InvalidSubscriptionError as exc:
-        fields = {v: k for k, v in STREAM_PARAMETERS.items()}
-        field = fields.get(exc.field or "", exc.field)
-        raise ApiError(400, exc.code, str(exc).replace(exc.field or "\0", field or ""), field) from None
+    """The filters of a ``/v1/alerts/stream`` query (:func:`~newswatch.alerter.alertquery.alert_filter`)."""
+    return alert_filter(query, pairs, _RESUME_QUERY)
 
 
 class SubscriptionsApi:
@@ -128,19 +102,29 @@ class SubscriptionsApi:
         allow_private: bool,
         metrics: AlerterMetrics,
         stream: EventStream | None = None,
+        console: ConsoleRoutes | None = None,
+        files: ConsoleFiles | None = None,
     ) -> None:
+        """``console`` serves the console's data routes (default: recent alerts from ``stream`` only);
+        ``files`` the console page (default: the packaged files)."""
         self._store = store
         self._token = token
         self._allow_private = allow_private
         self._metrics = metrics
         self._stream = stream
+        self._console = console if console is not None else ConsoleRoutes(stream)
+        self._files = files if files is not None else ConsoleFiles()
         self._write_lock = asyncio.Lock()
 
     def app(self) -> web.Application:
         app = web.Application(
             client_max_size=MAX_BODY_BYTES,
-            middlewares=[error_middleware(self._metrics), bearer_middleware(self._token, PUBLIC_PATHS)],
+            middlewares=[
+                error_middleware(self._metrics),
+                bearer_middleware(self._token, PUBLIC_PATHS | self._files.public_paths()),
+            ],
         )
+        app.on_response_prepare.append(security_headers)
         app.router.add_get("/openapi.json", self._openapi, allow_head=False)
         app.router.add_get("/v1/subscriptions", self._list, allow_head=False)
         app.router.add_post("/v1/subscriptions", self._create)
@@ -149,6 +133,8 @@ class SubscriptionsApi:
         app.router.add_delete("/v1/subscriptions/{id}", self._delete)
         app.router.add_get("/v1/alerts/stream", self._alerts_stream, allow_head=False)
         app.router.add_get("/v1/subscriptions/{id}/stream", self._subscription_stream, allow_head=False)
+        self._console.add_to(app)  # after /v1/alerts/stream: /v1/alerts/{id} would match it
+        self._files.add_to(app)
         if self._stream is not None:
             app.on_shutdown.append(self._stream.close_clients)
         return app

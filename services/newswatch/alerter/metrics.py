@@ -29,6 +29,7 @@ newswatch_alerter_scheduled_dropped_total{reason}           counter     schedule
 newswatch_alerter_dlq_depth                                 gauge       dead letters not since settled
 newswatch_alerter_endpoints{state}                          gauge       subscriptions by endpoint state
 newswatch_alerter_endpoints_disabled_total                  counter     endpoints disabled (failing too long)
+newswatch_alerter_console_article_lookups_total{outcome}    counter     console article lookups by outcome
 ==========================================================  ==========  ======================================
 """
 
@@ -39,6 +40,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 __all__ = [
     "API_ROUTES",
     "API_STATUSES",
+    "ARTICLE_LOOKUP_OUTCOMES",
     "CHANNELS",
     "DEFER_REASONS",
     "DLQ_REASONS",
@@ -71,11 +73,21 @@ API_ROUTES = (
     "/v1/subscriptions/{id}",
     "/v1/subscriptions/{id}/stream",
     "/v1/alerts/stream",
+    "/v1/alerts/recent",
+    "/v1/alerts/{id}",
+    "/v1/feeds",
+    "/",
+    "/console/",
+    "/console/{name}",
     "other",
 )
 # Why an event-stream client was cut off.
 STREAM_DROP_REASONS = ("slow_client", "shutdown")
-API_STATUSES = ("200", "201", "204", "400", "401", "404", "405", "413", "415", "500", "503", "other")
+API_STATUSES = ("200", "201", "204", "302", "400", "401", "404", "405", "413", "415", "500", "503", "other")
+
+# How a console lookup of an alert's article text ended (found on the topic, from the cache, not found
+# in the records read, out of time, broker error).
+ARTICLE_LOOKUP_OUTCOMES = ("found", "cached", "not_found", "timeout", "error")
 
 _DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 _LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
@@ -255,6 +267,16 @@ class AlerterMetrics:
             subsystem=sub,
             registry=registry,
         )
+        self.console_article_lookups = Counter(
+            "console_article_lookups",
+            "Console lookups of an alert's article text on newswatch.articles.enriched.v1, by outcome",
+            ["outcome"],
+            namespace=ns,
+            subsystem=sub,
+            registry=registry,
+        )
+        for outcome in ARTICLE_LOOKUP_OUTCOMES:
+            self.console_article_lookups.labels(outcome=outcome)
         for kind in SCHEDULED_KINDS:
             self.scheduled.labels(kind=kind)
         for reason in DEFER_REASONS:

@@ -15,6 +15,7 @@ from typing import Any
 
 from newswatch import __version__
 from newswatch.alerter.eventstream import BUFFER_SIZE
+from newswatch.alerter.openapi_console import console_paths, console_schemas
 from newswatch.alerter.openapi_schemas import ERROR_CODES, schemas
 from newswatch.alerter.openapi_schemas import ref as _ref
 from newswatch.alerter.payloads import MAX_BODY_BYTES
@@ -44,12 +45,13 @@ def _responses() -> dict[str, Any]:
             "Missing or wrong bearer token.",
             {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer"}},
         ),
-        "NotFound": _error("No subscription with this id."),
+        "NotFound": _error("No subscription (or recent alert, or console file) with this id."),
         "TooLarge": _error(f"The body is larger than {MAX_BODY_BYTES} bytes."),
         "UnsupportedMediaType": _error("The body is not application/json."),
         "Unavailable": _error(
             "The API is off (no NEWSWATCH_API_TOKEN configured), the broker did not acknowledge a write, "
-            "or (streams) NEWSWATCH_SSE_MAX_CLIENTS streams are open already.",
+            "(streams) NEWSWATCH_SSE_MAX_CLIENTS streams are open already, or (console data) this "
+            "alerter does not have the source.",
             retry_after,
         ),
     }
@@ -147,6 +149,7 @@ def _paths() -> dict[str, Any]:
                 "responses": {**_event_stream(), **_errors("BadRequest", "NotFound")},
             },
         },
+        **console_paths(_errors, _filter_parameters()),
     }
 
 
@@ -214,8 +217,9 @@ def _document() -> dict[str, Any]:
         "info": {
             "title": "newswatch alerter API",
             "version": __version__,
-            "description": "Manage alert subscriptions and read alerts live. Every route but "
-            "/openapi.json needs Authorization: Bearer <NEWSWATCH_API_TOKEN>. Errors are "
+            "description": "Manage alert subscriptions, read alerts live, see feed health; the ops "
+            "console is served at /console/. Every route but /openapi.json and the console's files "
+            "needs Authorization: Bearer <NEWSWATCH_API_TOKEN>. Errors are "
             "{error: {code, message, field?}}.",
         },
         "servers": [{"url": "/"}],
@@ -223,7 +227,7 @@ def _document() -> dict[str, Any]:
         "paths": _paths(),
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
-            "schemas": schemas(),
+            "schemas": {**schemas(), **console_schemas()},
             "responses": _responses(),
         },
     }

@@ -40,6 +40,7 @@ ERROR_CODES = (
     "store_unavailable",
     "too_many_streams",
     "stream_unavailable",
+    "console_unavailable",
     "http_error",
     "internal",
 )

@@ -3,9 +3,11 @@
 Start order (intake last): broker reachable, topics exist, health/metrics endpoint, producer, a followed
 :class:`~newswatch.kafka.CompactedView` of ``newswatch.subscriptions.v1`` and one of
 ``newswatch.alerter.endpoints.v1`` (endpoint health), the delivery ledger (recent final outcomes,
-:mod:`~newswatch.alerter.ledger`), the HTTP API on ``api_host:api_port`` (:mod:`~newswatch.alerter.api`),
-the durable schedule (:mod:`~newswatch.alerter.schedule`: retries, deferred and replayed deliveries),
-then the alerts consumer (group ``newswatch-alerter``, manual commits) and the consume loop.
+:mod:`~newswatch.alerter.ledger`), the live alert stream, the console's sources (a followed view of
+``newswatch.feeds.v1`` and the article lookup, :mod:`~newswatch.alerter.console`), the HTTP API and console
+on ``api_host:api_port`` (:mod:`~newswatch.alerter.api`), the durable schedule
+(:mod:`~newswatch.alerter.schedule`: retries, deferred and replayed deliveries), then the alerts consumer
+(group ``newswatch-alerter``, manual commits) and the consume loop.
 
 Consume loop: every record read is handled in its own task — decoded (a record that does not decode goes,
 as received, to ``newswatch.alerts.dlq.v1`` with a ``newswatch-dlq-reason`` header), matched against the
@@ -49,6 +51,7 @@ from prometheus_client import CollectorRegistry
 from newswatch import contracts, kafka
 from newswatch.alerter.api import ApiServer, SubscriptionsApi
 from newswatch.alerter.channels import Channel, ConsoleChannel, build_channels
+from newswatch.alerter.console import ArticleLookup, ConsoleRoutes
 from newswatch.alerter.deadletters import DeadLetterDepth
 from newswatch.alerter.endpoints import EndpointTracker, count_states, notify_owner
 from newswatch.alerter.eventstream import EventStream
@@ -64,9 +67,10 @@ from newswatch.contracts import timestamp
 from newswatch.errors import InvalidMessageError
 from newswatch.observability import HealthServer
 from newswatch.settings import Settings
-from newswatch.topics import ALERTS, ALERTS_DLQ, ENDPOINTS, SUBSCRIPTIONS, TopicSpec
+from newswatch.topics import ALERTS, ALERTS_DLQ, ENDPOINTS, FEEDS, SUBSCRIPTIONS, TopicSpec
 from newswatch.v1.alert_pb2 import Alert
 from newswatch.v1.delivery_pb2 import EndpointHealth
+from newswatch.v1.feed_pb2 import Feed
 from newswatch.v1.subscription_pb2 import Subscription
 
 __all__ = [
@@ -127,6 +131,8 @@ class AlerterService:
         self._consumer: AIOKafkaConsumer | None = None
         self._view: kafka.CompactedView[Subscription] | None = None
         self._endpoint_view: kafka.CompactedView[EndpointHealth] | None = None
+        self._feeds_view: kafka.CompactedView[Feed] | None = None  # feed health, for the console
+        self._articles: ArticleLookup | None = None
         self._store: KafkaSubscriptionStore | None = None
         self._targets: TargetIndex | None = None
         self._api: ApiServer | None = None
@@ -207,12 +213,18 @@ class AlerterService:
         self._store = KafkaSubscriptionStore(self._view, self._publish)
         self._stream = EventStream(settings, self.metrics)  # every alert, live, for SSE clients
         await self._stream.start()
+        feeds = self._feeds_view = kafka.CompactedView(settings, FEEDS, Feed, role="alerter-feeds")
+        await feeds.start()
+        feeds.follow()
+        self._articles = ArticleLookup(settings, self.metrics)
+        await self._articles.start()
         api = SubscriptionsApi(
             self._store,
             token=settings.api_token,
             allow_private=settings.allow_private_networks,
             metrics=self.metrics,
             stream=self._stream,
+            console=ConsoleRoutes(self._stream, lambda: feeds.items, self._articles),
         )
         self._api = ApiServer(settings, api)
         await self._api.start()
@@ -288,7 +300,9 @@ class AlerterService:
             await self._close("ledger", self._ledger.stop())
         if self._producer is not None:
             await self._close("producer", self._producer.stop())
-        for view in (self._view, self._endpoint_view):
+        if self._articles is not None:
+            await self._close("article lookup", self._articles.stop())
+        for view in (self._view, self._endpoint_view, self._feeds_view):
             if view is not None:
                 await self._close("view", view.stop())
         for channel in self.channels.values():

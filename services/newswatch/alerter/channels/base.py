@@ -41,6 +41,7 @@ __all__ = [
     "ScriptedChannel",
     "alert_document",
     "digest_document",
+    "rfc3339",
 ]
 
 SCHEMA = "newswatch.alert.v1"
@@ -83,7 +84,8 @@ class Channel(Protocol):
         ...
 
 
-def _when(ts: Any) -> str | None:
+def rfc3339(ts: Any) -> str | None:
+    """A protobuf Timestamp as an RFC 3339 UTC string (``...Z``), or None when unset."""
     moment = to_datetime(ts)
     return moment.isoformat().replace("+00:00", "Z") if moment else None
 
@@ -128,8 +130,8 @@ def alert_document(alert: Alert) -> dict[str, Any]:
         "regions": list(alert.regions),
         "score": alert.score,
         "duplicate_cluster_id": alert.duplicate_cluster_id,
-        "published_at": _when(alert.published_at),
-        "created_at": _when(alert.created_at),
+        "published_at": rfc3339(alert.published_at),
+        "created_at": rfc3339(alert.created_at),
     }
 
 
