@@ -24,8 +24,9 @@ in articles per second of CPU time (this process's, so other load on the machine
 the recognition step (``ToponymScanner.scan``) alone beside it and the per-article p50 / p99.
 
 Usage: ``python bench/geoparse.py [--min-population N] [--errors N] [--wrong N]
-[--corpus lgl|geovirus|both|none] [--seconds S]`` (``--wrong``: each wrong country with its context
-and the article's number, for reading errors by cause).
+[--corpus lgl|geovirus|both|none] [--seconds S] [--reference]`` (``--wrong``: each wrong country with
+its context and the article's number, for reading errors by cause; ``--reference``: the Python
+definitions of recognition and resolution instead of the native code — the same figures, slower).
 """
 
 from __future__ import annotations
@@ -299,11 +300,14 @@ def main() -> None:
     parser.add_argument(
         "--seconds", type=float, default=3.0, help="CPU seconds for the speed figure (0: none)"
     )
+    parser.add_argument("--reference", action="store_true", help="the Python definitions, not native code")
     args = parser.parse_args()
 
     rss_before = rss_mb()
     started = time.perf_counter()
     gaz = load_gazetteer(args.min_population)
+    if args.reference:
+        gaz = Gazetteer(gaz.index, gaz.resolver.cues, reference=True)
     load_seconds = time.perf_counter() - started
     print(
         f"gazetteer: {len(gaz.entries):,} places, {gaz.index.size:,} names, cities >= {args.min_population:,}"

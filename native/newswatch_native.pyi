@@ -1,6 +1,6 @@
 """Compiled core of the newswatch keyword matcher (see ``newswatch.processor.automaton``)."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Generic, Protocol, TypeVar
 
 _T = TypeVar("_T", bound=tuple[object, ...])
@@ -37,8 +37,12 @@ class Engine(Generic[_T]):
     - ``rules[r]``: ``(context index or -1, window chars, place id or "", exclusive, rank)``; equal
       ranks for one (watch list, term), ranks ordered as those pairs.
     - ``anchored_above``: above this many pattern bytes (default: 2,000,000), names that can only
-      start at some word starts (a capital, a non-ASCII letter) are found by anchored walks from those
+      start at some word starts (a capital, a non-ASCII letter) are found by hash lookups from those
       starts instead of the scan of every byte; the results are the same either way.
+    - ``char_tables``: per character of the Basic Multilingual Plane (65,536 bytes each): its raw
+      stand-in byte, flags (1: it has one, 2: ``str.isspace``, 4: regular-expression ``\\w``, 8:
+      ``\\d``) and the lower-case ASCII letter or 0xE9 ("é") it matches under ``re.IGNORECASE``
+      (``automaton.char_tables``); without them ``match_text`` always returns None.
 
     Raises ValueError for inconsistent arguments.
     """
@@ -57,6 +61,7 @@ class Engine(Generic[_T]):
         contexts: Sequence[tuple[Sequence[bytes], Sequence[Sequence[tuple[str | None, bool, bool, bool]]], bool]],
         rules: Sequence[tuple[int, int, str, bool, int]],
         anchored_above: int = ...,
+        char_tables: tuple[bytes, bytes, bytes] | None = None,
     ) -> None: ...
     @property
     def needs_cased(self) -> bool:
@@ -81,6 +86,20 @@ class Engine(Generic[_T]):
         The GIL is released while the text is projected and scanned.
         """
 
+    def match_text(
+        self, text: str, places: Sequence[tuple[int, int, str]], probe_class: Callable[[str, None], Probe]
+    ) -> list[_T] | None:
+        """``match`` of ``text`` as given: its boilerplate footers masked as
+        ``normalize.mask_boilerplate`` masks them and its raw stand-in bytes made here, in one call
+        (the GIL released while it masks, projects and scans); ``probe_class(masked text, None)``
+        makes the probe when a check needs one. None when the text must be folded first (a character
+        with no raw stand-in, or outside the BMP) or without ``char_tables``: then mask, prepare and
+        call ``match``."""
+
+    def boilerplate_spans(self, text: str) -> list[tuple[int, int]] | None:
+        """``normalize.boilerplate_spans(text)``, computed here (None without ``char_tables`` or for a
+        text with characters outside the BMP)."""
+
 def shingle_hashes(data: bytes, shingle_words: int, hash_bits: int) -> list[int]:
     """The shingle hashes of ``data`` (a folded text as UTF-8), one per occurrence, in text order
     (``newswatch.processor.neardup`` documents the scheme). Raises ValueError for bad parameters."""
@@ -95,3 +114,190 @@ def minhash_signature(
 ) -> bytes | None:
     """The one-permutation MinHash signature of ``data`` (2 bytes a bin, little-endian), or None below
     ``min_shingles`` shingle occurrences. Raises ValueError for bad parameters."""
+
+class PlaceNames:
+    """Every gazetteer key in one Aho-Corasick automaton (key ``k`` is ``keys[k]``), and the whole
+    toponym scan of ``newswatch.processor.toponyms`` per text. Immutable; thread-safe. Raises
+    ValueError when the automaton cannot be built."""
+
+    def __init__(self, keys: Sequence[str]) -> None: ...
+    def __len__(self) -> int: ...
+    @property
+    def max_key_chars(self) -> int:
+        """The length of the longest key in code points."""
+
+    def find(self, text: str, /) -> list[tuple[int, int, int]]:
+        """Every occurrence of every key, overlapping, as ``(key number, start, end)`` in code points.
+        Raises UnicodeEncodeError for lone surrogates. The GIL is released."""
+
+    def scan(self, text: str, alnum: str, factory: type[_T], /) -> list[_T]:
+        """The mentions of ``text`` (folded, case kept, separators as spaces) as ``factory`` tuples
+        ``(start, end, key, number, shouted)`` in code points, in order, non-overlapping: key
+        occurrences on word boundaries, runs of capitals read title-cased, leftmost-longest.
+        ``alnum``: the non-ASCII characters of ``text`` that are letters or digits (``str.isalnum``).
+        Raises UnicodeEncodeError for lone surrogates. The GIL is released while the text is scanned."""
+
+def caps_runs_of(text: str, /) -> list[tuple[int, int]]:
+    """Spans of the runs of capitals that the scan title-cases (``toponyms._CAPS_RUN``, found where
+    two capitals follow a non-letter)."""
+
+class PlaceReadings:
+    """The options of a key under one reading: ``scored`` as ``(entry index, how, prior, big kind,
+    weak)``, the subdivision numbers of the options (0 left out), a country among them, a big place
+    (country, subdivision, continent, region, demonym) among them, a capital among them."""
+
+    def __init__(
+        self,
+        scored: Sequence[tuple[int, int, float, bool, int]],
+        admin1s: Sequence[int],
+        country: bool,
+        big: bool,
+        capital: bool,
+    ) -> None: ...
+
+class PlaceFacts:
+    """What a key implies in any article (``keyfacts.KeyFacts``): its lower case, one word, a
+    common word, a given name, a demonym, its readings (``plain`` is ``every`` when the same)."""
+
+    def __init__(
+        self,
+        lower: str,
+        single: bool,
+        common_word: bool,
+        first_name: bool,
+        demonym: bool,
+        every: PlaceReadings,
+        plain: PlaceReadings,
+    ) -> None: ...
+
+class Limits(Protocol):
+    """The thresholds of ``newswatch.processor.resolve`` as attributes."""
+
+    @property
+    def admin1_bonus(self) -> float: ...
+    @property
+    def admin1_possible_bonus(self) -> float: ...
+    @property
+    def neighbour_bonus(self) -> float: ...
+    @property
+    def pair_bonus(self) -> float: ...
+    @property
+    def local_penalty(self) -> float: ...
+    @property
+    def alt_local_penalty(self) -> float: ...
+    @property
+    def home_bonus(self) -> float: ...
+    @property
+    def home_min_names(self) -> int: ...
+    @property
+    def home_margin(self) -> int: ...
+    @property
+    def rounds(self) -> int: ...
+    @property
+    def country_bonuses(self) -> Sequence[float]: ...
+    @property
+    def small_population(self) -> int: ...
+    @property
+    def alt_min_population(self) -> int: ...
+    @property
+    def alt_anywhere_population(self) -> int: ...
+    @property
+    def weak_always(self) -> int: ...
+    @property
+    def weak_place_word(self) -> int: ...
+    @property
+    def possible_max_readings(self) -> int: ...
+    @property
+    def how_alt(self) -> int: ...
+
+class PlaceResolver:
+    """Rules 3 and 4 of ``newswatch.processor.resolve`` (pairs, one sense per name, context scores,
+    evidence). ``entries[i]``: ``(kind flags, subdivision number, country number, population)``
+    (flags: 1 a town, 2 a first-level subdivision, 4 a country; country numbers in the codes' sort
+    order, 0 for none); ``neighbours``: country number -> neighbour numbers. Immutable; thread-safe."""
+
+    def __init__(
+        self, entries: Sequence[tuple[int, int, int, int]], neighbours: dict[int, Sequence[int]], limits: Limits
+    ) -> None: ...
+
+class ArticleProbe(Protocol):
+    """What the reader asks of Python about one article (``reading.Probe``)."""
+
+    def before(self, token: str, /) -> tuple[str, bool, bool, bool, bool, bool, bool, bool]: ...
+    def after(self, token: str, /) -> tuple[bool, bool, bool, bool, bool, bool]: ...
+    def initial(self, field: int, start: int, /) -> bool: ...
+    def title_line(self, field: int, start: int, /) -> bool: ...
+    def lower_case(self, word: str, /) -> bool: ...
+    def residence(self, field: int, start: int, /) -> bool: ...
+    def according(self, field: int, start: int, /) -> bool: ...
+    def place_before(self, field: int, start: int, /) -> bool: ...
+    def after_name_comma(self, field: int, start: int, /) -> bool: ...
+    def age(self, field: int, end: int, /) -> bool: ...
+    def short_caps(self, field: int, start: int, end: int, /) -> bool: ...
+
+class Cues(Protocol):
+    """The word lists of ``overrides.Cues`` that the reading cues consult (lower case)."""
+
+    @property
+    def sentence_words(self) -> frozenset[str]: ...
+    @property
+    def modifiers(self) -> frozenset[str]: ...
+    @property
+    def person_titles(self) -> frozenset[str]: ...
+    @property
+    def first_names(self) -> frozenset[str]: ...
+    @property
+    def speech_verbs(self) -> frozenset[str]: ...
+    @property
+    def prepositions(self) -> frozenset[str]: ...
+    @property
+    def name_suffixes(self) -> frozenset[str]: ...
+    @property
+    def institution_words(self) -> frozenset[str]: ...
+    @property
+    def place_words(self) -> frozenset[str]: ...
+    @property
+    def local_words(self) -> frozenset[str]: ...
+
+class TextRules(Protocol):
+    """What ``textfacts`` reads as the native reader does (``textfacts.native_rules``)."""
+
+    @property
+    def openers(self) -> str: ...
+    @property
+    def enders(self) -> str: ...
+    @property
+    def small_words(self) -> frozenset[str]: ...
+    @property
+    def title_line_max(self) -> int: ...
+    @property
+    def of_words(self) -> frozenset[str]: ...
+    @property
+    def to_word(self) -> str: ...
+    @property
+    def possessive_endings(self) -> Sequence[str]: ...
+    @property
+    def place_words(self) -> frozenset[str] | None: ...
+
+class PlaceReader:
+    """Rules 1 and 2 of ``newswatch.processor.resolve`` (``reading.Reader``), then ``resolver``, in one
+    call per article. Answers sentence starts, title-case lines and "of" before a name for ASCII text
+    itself (``rules``); asks the probe for the rest. Immutable; thread-safe."""
+
+    def __init__(self, resolver: PlaceResolver, cues: Cues, rules: TextRules) -> None: ...
+    def tag(
+        self,
+        texts: Sequence[str],
+        wide: Sequence[str],
+        mentions: Sequence[Sequence[tuple[int, int, str, int, bool]]],
+        facts: Sequence[Sequence[PlaceFacts]],
+        probe: ArticleProbe,
+        demonyms: bool,
+        /,
+    ) -> list[tuple[int, int, int, int, int]]:
+        """The accepted mentions of an article's fields as ``(field, start, end, entry index, how)``,
+        in field then text order. ``wide[f]``: the non-ASCII characters of ``texts[f]`` that are letters
+        or digits; ``facts[f][i]``: the facts of the key of ``mentions[f][i]``; ``demonyms``: report
+        demonyms. Asks ``probe`` what it does not read itself (non-ASCII words and windows); the
+        disambiguation (rules 3 and 4) runs with the GIL released. Raises ValueError for a mention
+        outside its field or without its facts."""

@@ -37,7 +37,7 @@ impl ContextRule {
         }
         let has_negative = words.iter().flatten().any(|w| w.negative);
         Ok(ContextRule {
-            automaton: automaton(patterns, false)?,
+            automaton: automaton(patterns)?,
             words,
             needs_context,
             has_negative,

@@ -1,11 +1,13 @@
 //! The [`Engine`] Python class: keys, context rules and term rules, and the per-text match.
 
+use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString, PyTuple, PyType};
 
+use crate::chars::CharTables;
 use crate::context::{ContextRule, Word};
-use crate::keys::{Key, KeyIndex, Pattern};
-use crate::rules::Probe;
+use crate::keys::{Key, KeyIndex, Pattern, RawHits};
+use crate::rules::{Probe, ProbeObject, Text};
 use crate::scan::DFA_MAX_KEY_BYTES;
 use crate::value_error;
 use crate::view::{Tables, View};
@@ -30,8 +32,12 @@ type RuleArg = (i64, i64, String, bool, u32);
 pub struct Engine {
     /// A tuple subclass and, per rule, the head of its results: result = head + (start, end, text).
     pub(crate) factory: Py<PyType>,
-    pub(crate) heads: Vec<Py<PyTuple>>,
-    pub(crate) tuple_new: Py<PyAny>,
+    /// The items of every head, one after another: those of rule `r` are
+    /// `head_items[head_starts[r]..head_starts[r + 1]]`.
+    pub(crate) head_items: Vec<Py<PyAny>>,
+    pub(crate) head_starts: Vec<u32>,
+    /// The factory's `tp_alloc` slot.
+    pub(crate) alloc: ffi::allocfunc,
     pub(crate) raw_tables: Tables,
     pub(crate) folded_tables: Tables,
     /// The raw case-kept table lower-cased is the raw projection table (one scan serves both).
@@ -42,6 +48,8 @@ pub struct Engine {
     pub(crate) group_rules: Vec<u32>,
     pub(crate) contexts: Vec<ContextRule>,
     pub(crate) rules: Vec<Rule>,
+    /// Per-character tables for `match_text` (None: it always declines).
+    pub(crate) chars: Option<CharTables>,
 }
 
 fn tables(bytes: Vec<Vec<u8>>) -> PyResult<Tables> {
@@ -79,7 +87,8 @@ impl Engine {
     /// See `newswatch_native.pyi` for the argument shapes.
     #[new]
     #[pyo3(signature = (factory, heads, raw_tables, folded_tables, folded_patterns, folded_keys,
-        cased_patterns, cased_keys, groups, contexts, rules, anchored_above = DFA_MAX_KEY_BYTES))]
+        cased_patterns, cased_keys, groups, contexts, rules, anchored_above = DFA_MAX_KEY_BYTES,
+        char_tables = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         factory: Bound<'_, PyType>,
@@ -94,7 +103,12 @@ impl Engine {
         contexts: Vec<ContextArg>,
         rules: Vec<RuleArg>,
         anchored_above: usize,
+        char_tables: Option<(Vec<u8>, Vec<u8>, Vec<u8>)>,
     ) -> PyResult<Self> {
+        let chars = char_tables
+            .map(|(stand_in, flags, letter)| CharTables::new(stand_in, flags, letter))
+            .transpose()
+            .map_err(value_error)?;
         if folded_patterns.len() != folded_keys.len() || cased_patterns.len() != cased_keys.len() {
             return Err(value_error("patterns and keys differ in number".into()));
         }
@@ -180,12 +194,21 @@ impl Engine {
                 "the factory must be tuple or a Python subclass of it".into(),
             ));
         }
-        let heads = heads.into_iter().map(Bound::unbind).collect();
-        let tuple_new = factory
-            .py()
-            .get_type::<PyTuple>()
-            .getattr("__new__")?
-            .unbind();
+        let mut head_starts = Vec::with_capacity(heads.len() + 1);
+        let mut head_items = Vec::new();
+        head_starts.push(0);
+        for head in &heads {
+            head_items.extend(head.iter().map(Bound::unbind));
+            head_starts.push(head_items.len() as u32);
+        }
+        // SAFETY: every type has a tp_alloc slot (inherited from tuple at worst).
+        let alloc: ffi::allocfunc = unsafe {
+            let slot = ffi::PyType_GetSlot(factory.as_ptr().cast(), ffi::Py_tp_alloc);
+            if slot.is_null() {
+                return Err(value_error("the factory has no tp_alloc".into()));
+            }
+            std::mem::transmute::<*mut std::ffi::c_void, ffi::allocfunc>(slot)
+        };
         let mut group_starts = Vec::with_capacity(groups.len() + 1);
         group_starts.push(0);
         for group in &groups {
@@ -201,8 +224,9 @@ impl Engine {
             .all(|(c, p)| c.to_ascii_lowercase() == *p);
         Ok(Engine {
             factory: factory.unbind(),
-            heads,
-            tuple_new,
+            head_items,
+            head_starts,
+            alloc,
             raw_tables,
             folded_tables: tables(folded_tables)?,
             raw_lower_is_data,
@@ -211,6 +235,7 @@ impl Engine {
             group_rules,
             contexts,
             rules,
+            chars,
         })
     }
 
@@ -243,40 +268,183 @@ impl Engine {
             &self.raw_tables
         };
         let cased = if self.keys.has_cased() { cased } else { None };
+        let lower_is_data = !folded && self.raw_lower_is_data;
         let (view, raw) = py.detach(|| {
-            let view = View::new(
-                source,
-                cased,
-                tables,
-                folded,
-                !folded && self.raw_lower_is_data,
-            );
+            let view = View::new(source, cased, tables, folded, lower_is_data);
             let raw = self.keys.scan(&view);
             (view, raw)
         });
+        let probe = Probe {
+            probe: ProbeObject::Given(probe),
+            view: &view,
+            text: Text::Str(text),
+            chars: self.chars.as_ref(),
+        };
+        self.finish(py, &raw, &places, &probe, original)
+    }
+
+    /// `match` of a text given as is: its boilerplate masked, its raw stand-in bytes made and
+    /// matched here; `probe_class(masked text, None)` makes its probe when one is needed. None when
+    /// the text must be folded first (or the engine has no character tables): then the caller masks
+    /// and prepares it and calls `match`.
+    #[pyo3(signature = (text, places, probe_class))]
+    fn match_text<'py>(
+        &self,
+        py: Python<'py>,
+        text: &Bound<'py, PyString>,
+        places: Vec<(i64, i64, String)>,
+        probe_class: &Bound<'py, PyAny>,
+    ) -> PyResult<Option<Bound<'py, PyList>>> {
+        let Some(chars) = &self.chars else {
+            return Ok(None);
+        };
+        let points = code_points(text)?;
+        let mut source = Vec::new();
+        let found = py.detach(|| {
+            let masked = chars.boilerplate_spans(&points);
+            if !chars.stand_in_bytes(&points, &masked, &mut source) {
+                return None;
+            }
+            let cased = self.keys.has_cased().then_some(&source[..]);
+            let view = View::new(
+                &source,
+                cased,
+                &self.raw_tables,
+                false,
+                self.raw_lower_is_data,
+            );
+            let raw = self.keys.scan(&view);
+            Some((masked, view, raw))
+        });
+        let Some((masked, view, raw)) = found else {
+            return Ok(None);
+        };
+        let mut masked_points = None;
+        if !masked.is_empty() {
+            let mut copy = points.clone();
+            for (start, end) in masked {
+                for c in &mut copy[start..end] {
+                    *c = if *c == 0x0A { 0x0A } else { 0x20 };
+                }
+            }
+            masked_points = Some(copy);
+        }
+        let points = masked_points.as_deref().unwrap_or(&points);
+        let make = || -> PyResult<Bound<'py, PyAny>> {
+            let masked = if points.len() == text.len()? && masked_points.is_none() {
+                text.clone()
+            } else {
+                let string: String = points.iter().filter_map(|&c| char::from_u32(c)).collect();
+                PyString::new(py, &string)
+            };
+            probe_class.call1((masked, py.None()))
+        };
+        let probe = Probe {
+            probe: ProbeObject::Lazy(std::cell::OnceCell::new(), &make),
+            view: &view,
+            text: Text::Points(points),
+            chars: Some(chars),
+        };
+        self.finish(py, &raw, &places, &probe, text).map(Some)
+    }
+
+    /// `normalize.boilerplate_spans(text)` computed here; None without character tables or for a
+    /// text with characters outside the BMP.
+    fn boilerplate_spans(
+        &self,
+        text: &Bound<'_, PyString>,
+    ) -> PyResult<Option<Vec<(usize, usize)>>> {
+        let Some(chars) = &self.chars else {
+            return Ok(None);
+        };
+        let points = code_points(text)?;
+        if points.iter().any(|&c| c >= 0x10000) {
+            return Ok(None);
+        }
+        Ok(Some(chars.boilerplate_spans(&points)))
+    }
+}
+
+/// The code points of `text`.
+fn code_points(text: &Bound<'_, PyString>) -> PyResult<Vec<u32>> {
+    let n = text.len()?;
+    let mut points = vec![0u32; n];
+    // SAFETY: `points` holds `n` code points, the length of the live str `text`; no NUL is added.
+    let out = unsafe {
+        ffi::PyUnicode_AsUCS4(text.as_ptr(), points.as_mut_ptr(), n as ffi::Py_ssize_t, 0)
+    };
+    if out.is_null() && n > 0 {
+        return Err(PyErr::fetch(text.py()));
+    }
+    Ok(points)
+}
+
+impl Engine {
+    /// Selection, term rules and results of the raw hits of one text.
+    fn finish<'py>(
+        &self,
+        py: Python<'py>,
+        raw: &RawHits,
+        places: &[(i64, i64, String)],
+        probe: &Probe<'_, 'py>,
+        original: &Bound<'py, PyString>,
+    ) -> PyResult<Bound<'py, PyList>> {
         if raw.folded.is_empty() && raw.cased.is_empty() {
             return Ok(PyList::empty(py));
         }
-        let probe = Probe {
-            probe,
-            view: &view,
-            text,
-        };
         let hits = self
             .keys
-            .select(&view, &raw, |key, s, e| probe.key_holds(key, s, e))?;
-        let found = self.apply_rules(&view, &hits, &places, &probe)?;
-        let (factory, new) = (self.factory.bind(py), self.tuple_new.bind(py));
+            .select(probe.view, raw, |key, s, e| probe.key_holds(key, s, e))?;
+        let found = self.apply_rules(probe.view, &hits, places, probe)?;
+        for &(rule, _, _) in &found {
+            let r = rule as usize;
+            for item in
+                &self.head_items[self.head_starts[r] as usize..self.head_starts[r + 1] as usize]
+            {
+                // SAFETY: the header of a live object (its reference count is written below).
+                crate::scan::prefetch(unsafe { &*item.as_ptr() });
+            }
+        }
         let mut out = Vec::with_capacity(found.len());
         for (rule, start, end) in found {
-            let head = self.heads[rule as usize].bind(py);
-            let mut items = Vec::with_capacity(head.len() + 3);
-            items.extend(head.iter());
-            items.push(start.into_pyobject(py)?.into_any());
-            items.push(end.into_pyobject(py)?.into_any());
-            items.push(original.clone().into_any());
-            out.push(new.call1((factory, PyTuple::new(py, items)?))?);
+            out.push(self.result(py, rule, start, end, original)?);
         }
         PyList::new(py, out)
+    }
+
+    /// `factory(heads[rule] + (start, end, original))`, built as `tuple.__new__` builds an instance
+    /// of a tuple subclass (the factory's `tp_alloc`, then the items), without the argument tuple.
+    fn result<'py>(
+        &self,
+        py: Python<'py>,
+        rule: u32,
+        start: i64,
+        end: i64,
+        original: &Bound<'py, PyString>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let r = rule as usize;
+        let head = &self.head_items[self.head_starts[r] as usize..self.head_starts[r + 1] as usize];
+        let n = head.len();
+        // SAFETY: `alloc` is the factory's own tp_alloc (a plain tuple subclass, checked in `new`);
+        // the fresh tuple has a reference count of 1, and PyTuple_SetItem steals each new reference.
+        unsafe {
+            let obj = (self.alloc)(self.factory.as_ptr().cast(), (n + 3) as ffi::Py_ssize_t);
+            let obj = Bound::from_owned_ptr_or_err(py, obj)?;
+            let put = |i: usize, item: *mut ffi::PyObject| -> PyResult<()> {
+                if item.is_null()
+                    || ffi::PyTuple_SetItem(obj.as_ptr(), i as ffi::Py_ssize_t, item) != 0
+                {
+                    return Err(PyErr::fetch(py));
+                }
+                Ok(())
+            };
+            for (i, item) in head.iter().enumerate() {
+                put(i, item.clone_ref(py).into_ptr())?;
+            }
+            put(n, ffi::PyLong_FromLongLong(start))?;
+            put(n + 1, ffi::PyLong_FromLongLong(end))?;
+            put(n + 2, original.clone().into_ptr())?;
+            Ok(obj)
+        }
     }
 }

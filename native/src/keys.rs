@@ -2,6 +2,7 @@
 //! case-sensitive ones) and the *cased* patterns (lossless case-sensitive keys in their letter case),
 //! the per-pattern checks, and the leftmost-longest selection per letter-case class.
 
+use crate::names::Names;
 use crate::scan::{automaton, Scanner};
 use crate::view::View;
 
@@ -39,7 +40,7 @@ pub struct Hit {
 ///
 /// When the patterns are many (above `anchored_above` bytes: the whole gazetteer), most names,
 /// which can only start at a minority of the word starts, are left out of that scan (which costs per
-/// byte of text, and more the larger the automaton) and looked for by anchored walks from those word
+/// byte of text, and more the larger the automaton) and looked up ([`Names`]) from those word
 /// starts only (with few patterns the extra passes would cost more than they save):
 /// - cased patterns whose first letter is an ASCII capital, in their letter case, over the case-kept
 ///   projection, from word starts with an ASCII capital;
@@ -58,11 +59,11 @@ pub struct KeyIndex {
     /// The folded then cased pattern of each pattern id of `scanner`.
     scanned_folded: Vec<u32>,
     scanned_cased: Vec<u32>,
-    /// The anchored automaton of the capitalised cased patterns, and the cased pattern of each id.
-    capitals: Option<Scanner>,
+    /// The capitalised cased patterns (found from their word starts), and the cased pattern of each id.
+    capitals: Option<Names>,
     capitalised: Vec<u32>,
-    /// The anchored automaton of the other folded patterns, and the folded pattern of each id.
-    names: Option<Scanner>,
+    /// The other folded patterns found from their word starts, and the folded pattern of each id.
+    names: Option<Names>,
     named: Vec<u32>,
     /// Whether some named pattern starts with an ASCII letter (its starts need the case-kept text).
     named_cased: bool,
@@ -74,7 +75,7 @@ pub struct RawHits {
     pub cased: Vec<(u32, i64, i64)>,
 }
 
-/// Whether folded pattern `bytes` with `pattern`'s keys is walked anchored (see [`KeyIndex`]).
+/// Whether folded pattern `bytes` with `pattern`'s keys is looked up from word starts (see [`KeyIndex`]).
 fn anchored_folded(bytes: &[u8], pattern: &Pattern) -> bool {
     let Some(&first) = bytes.get(1) else {
         return false;
@@ -95,16 +96,41 @@ fn anchored_folded(bytes: &[u8], pattern: &Pattern) -> bool {
         }
 }
 
-/// The word starts of `data` (the index of the space before each word) where a name of
-/// [`KeyIndex`]'s folded anchored automaton may start; `kept`: the case-kept projection, if any.
-fn name_starts<'a>(data: &'a [u8], kept: Option<&'a [u8]>) -> impl Iterator<Item = usize> + 'a {
-    data.windows(2).enumerate().filter_map(move |(s, w)| {
-        let may = w[0] == b' '
-            && (w[1] >= 0x80
-                || (w[1].is_ascii_lowercase()
-                    && kept.is_none_or(|k| !k[s + 1].is_ascii_lowercase())));
-        may.then_some(s)
-    })
+/// The word starts (the index of the space before a word) where a name may start, in one pass:
+/// - of [`KeyIndex`]'s folded names, over `data`: a bucket byte, or an ASCII letter that is not lower
+///   case in the case-kept projection `kept` (when there is one);
+/// - of its capitalised names, over `kept`: an ASCII capital (none without `kept`).
+///
+/// The tests combine bytes without short-circuits: the one branch, taken at a few word starts only,
+/// is well predicted.
+fn name_starts(data: &[u8], kept: Option<&[u8]>) -> (Vec<usize>, Vec<usize>) {
+    let (mut names, mut capitals) = (Vec::new(), Vec::new());
+    let lower = |b: u8| u8::from(b.wrapping_sub(b'a') < 26);
+    match kept {
+        Some(kept) => {
+            for (s, (d, k)) in data.windows(2).zip(kept.windows(2)).enumerate() {
+                let space = u8::from(d[0] == b' ');
+                let name = space & (u8::from(d[1] >= 0x80) | (lower(d[1]) & (1 ^ lower(k[1]))));
+                let capital = u8::from(k[0] == b' ') & u8::from(k[1].wrapping_sub(b'A') < 26);
+                if name | capital != 0 {
+                    if name != 0 {
+                        names.push(s);
+                    }
+                    if capital != 0 {
+                        capitals.push(s);
+                    }
+                }
+            }
+        }
+        None => {
+            for (s, d) in data.windows(2).enumerate() {
+                if u8::from(d[0] == b' ') & (u8::from(d[1] >= 0x80) | lower(d[1])) != 0 {
+                    names.push(s);
+                }
+            }
+        }
+    }
+    (names, capitals)
 }
 
 impl KeyIndex {
@@ -142,10 +168,16 @@ impl KeyIndex {
                 .iter()
                 .map(|&i| cased[i as usize].to_ascii_lowercase()),
         );
-        let scanner = automaton(&all, false)?;
+        let scanner = automaton(&all)?;
         drop(all);
-        let capitals = automaton(&pick(&capitalised, &cased), true)?;
-        let names = automaton(&pick(&named, &folded), true)?;
+        let table = |ids: &[u32], from: &[Vec<u8>]| -> Result<Option<Names>, String> {
+            if ids.is_empty() {
+                return Ok(None);
+            }
+            Names::new(&pick(ids, from)).map(Some)
+        };
+        let capitals = table(&capitalised, &cased)?;
+        let names = table(&named, &folded)?;
         let named_cased = named.iter().any(|&i| folded[i as usize][1] < 0x80);
         Ok(KeyIndex {
             scanner,
@@ -202,21 +234,16 @@ impl KeyIndex {
             return hits;
         }
         let kept = view.case_kept();
+        let (names, capitals) = name_starts(&view.data, kept.as_deref());
         if let Some(ac) = &self.names {
-            let starts = name_starts(&view.data, kept.as_deref());
-            ac.anchored(&view.data, starts, |pid, s, e| {
+            ac.find(&view.data, names.into_iter(), |pid, s, e| {
                 hits.folded
                     .push((self.named[pid as usize], s as i64, e as i64));
             });
         }
         if let (Some(ac), Some(kept)) = (&self.capitals, kept.as_deref()) {
             // A capitalised pattern is a space then a capital: its starts are word starts.
-            let starts = kept
-                .windows(2)
-                .enumerate()
-                .filter(|(_, w)| w[0] == b' ' && w[1].is_ascii_uppercase())
-                .map(|(s, _)| s);
-            ac.anchored(kept, starts, |pid, s, e| {
+            ac.find(kept, capitals.into_iter(), |pid, s, e| {
                 hits.cased
                     .push((self.capitalised[pid as usize], s as i64, e as i64));
             });

@@ -2,20 +2,31 @@
 //! and of the near-duplicate signatures (`newswatch.processor.neardup`, [`minhash`]).
 //!
 //! Python defines the projection tables, the keys and the term rules and hands them over once
-//! ([`Engine::new`]); per text, Python gives the stand-in bytes of the text (see
-//! `newswatch.processor.automaton`) and gets back the matches (tuples of a Python class, built here)
-//! in contract order. The rare checks that need Unicode folding (lossy keys, offsets through a fold map, shouted acronyms in
+//! ([`Engine::new`]); per text, Python gives the text itself (its boilerplate masked and its
+//! stand-in bytes made here, with per-character tables given once: [`chars`]) or, for a text that
+//! must be folded first, its stand-in bytes (see `newswatch.processor.automaton`), and gets back the
+//! matches (tuples of a Python class, built here) in contract order. The rare checks that need Unicode folding (lossy keys, offsets through a fold map, shouted acronyms in
 //! non-ASCII text) call back into Python through a *probe* object, so folding stays defined once.
+//! The toponym scan, reading cues and disambiguation of `newswatch.processor.places` live in
+//! [`toponyms`], [`reading`] and [`resolve`] on the same pattern.
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
+mod chars;
 mod context;
 mod engine;
+mod fxhash;
 mod keys;
 mod minhash;
+mod names;
+mod reading;
+mod resolve;
 mod rules;
 mod scan;
+mod scoring;
+mod textcues;
+mod toponyms;
 mod view;
 
 pub use engine::Engine;
@@ -23,6 +34,12 @@ pub use engine::Engine;
 #[pymodule]
 fn newswatch_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Engine>()?;
+    m.add_class::<toponyms::PlaceNames>()?;
+    m.add_class::<resolve::PlaceReadings>()?;
+    m.add_class::<resolve::PlaceResolver>()?;
+    m.add_class::<reading::PlaceFacts>()?;
+    m.add_class::<reading::PlaceReader>()?;
+    m.add_function(wrap_pyfunction!(toponyms::caps_runs_of, m)?)?;
     m.add_function(wrap_pyfunction!(minhash::shingle_hashes, m)?)?;
     m.add_function(wrap_pyfunction!(minhash::minhash_signature, m)?)?;
     Ok(())

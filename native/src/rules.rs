@@ -6,22 +6,77 @@ use std::collections::HashMap;
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple};
 
+use crate::chars::CharTables;
 use crate::context;
 use crate::engine::Engine;
 use crate::keys::{Hit, Key};
+use crate::scan::prefetch;
 use crate::view::View;
+
+/// The Python probe of one text: given, or made on first use by `make` (most texts need none).
+pub(crate) enum ProbeObject<'a, 'py> {
+    Given(&'a Bound<'py, PyAny>),
+    Lazy(
+        std::cell::OnceCell<Bound<'py, PyAny>>,
+        &'a dyn Fn() -> PyResult<Bound<'py, PyAny>>,
+    ),
+}
+
+/// The characters of the text matched: a Python str, or its code points.
+pub(crate) enum Text<'a, 'py> {
+    Str(&'a Bound<'py, PyString>),
+    Points(&'a [u32]),
+}
+
+impl Text<'_, '_> {
+    fn len(&self) -> PyResult<i64> {
+        Ok(match self {
+            Text::Str(text) => text.len()? as i64,
+            Text::Points(points) => points.len() as i64,
+        })
+    }
+
+    /// The code points of `[lo, hi)` (`0 <= lo <= hi <= len`).
+    fn points(&self, lo: i64, hi: i64) -> Vec<u32> {
+        match self {
+            Text::Str(text) => (lo..hi)
+                .map(|i| {
+                    // SAFETY: `text` is a live str and 0 <= i < len(text).
+                    unsafe {
+                        pyo3::ffi::PyUnicode_ReadChar(text.as_ptr(), i as pyo3::ffi::Py_ssize_t)
+                    }
+                })
+                .collect(),
+            Text::Points(points) => points[lo as usize..hi as usize].to_vec(),
+        }
+    }
+}
 
 /// Python-side checks for one text (the rare cases that need Unicode folding).
 pub(crate) struct Probe<'a, 'py> {
-    pub(crate) probe: &'a Bound<'py, PyAny>,
+    pub(crate) probe: ProbeObject<'a, 'py>,
     pub(crate) view: &'a View<'a>,
-    pub(crate) text: &'a Bound<'py, PyString>,
+    pub(crate) text: Text<'a, 'py>,
+    pub(crate) chars: Option<&'a CharTables>,
 }
 
-impl Probe<'_, '_> {
+impl<'py> Probe<'_, 'py> {
+    fn call(&self, name: &str, args: (i64, i64)) -> PyResult<Bound<'py, PyAny>> {
+        let probe = match &self.probe {
+            ProbeObject::Given(probe) => probe,
+            ProbeObject::Lazy(cell, make) => {
+                if cell.get().is_none() {
+                    let _ = cell.set(make()?);
+                }
+                cell.get().expect("set above")
+            }
+        };
+        probe.call_method1(name, args)
+    }
+
     fn phrase_is(&self, d_start: i64, d_end: i64, key: &str) -> PyResult<bool> {
         let (f_start, f_end) = self.view.folded_span(d_start, d_end);
-        let phrase = self.probe.call_method1("phrase", (f_start, f_end))?;
+        let phrase = self.call("phrase", (f_start, f_end))?;
         Ok(phrase.extract::<&str>()? == key)
     }
 
@@ -33,7 +88,7 @@ impl Probe<'_, '_> {
         }
         if key.sensitive {
             let (start, end) = self.span(d_start, d_end)?;
-            let phrase = self.probe.call_method1("cased", (start, end))?;
+            let phrase = self.call("cased", (start, end))?;
             return Ok(phrase.extract::<&str>()? == key.cased);
         }
         Ok(true)
@@ -45,70 +100,61 @@ impl Probe<'_, '_> {
         if !self.view.folded {
             return Ok((start, end));
         }
-        let out = self.probe.call_method1("span", (start, end))?;
+        let out = self.call("span", (start, end))?;
         let pair = out.cast::<PyTuple>()?;
         Ok((pair.get_item(0)?.extract()?, pair.get_item(1)?.extract()?))
     }
 
     /// Whether the case-sensitive hit `text[start..end]` (at most 3 characters) is a shouted
     /// acronym: `str.isupper` and a neighbouring word in capitals (`automaton.shouted`). Decided here
-    /// when the hit and its 20-character surroundings are ASCII, else by Python.
+    /// when the hit is ASCII and its 20-character surroundings are ASCII (or in the BMP, with the
+    /// character tables), else by Python.
     fn shouted(&self, start: i64, end: i64) -> PyResult<bool> {
-        let length = self.text.len()? as i64;
-        let read = |lo: i64, hi: i64| -> Option<Vec<u8>> {
-            (lo..hi)
-                .map(|i| {
-                    // SAFETY: `text` is a live str and 0 <= i < len(text).
-                    let c = unsafe {
-                        pyo3::ffi::PyUnicode_ReadChar(
-                            self.text.as_ptr(),
-                            i as pyo3::ffi::Py_ssize_t,
-                        )
-                    };
-                    u8::try_from(c).ok().filter(u8::is_ascii)
-                })
-                .collect()
-        };
+        let length = self.text.len()?;
         if !(0 <= start && start < end && end <= length) {
-            return self.probe.call_method1("shouted", (start, end))?.extract();
+            return self.call("shouted", (start, end))?.extract();
         }
-        if let Some(word) = read(start, end) {
-            if word.iter().any(u8::is_ascii_lowercase) || !word.iter().any(u8::is_ascii_uppercase) {
-                return Ok(false); // not ``str.isupper``
-            }
+        let word = self.text.points(start, end);
+        if !word.iter().all(|&c| c < 0x80) {
+            return self.call("shouted", (start, end))?.extract();
         }
-        let (lo, hi) = ((start - 20).max(0), (end + 20).min(length));
-        let Some(chars) = read(lo, hi) else {
-            return self.probe.call_method1("shouted", (start, end))?.extract();
-        };
-        let (s, e) = ((start - lo) as usize, (end - lo) as usize);
-        if chars[s..e].iter().any(u8::is_ascii_lowercase)
-            || !chars[s..e].iter().any(u8::is_ascii_uppercase)
-        {
+        let upper = |c: &u32| (0x41..=0x5A).contains(c);
+        if word.iter().any(|c| (0x61..=0x7A).contains(c)) || !word.iter().any(upper) {
             return Ok(false); // not ``str.isupper``
         }
-        // ``str.split`` on ASCII: runs of space, \t-\r and \x1c-\x1f.
-        let space = |c: &u8| *c == b' ' || (0x09..=0x0d).contains(c) || (0x1c..=0x1f).contains(c);
-        let before = chars[..s]
-            .split(space)
-            .rev()
-            .find(|t| !t.is_empty())
-            .unwrap_or(&[]);
-        let after = chars[e..]
-            .split(space)
-            .find(|t| !t.is_empty())
-            .unwrap_or(&[]);
-        // The neighbour without non-word characters must be two or more capitals A-Z.
-        let capitals = |token: &[u8]| {
-            let word: Vec<u8> = token
-                .iter()
-                .copied()
-                .filter(|c| c.is_ascii_alphanumeric() || *c == b'_')
-                .collect();
-            word.len() >= 2 && word.iter().all(u8::is_ascii_uppercase)
+        let before = self.text.points((start - 20).max(0), start);
+        let after = self.text.points(end, (end + 20).min(length));
+        let neighbour = match self.chars {
+            Some(tables) => tables.shouting_neighbour(&before, &after),
+            None => ascii_neighbour(&before, &after),
         };
-        Ok(capitals(before) || capitals(after))
+        match neighbour {
+            Some(shouting) => Ok(shouting),
+            None => self.call("shouted", (start, end))?.extract(),
+        }
     }
+}
+
+/// [`CharTables::shouting_neighbour`] for ASCII surroundings (None otherwise).
+fn ascii_neighbour(before: &[u32], after: &[u32]) -> Option<bool> {
+    if !before.iter().chain(after).all(|&c| c < 0x80) {
+        return None;
+    }
+    // ``str.split`` on ASCII: runs of space, \t-\r and \x1c-\x1f.
+    let space = |c: &u32| *c == 0x20 || (0x09..=0x0d).contains(c) || (0x1c..=0x1f).contains(c);
+    let last = before.split(space).rev().find(|t| !t.is_empty());
+    let first = after.split(space).find(|t| !t.is_empty());
+    // The neighbour without non-word characters must be two or more capitals A-Z.
+    let capitals = |token: Option<&[u32]>| {
+        let word: Vec<u8> = token
+            .unwrap_or(&[])
+            .iter()
+            .map(|&c| c as u8)
+            .filter(|c| c.is_ascii_alphanumeric() || *c == b'_')
+            .collect();
+        word.len() >= 2 && word.iter().all(u8::is_ascii_uppercase)
+    };
+    Some(capitals(last) || capitals(first))
 }
 
 impl Engine {
@@ -119,6 +165,7 @@ impl Engine {
         places: &[(i64, i64, String)],
         probe: &Probe<'_, '_>,
     ) -> PyResult<Vec<(u32, i64, i64)>> {
+        self.prefetch_rules(hits);
         // (start, end, rank, rule) in the order found.
         let mut found: Vec<(i64, i64, u32, u32)> = Vec::new();
         let mut last: Option<(i64, i64, bool, i64, i64, bool)> = None; // span, sensitive -> offsets, shouted
@@ -163,6 +210,37 @@ impl Engine {
             }
         }
         Ok(self.emit(found))
+    }
+
+    /// Load the group and rule records of `hits` ahead of their use (with many terms each is a
+    /// cache miss): each pass only issues independent loads, so their misses overlap.
+    fn prefetch_rules(&self, hits: &[Hit]) {
+        for hit in hits {
+            prefetch(&self.group_starts[hit.group as usize]);
+        }
+        for hit in hits {
+            if let Some(r) = self
+                .group_rules
+                .get(self.group_starts[hit.group as usize] as usize)
+            {
+                prefetch(r);
+            }
+        }
+        for hit in hits {
+            let first = self.group_starts[hit.group as usize] as usize;
+            if let Some(&r) = self.group_rules.get(first) {
+                prefetch(&self.rules[r as usize]);
+                prefetch(&self.head_starts[r as usize]);
+            }
+        }
+        for hit in hits {
+            let first = self.group_starts[hit.group as usize] as usize;
+            if let Some(&r) = self.group_rules.get(first) {
+                if let Some(item) = self.head_items.get(self.head_starts[r as usize] as usize) {
+                    prefetch(item);
+                }
+            }
+        }
     }
 
     /// Matches without those nested in a longer (or equal) match of the same term, in contract order

@@ -11,6 +11,8 @@ pub struct Tables {
     pub separators: [u8; 256],
     pub strict: [u8; 256],
     pub cased: [u8; 256],
+    /// 1 for the separator bytes (`separators` 0x20), else 0.
+    separator: [u8; 256],
 }
 
 impl Tables {
@@ -19,9 +21,11 @@ impl Tables {
             t.try_into()
                 .map_err(|_| format!("a projection table has {} bytes, not 256", t.len()))
         };
+        let separators = one(tables[1])?;
         Ok(Tables {
             project: one(tables[0])?,
-            separators: one(tables[1])?,
+            separator: separators.map(|s| u8::from(s == 0x20)),
+            separators,
             strict: one(tables[2])?,
             cased: one(tables[3])?,
         })
@@ -59,27 +63,41 @@ impl<'a> View<'a> {
         let (mut runs_at, mut runs_from, mut runs_shift) = (Vec::new(), Vec::new(), Vec::new());
         let (seps, project) = (&tables.separators, &tables.project);
         let n = source.len();
+        // Translate every byte, then find the runs of separators (rare: a branch that is almost never
+        // taken) and close them up; each run keeps its first byte.
         let mut data = Vec::with_capacity(n + 2);
         data.push(b' ');
-        let mut removed: i64 = 0;
-        let mut i = 0usize;
-        while i < n {
-            let byte = source[i];
-            data.push(project[byte as usize]);
-            i += 1;
-            if seps[byte as usize] == 0x20 && i < n && seps[source[i] as usize] == 0x20 {
-                let mut stop = i + 1; // a run of two or more: keep its first byte only
-                while stop < n && seps[source[stop] as usize] == 0x20 {
-                    stop += 1;
-                }
-                removed += (stop - i) as i64;
-                runs_at.push(stop as i64 - removed);
-                runs_from.push(stop as i64);
-                runs_shift.push(removed);
-                i = stop;
-            }
-        }
+        data.extend(source.iter().map(|&b| project[b as usize]));
         data.push(b' ');
+        let separator = &tables.separator;
+        let is_sep = |i: usize| seps[source[i] as usize] == 0x20;
+        let pair =
+            |i: usize| separator[source[i - 1] as usize] & separator[source[i] as usize] != 0;
+        let (mut i, mut w, mut removed) = (1usize, 1usize, 0i64);
+        let mut copied = 0usize; // source bytes before this index are in place
+        while i < n {
+            if !pair(i) {
+                i += 1;
+                continue;
+            }
+            let mut stop = i + 1;
+            while stop < n && is_sep(stop) {
+                stop += 1;
+            }
+            // Keep source[copied..i] (up to and with the run's first byte), drop source[i..stop].
+            data.copy_within(1 + copied..1 + i, w);
+            w += i - copied;
+            copied = stop;
+            removed += (stop - i) as i64;
+            runs_at.push(stop as i64 - removed);
+            runs_from.push(stop as i64);
+            runs_shift.push(removed);
+            i = stop + 1;
+        }
+        if copied > 0 {
+            data.copy_within(1 + copied..n + 2, w); // the rest and the closing space
+            data.truncate(w + n + 1 - copied);
+        }
         let plain = !folded && runs_at.is_empty();
         let mut view = View {
             data,

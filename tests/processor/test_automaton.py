@@ -4,6 +4,7 @@ matcher against the regular-expression reference on random texts."""
 from __future__ import annotations
 
 import random
+import re
 import unicodedata
 from typing import NamedTuple
 
@@ -11,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from newswatch.processor.automaton import prepare
+from newswatch.processor.automaton import Probe, _direct_bytes, _direct_stand_in, char_tables, prepare
 from newswatch.processor.keywords import AutomatonMatcher, RegexMatcher, phrase_key
-from newswatch.processor.normalize import fold
+from newswatch.processor.normalize import fold, mask_boilerplate
 from newswatch.processor.watchlist import default_watchlist, parse_watchlists
 from newswatch.v1.watchlist_pb2 import Term, Watchlist
 
@@ -303,7 +304,7 @@ NAMES = [
     "O'Brien", "Brien", "Côte d'Ivoire", "N'Djamena", "Djamena", "Ağrı", "Agri Dagi", "Łódź", "Ærø",
     "Αθήνα", "Άγιος Νικόλαος", "Москва", "Straße", "ÉTAT", "État", "10 Downing Street", "9th Army",
     "Downing Street", "de Gaulle", "iPhone", "al-Qaim", "Al Qaim", "تدمر", "U.S.", "US", "UK", "Ab", "A",
-    "Z_1", "_Tag", "Ünye", "İzmir", "Ĳssel", "Øresund", "Ångström",
+    "Z_1", "_Tag", "Ünye", "İzmir", "Ĳssel", "Øresund", "Ångström", "St. Louis", "St Louis", "U.S. Army",
 ]  # fmt: skip
 NAME_LISTS = parse_watchlists(
     [
@@ -356,3 +357,57 @@ def test_case_sensitive_names_are_found_at_any_word_start(text: str, expected: l
     for matcher in (NAMES_AUTOMATON, NAMES_WALKED):
         found = [m.matched_text for m in matcher.match(text) if m.term_id.startswith("n")]
         assert found == expected
+
+
+def _prepared(matcher: AutomatonMatcher, text: str) -> list[object]:
+    """``match`` the long way: boilerplate masked and stand-in bytes prepared in Python."""
+    masked = mask_boilerplate(text)
+    source, cased, folded = prepare(masked, matcher._engine.needs_cased)
+    engine = matcher._engine
+    return engine.match(source, cased, folded is not None, masked, text, [], Probe(masked, folded))
+
+
+one_call_texts = st.one_of(
+    texts,
+    st.lists(
+        st.one_of(words, st.sampled_from(["\n\n", "Copyright 2016 ", "\u00a9 ", "\U0001d400"])), max_size=40
+    ).map(" ".join),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(one_call_texts)
+@example("Hit town\n\nCopyright 2016 Hit town \u0153uvre")  # a footer hiding the only folded character
+@example("ISIS fighters \U0001d400")
+def test_the_one_call_path_equals_the_prepared_path(text: str) -> None:
+    """``match_text`` masks and prepares in compiled code: the same matches as the Python steps, and
+    it declines exactly the texts whose masked form has no raw stand-in bytes (or that leave the BMP)."""
+    for matcher in (AUTOMATON, WALKED):
+        found = matcher._engine.match_text(text, [], Probe)
+        direct = _direct_bytes(mask_boilerplate(text)) is not None
+        if max(map(ord, text), default=0) >= 0x10000:
+            assert found is None
+        else:
+            assert (found is not None) == direct
+        if found is not None:
+            assert found == _prepared(matcher, text)
+
+
+def test_character_tables_agree_with_python() -> None:
+    """The compiled matcher's per-character tables: ``\\s``, ``\\w``, ``\\d`` and case-insensitive letters
+    as ``re`` reads them, and the raw stand-in bytes of ``prepare``."""
+    stand_in, flags, letter = char_tables()
+    every = "".join(map(chr, range(0x10000)))
+    for bit, pattern in ((2, r"\s"), (4, r"\w"), (8, r"\d")):
+        assert {m.start() for m in re.finditer(pattern, every)} == {
+            x for x in range(0x10000) if flags[x] & bit
+        }
+    for target in "abcdefghijklmnopqrstuvwxyz\u00e9":
+        expected = {m.start() for m in re.finditer(target, every, re.IGNORECASE)}
+        assert {x for x in range(0x10000) if letter[x] == ord(target)} == expected
+    rng = random.Random(7)
+    for x in [*range(0x80, 0x300), *rng.sample(range(0x300, 0x10000), 3000)]:
+        one = _direct_stand_in(chr(x))
+        assert bool(flags[x] & 1) == (one is not None)
+        if one is not None:
+            assert bytes([stand_in[x]]) == _direct_bytes("a" + chr(x))[1:]

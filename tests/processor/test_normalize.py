@@ -9,6 +9,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from newswatch.processor import normalize
+from newswatch.processor.keywords import AutomatonMatcher
 from newswatch.processor.normalize import boilerplate_spans, fold, fold_char, mask_boilerplate
 
 
@@ -126,6 +127,44 @@ footer_pieces = st.lists(
     ),
     max_size=30,
 ).map("".join)
+FOOTER_WORDS = [
+    "copyright", "Copyright", "COPYRİGHT", "copyriGht", "(c)", "(C)", "\u00a9", "2016",
+    "\u0662\u0660\u0661\u0666", "201", "Disclaimer", "DISCLAIMER", ":", "Avis de non-responsabilit\u00e9",
+    "avis de non-responsabilitE", "La source originale de cet article", "The original source of this article",
+    "All rights reserved", "ALL RIGHTS RESERVED", "Tous droits r\u00e9serv\u00e9s", "tous droits reserves",
+    "TOUS DROITS R\u00c9SERV\u00c9S", "\u212a", "\u017f", "\u0131", "\u0130", "s", "k", "i", "\n", "\n\n",
+    "\n \n", " ", "\t", ">", "*", "#", "[", "]", "_", "\u2028", "\u00a0", "\u3000", "\x0b", "word", "é",
+]  # fmt: skip
+_filler = st.text(alphabet="ab \n", max_size=40)
+footer_texts = st.one_of(
+    footer_pieces,
+    st.tuples(
+        _filler,
+        st.sampled_from(FOOTER_WORDS[:20]),
+        _filler,
+        st.sampled_from(["\n\n", "\n \n", "\n"]),
+        _filler,
+    ).map(lambda parts: "\n".join(parts[:2]) + "".join(parts[2:])),
+    st.lists(st.one_of(st.sampled_from(FOOTER_WORDS), st.characters()), max_size=40).map("".join),
+    st.lists(st.sampled_from(FOOTER_WORDS), max_size=40).map(" ".join),
+)
+_ENGINE = AutomatonMatcher([])._engine
+
+
+@settings(max_examples=800, deadline=None)
+@given(footer_texts, st.integers(0, 60))
+@example("\u00a9 2016", 0)
+@example("aaaaaaa\n\u00a9 2016\n\nb", 0)  # a footer in the last two thirds runs to the end
+@example("x\nCOPYR\u0130GHT\u3000\u0662\u0660\u0661\u0666 \n\n\u212aept", 0)
+def test_compiled_footer_spans_equal_the_reference(text: str, lines: int) -> None:
+    """The footer search of the compiled matcher (``Engine.boilerplate_spans``) finds exactly the spans of
+    :func:`boilerplate_spans` (None only for texts outside the BMP, left to Python)."""
+    text = "line\n" * lines + text
+    found = _ENGINE.boilerplate_spans(text)
+    if max(map(ord, text), default=0) >= 0x10000:
+        assert found is None
+    else:
+        assert found == boilerplate_spans(text)
 
 
 @settings(max_examples=500, deadline=None)

@@ -15,7 +15,7 @@ from newswatch.processor.normalize import fold, mask_boilerplate
 from newswatch.processor.overrides import default_cues
 from newswatch.processor.places import Gazetteer, GazetteerEntry, index_from_places
 from newswatch.processor.textfacts import Article
-from newswatch.processor.toponyms import Mention, ToponymScanner
+from newswatch.processor.toponyms import Mention, ReferenceScanner, ToponymScanner
 
 E = GazetteerEntry
 PLACES: list[tuple[GazetteerEntry, list[str | tuple[str, int]]]] = [
@@ -67,10 +67,18 @@ PLACES: list[tuple[GazetteerEntry, list[str | tuple[str, int]]]] = [
 ]
 INDEX = index_from_places(PLACES, {"GE": frozenset({"RU"}), "IQ": frozenset({"SY"})})
 GAZ = Gazetteer(INDEX, default_cues(), demonyms=True)
+GAZ_REFERENCE = Gazetteer(INDEX, default_cues(), demonyms=True, reference=True)  # the Python rules
+
+
+def reference_tags(text: str) -> list[tuple[str, str]]:
+    return [(p.matched_text, p.geonames_id) for p in GAZ_REFERENCE.tag_places(text)]
 
 
 def tags(text: str) -> list[tuple[str, str]]:
-    return [(p.matched_text, p.geonames_id) for p in GAZ.tag_places(text)]
+    """The native tags, checked against the Python definition."""
+    found = [(p.matched_text, p.geonames_id) for p in GAZ.tag_places(text)]
+    assert found == reference_tags(text)
+    return found
 
 
 @pytest.mark.parametrize(
@@ -190,6 +198,7 @@ def test_empty_gazetteer_tags_nothing() -> None:
 
 
 SCANNER = ToponymScanner(GAZ.index)
+REFERENCE = ReferenceScanner(GAZ.index)
 TEXTS = st.lists(
     st.sampled_from(
         [
@@ -261,12 +270,12 @@ def _scan_rescanning_everything(text: str) -> list[Mention]:
     scanned = view.text
     for char in toponyms._SCAN:
         scanned = scanned.replace(char, " ")
-    hits = SCANNER._hits(scanned, scanned, 0, shouted=False)
+    hits = REFERENCE._hits(scanned, scanned, 0, shouted=False)
     if _CAPS_RUN_PLAIN.search(scanned):
         titled = _CAPS_RUN_PLAIN.sub(
             lambda m: toponyms._CAPS_WORD.sub(toponyms._title_case, m.group()), scanned
         )
-        hits += SCANNER._hits(scanned, titled, 0, shouted=True)
+        hits += REFERENCE._hits(scanned, titled, 0, shouted=True)
     hits.sort()
     out, reach = [], 0
     for start, negative_length, shouted, number, key in hits:
@@ -285,7 +294,7 @@ def _scan_rescanning_everything(text: str) -> list[Mention]:
     ).map("".join)
 )  # fmt: skip
 def test_windowed_shouted_scan_equals_rescanning_everything(text: str) -> None:
-    assert SCANNER.scan(text) == _scan_rescanning_everything(text)
+    assert SCANNER.scan(text) == REFERENCE.scan(text) == _scan_rescanning_everything(text)
 
 
 def test_runs_of_capitals_far_apart_are_rescanned_apart() -> None:
@@ -293,7 +302,7 @@ def test_runs_of_capitals_far_apart_are_rescanned_apart() -> None:
     text = f"{far}NEW YORK CITY{far}ATLANTA{far}Atlanta"
     found = [(m.key, m.shouted) for m in SCANNER.scan(text)]
     assert found == [("New York City", True), ("Atlanta", True), ("Atlanta", False)]
-    assert SCANNER.scan(text) == _scan_rescanning_everything(text)
+    assert SCANNER.scan(text) == REFERENCE.scan(text) == _scan_rescanning_everything(text)
 
 
 _PLACE_BEFORE_PLAIN = re.compile(r"(?i)\b(?:town|city|ville|centre-ville|x)\s+(?:of|de|d'|du)\s*$")
@@ -368,9 +377,10 @@ def test_caches_never_change_a_reading(monkeypatch: pytest.MonkeyPatch) -> None:
     warm = [tags(t) for t in texts]
     monkeypatch.setattr(keyfacts, "CACHE_KEYS", 1)
     monkeypatch.setattr(reading, "CACHE_WORDS", 1)
-    cold = Gazetteer(INDEX, default_cues(), demonyms=True)
-    assert [[(p.matched_text, p.geonames_id) for p in cold.tag_places(t)] for t in texts] == warm
-    assert [[(p.matched_text, p.geonames_id) for p in cold.tag_places(t)] for t in texts] == warm
+    for reference in (False, True):
+        cold = Gazetteer(INDEX, default_cues(), demonyms=True, reference=reference)
+        assert [[(p.matched_text, p.geonames_id) for p in cold.tag_places(t)] for t in texts] == warm
+        assert [[(p.matched_text, p.geonames_id) for p in cold.tag_places(t)] for t in texts] == warm
 
 
 def _rank_every_option(groups: object, live: list[resolve._Group]) -> None:
@@ -392,7 +402,7 @@ def test_ranking_only_viable_options_changes_no_choice(text: str) -> None:
     pruned = tags(text)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(resolve, "_prune", _rank_every_option)
-        assert tags(text) == pruned
+        assert reference_tags(text) == pruned
 
 
 @settings(max_examples=500, deadline=None)

@@ -28,12 +28,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
-import ahocorasick_rs
+from newswatch_native import PlaceNames
 
 from newswatch.processor import geosources
-from newswatch.processor.normalize import fold
+from newswatch.processor.normalize import fold, non_ascii_chars
 
 if TYPE_CHECKING:
     from newswatch.processor.overrides import Overrides
@@ -53,6 +53,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T", bound=tuple[object, ...])
 
 KINDS = ("country", "admin1", "admin2", "capital", "city", "continent", "region")
 HOW_NAME, HOW_ALT, HOW_DEMONYM, HOW_ABBREV, HOW_ABBREV_FREE = range(5)
@@ -125,11 +127,13 @@ def _script_ok(name: str, arabic: bool) -> bool:
 class NameAutomaton:
     """Every key of an index in one Aho–Corasick automaton, with the packed options of each key.
 
-    The automaton is ``ahocorasick_rs``' contiguous NFA (about 50 MB for the full index; it scans a
-    4 KB article in tens of microseconds and reports every occurrence at once). Key *k* is pattern
-    *k*; its options live in one flat ``array`` (``_flat[_at[k]:_at[k + 1]]``) and the keys themselves
-    in one UTF-8 blob, read back only by :meth:`key` and :meth:`keys`: tens of megabytes less than a
-    dictionary or trie of Python objects. Immutable; thread-safe.
+    The automaton is the compiled core's :class:`newswatch_native.PlaceNames`, a contiguous NFA
+    (about 50 MB for the full index; it scans a 4 KB article in tens of microseconds and reports every
+    occurrence at once); its ``scan`` also does the whole per-text work of
+    :class:`~newswatch.processor.toponyms.ToponymScanner`. Key *k* is pattern *k*; its options live in
+    one flat ``array`` (``_flat[_at[k]:_at[k + 1]]``) and the keys themselves in one UTF-8 blob, read
+    back only by :meth:`key` and :meth:`keys`: tens of megabytes less than a dictionary or trie of
+    Python objects. Immutable; thread-safe.
     """
 
     def __init__(self, keys: Sequence[str], flat: array[int], at: array[int]) -> None:
@@ -141,12 +145,8 @@ class NameAutomaton:
         self._blob = b"".join(encoded)
         self._key_at = array("I", accumulate(map(len, encoded), initial=0))  # byte offsets in the blob
         del encoded
-        self.max_key_length = max(map(len, keys), default=0)
-        self._automaton = (
-            ahocorasick_rs.AhoCorasick(keys, implementation=ahocorasick_rs.Implementation.ContiguousNFA)
-            if keys
-            else None
-        )
+        self.names = PlaceNames(keys)
+        self.max_key_length = self.names.max_key_chars
 
     @classmethod
     def from_options(cls, options: Mapping[str, Iterable[int]]) -> NameAutomaton:
@@ -162,12 +162,22 @@ class NameAutomaton:
 
     def find(self, text: str) -> list[tuple[int, int, int]]:
         """Every occurrence of every key, overlapping: ``(key number, start, end)`` in code points."""
-        if self._automaton is None:
-            return []
         try:
-            return self._automaton.find_matches_as_indexes(text, overlapping=True)
+            return self.names.find(text)
         except UnicodeEncodeError:  # lone surrogates: same length, no key contains one
-            return self._automaton.find_matches_as_indexes(_SURROGATES.sub("\ufffd", text), overlapping=True)
+            return self.names.find(_SURROGATES.sub("\ufffd", text))
+
+    def scan(self, text: str, factory: type[_T]) -> list[_T]:
+        """The toponym scan of ``text`` (folded, case kept, separators as spaces) in native code:
+        ``factory`` tuples ``(start, end, key, number, shouted)``; see
+        :class:`~newswatch.processor.toponyms.ToponymScanner`."""
+        if text.isascii():
+            return self.names.scan(text, "", factory)
+        alnum = "".join(c for c in non_ascii_chars(text) if c.isalnum())
+        try:
+            return self.names.scan(text, alnum, factory)
+        except UnicodeEncodeError:  # lone surrogates: same length, neither letters nor in any key
+            return self.names.scan(_SURROGATES.sub("\ufffd", text), alnum, factory)
 
     def options_of(self, number: int) -> tuple[int, ...]:
         """The packed options of key ``number``."""

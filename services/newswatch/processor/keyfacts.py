@@ -5,13 +5,17 @@ A key's options come from the index (:meth:`~newswatch.processor.gazetteer.NameA
 A demonym ("Syrian") only ever means its country, so a key with a demonym option keeps only those;
 state abbreviations ("Ga.") count only after "City, ", so each key also has its *plain* readings
 without them. :class:`KeyFactsCache` computes this once per key and keeps it (bounded: the cache is
-emptied when full). Pure; thread-safe (a dictionary replaced, never mutated concurrently in place).
+emptied when full), with the same facts as native objects (``native``: what the native reader of
+:mod:`newswatch.processor.resolve` reads; :class:`Codes` numbers the codes it compares). Pure;
+thread-safe (a dictionary replaced, never mutated concurrently in place).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from newswatch_native import PlaceFacts, PlaceReadings
 
 from newswatch.processor.gazetteer import HOW_ABBREV, HOW_ALT, HOW_DEMONYM, GazetteerEntry, GazetteerIndex
 from newswatch.processor.overrides import Cues
@@ -27,6 +31,7 @@ __all__ = [
     "WEAK_ALWAYS",
     "WEAK_NONE",
     "WEAK_PLACE_WORD",
+    "Codes",
     "KeyFacts",
     "KeyFactsCache",
     "Option",
@@ -79,7 +84,8 @@ class Readings:
     big: bool  # a country, first-level subdivision, continent, region or demonym
     capital: bool
     admin1s: frozenset[str]
-    country: bool = False  # a country among the options
+    country: bool  # a country among the options
+    native: PlaceReadings = field(compare=False)  # the same for the native resolver
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +99,7 @@ class KeyFacts:
     demonym: bool  # a demonym: only ever its country, context unless demonyms are reported
     every: Readings  # every option (only the demonyms when it is one)
     plain: Readings  # without the abbreviations that count only after "City, "; ``every`` if none
+    native: PlaceFacts = field(compare=False)  # the same for the native reader
 
 
 class KeyFactsCache:
@@ -102,6 +109,7 @@ class KeyFactsCache:
         self.index = index
         self.cues = cues
         self.known: dict[int, KeyFacts] = {}  # read it directly on hot paths; fall back to facts()
+        self.codes = Codes(index)
 
     def facts(self, key: str, number: int) -> KeyFacts:
         """The facts of ``key``, key ``number`` of the index."""
@@ -119,9 +127,14 @@ class KeyFactsCache:
             else every
         )
         lower = key.lower()
+        single, common, first = (
+            " " not in key,
+            lower in self.cues.common_words,
+            lower in self.cues.first_names,
+        )
         facts = KeyFacts(
-            lower, " " not in key, lower in self.cues.common_words, lower in self.cues.first_names,
-            demonym, every, plain,
+            lower, single, common, first, demonym, every, plain,
+            PlaceFacts(lower, single, common, first, demonym, every.native, plain.native),
         )  # fmt: skip
         if len(self.known) >= CACHE_KEYS:
             self.known = {}
@@ -130,21 +143,41 @@ class KeyFactsCache:
 
     def _readings(self, options: tuple[tuple[int, int], ...]) -> Readings:
         entries = self.index.entries
-        return Readings(
-            options,
-            tuple(
-                (
-                    i,
-                    how,
-                    entries[i],
-                    prior(entries[i], how),
-                    entries[i].kind in BIG_KINDS,
-                    weakness(entries[i], how),
-                )
-                for i, how in options
-            ),
-            any(entries[i].kind in BIG_KINDS or how == HOW_DEMONYM for i, how in options),
-            any(entries[i].kind == "capital" for i, _ in options),
-            frozenset(entries[i].admin1 for i, _ in options) - {""},
-            any(entries[i].kind == "country" for i, _ in options),
+        scored = tuple(
+            (
+                i,
+                how,
+                entries[i],
+                prior(entries[i], how),
+                entries[i].kind in BIG_KINDS,
+                weakness(entries[i], how),
+            )
+            for i, how in options
         )
+        admin1s = frozenset(entries[i].admin1 for i, _ in options) - {""}
+        country = any(entries[i].kind == "country" for i, _ in options)
+        big = any(entries[i].kind in BIG_KINDS or how == HOW_DEMONYM for i, how in options)
+        capital = any(entries[i].kind == "capital" for i, _ in options)
+        native = PlaceReadings(
+            [(i, how, score, big_kind, weak) for i, how, _, score, big_kind, weak in scored],
+            sorted(self.codes.admin1s[code] for code in admin1s),
+            country,
+            big,
+            capital,
+        )
+        return Readings(options, scored, big, capital, admin1s, country, native)
+
+
+class Codes:
+    """Numbers for the country and first-level subdivision codes of an index (the native resolver
+    compares numbers): countries in sort order, subdivisions in order of appearance; "" is 0."""
+
+    def __init__(self, index: GazetteerIndex) -> None:
+        entries = index.entries
+        names = {e.country_code for e in entries} | {""}
+        for cc, near in index.neighbours.items():
+            names |= {cc, *near}
+        self.countries: dict[str, int] = {cc: n for n, cc in enumerate(sorted(names))}
+        self.admin1s: dict[str, int] = {"": 0}
+        for e in entries:
+            self.admin1s.setdefault(e.admin1, len(self.admin1s))

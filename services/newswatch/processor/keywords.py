@@ -305,9 +305,11 @@ class AutomatonMatcher:
     rules of the module docstring applied to each selected hit — all in compiled code
     (:func:`newswatch.processor.automaton.build_engine`), which also builds the :class:`Match` tuples.
 
-    Building takes ~0.5 s for 10,000 terms (~12 s for 400,000 aliases); build a new instance off to
-    the side and swap it in to reload. ``size`` is the number of distinct keys. ``match`` releases the
-    GIL while it projects and scans a text; one instance may serve several threads.
+    Building takes ~0.5 s for 10,000 terms (~12 s for 400,000 aliases; the first build of a process
+    also makes the per-character tables, ~0.3 s); build a new instance off to the side and swap it in
+    to reload. ``size`` is the number of distinct keys. ``match`` hands most texts to the engine as
+    they are (boilerplate masked there, ``Engine.match_text``) and releases the GIL while the text is
+    masked, projected and scanned; one instance may serve several threads.
     ``anchored_above``: see :func:`~newswatch.processor.automaton.build_engine` (tests set 0 to take
     the path of large key sets with few keys).
     """
@@ -318,6 +320,7 @@ class AutomatonMatcher:
         heads: list[tuple[str, str, str, str, float]] = []
         rules: list[tuple[int, int, str]] = []  # context index, window, place id
         entries: list[tuple[str, bool, int]] = []
+        weights: dict[float, float] = {}  # one float object per weight: fewer objects to touch per match
         for watchlist in self.watchlists:
             watchlist_id = intern(watchlist.watchlist_id)  # one string for every match of the list
             for term in watchlist.terms:
@@ -329,7 +332,7 @@ class AutomatonMatcher:
                 needs_context = context >= 0 and any(words[0])
                 heads.append(
                     (watchlist_id, term.term_id, term.label or term.term_id, intern(term.kind or "keyword"),
-                     term.weight)
+                     weights.setdefault(term.weight, term.weight))
                 )  # fmt: skip
                 rules.append(
                     (context, int(term.context_window_chars), term.geonames_id if needs_context else "")
@@ -349,9 +352,12 @@ class AutomatonMatcher:
     def match(self, text: str, places: Sequence[ResolvedPlace] = ()) -> list[Match]:
         if not text:
             return []
+        spans = [(p.start, p.end, p.geonames_id) for p in places] if places else []
+        found = self._engine.match_text(text, spans, Probe)
+        if found is not None:  # masked and matched in one call (no folding needed)
+            return found
         masked = mask_boilerplate(text)
         source, cased, folded = prepare(masked, self._cased)
-        spans = [(p.start, p.end, p.geonames_id) for p in places] if places else []
         return self._engine.match(
             source, cased, folded is not None, masked, text, spans, Probe(masked, folded)
         )

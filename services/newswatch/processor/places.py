@@ -9,8 +9,10 @@ place it resolved to. See :mod:`newswatch.processor.toponyms` (recognition) and
 
 :func:`default_gazetteer` builds the full gazetteer once per process (seconds; logged with
 ``load_seconds``). Share it: its caches (what each key and each word around a name implies, bounded)
-make names seen before cheap; tagging a ~4 KB article takes about a millisecond of CPU or less
-(``bench/geoparse.py``). Tagging never raises for any ``str``.
+make names seen before cheap). Recognition and resolution run in native code
+(:mod:`newswatch_native`: ``PlaceNames``, ``PlaceReader``); tagging a ~4 KB article takes about
+0.3 ms of CPU (``bench/geoparse.py``, ``bench/enrich.py``). ``Gazetteer(..., reference=True)`` runs
+the Python definitions instead. Tagging never raises for any ``str``.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from newswatch.processor.gazetteer import (
 )
 from newswatch.processor.overrides import Cues, Overrides, default_cues, default_overrides
 from newswatch.processor.resolve import Resolver
-from newswatch.processor.toponyms import ToponymScanner
+from newswatch.processor.toponyms import ReferenceScanner, ToponymScanner
 
 __all__ = [
     "DEFAULT_MIN_CITY_POPULATION",
@@ -69,12 +71,25 @@ class PlaceMatch(NamedTuple):
 
 
 class Gazetteer:
-    """Immutable; share one instance (tagging is thread-safe)."""
+    """Immutable; share one instance (tagging is thread-safe).
 
-    def __init__(self, index: GazetteerIndex, cues: Cues | None = None, *, demonyms: bool = False) -> None:
+    ``reference``: recognise and resolve toponyms with the Python definitions
+    (:class:`~newswatch.processor.toponyms.ReferenceScanner`, the Python rules of
+    :class:`~newswatch.processor.resolve.Resolver`) instead of native code; the same results, slower
+    (tests compare the two).
+    """
+
+    def __init__(
+        self,
+        index: GazetteerIndex,
+        cues: Cues | None = None,
+        *,
+        demonyms: bool = False,
+        reference: bool = False,
+    ) -> None:
         self.index = index
-        self.scanner = ToponymScanner(index)
-        self.resolver = Resolver(index, cues or default_cues(), demonyms=demonyms)
+        self.scanner = ReferenceScanner(index) if reference else ToponymScanner(index)
+        self.resolver = Resolver(index, cues or default_cues(), demonyms=demonyms, reference=reference)
 
     @property
     def entries(self) -> tuple[GazetteerEntry, ...]:
@@ -90,22 +105,27 @@ class Gazetteer:
         """
         twin = object.__new__(Gazetteer)
         twin.index, twin.scanner = self.index, self.scanner
+        old = self.resolver
         twin.resolver = Resolver(
-            self.index, self.resolver.cues, demonyms=demonyms, reader=self.resolver.reader
+            self.index,
+            old.cues,
+            demonyms=demonyms,
+            reader=old.reader,
+            native=old.native,
+            reference=old.native is None,
         )
         return twin
 
     def tag_fields(self, texts: Sequence[str]) -> list[list[PlaceMatch]]:
         """Places of each text, resolved together (one article's title, summary, content)."""
         mentions = [self.scanner.scan(t) for t in texts]
-        resolved = self.resolver.resolve(texts, mentions)
         out: list[list[PlaceMatch]] = [[] for _ in texts]
         new = tuple.__new__  # PlaceMatch(...) without the Python-level __new__ (tens per article)
-        for field, m, e, how in resolved:
+        for field, start, end, e, how in self.resolver.places(texts, mentions):
             out[field].append(
                 new(PlaceMatch, (
-                    e.name, texts[field][m.start : m.end], e.geonames_id, e.country_code, e.kind,
-                    m.start, m.end, e.admin1, how == HOW_DEMONYM, e.lat, e.lon,
+                    e.name, texts[field][start:end], e.geonames_id, e.country_code, e.kind,
+                    start, end, e.admin1, how == HOW_DEMONYM, e.lat, e.lon,
                 ))
             )  # fmt: skip
         return out

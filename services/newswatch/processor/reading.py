@@ -9,6 +9,12 @@ the word after are read within 48 characters with anchored regular expressions (
 the reversed text, so no search runs over the window), and what a word says as a cue (a person
 title, a speech verb, a place word ...) is looked up once per distinct word and kept (bounded).
 
+The same rules run in native code (:class:`newswatch_native.PlaceReader`, driven by
+:meth:`newswatch.processor.resolve.Resolver.places`): :class:`Reader` is their definition, and
+:class:`Probe` answers what the native reader leaves to Python (words with non-ASCII characters, the
+regular expressions on non-ASCII windows, the article's caches). ``OF_WORDS``, ``TO_WORD`` and
+``POSSESSIVE_ENDINGS`` are handed to the native reader from here.
+
 Pure and deterministic; never raises for any input. Thread-safe (caches are dictionaries replaced
 when full).
 """
@@ -24,7 +30,7 @@ from newswatch.processor.overrides import Cues
 from newswatch.processor.textfacts import Article, sentence_initial, shouted_nearby
 from newswatch.processor.toponyms import Mention
 
-__all__ = ["CACHE_WORDS", "Candidate", "Reader"]
+__all__ = ["CACHE_WORDS", "OF_WORDS", "POSSESSIVE_ENDINGS", "TO_WORD", "Candidate", "Probe", "Reader"]
 
 CACHE_WORDS = 8_192  # distinct words before and after names whose cues are kept (each side)
 _WINDOW = 48
@@ -37,10 +43,12 @@ _ACCORDING_REVERSED = re.compile(r"(?i)\s+ot gnidrocca(?!\w)")
 _AGE = re.compile(r",\s*\d{1,3}\s*,")
 # A residence after a person's age, read backwards: "Joyce Glover, 22, Palestine", "Smith, 49, of Paris"
 _RESIDENCE_REVERSED = re.compile(r"[ \t]*(?:fo[ \t]+)?,[ \t]*\d{1,3}[ \t]*,")
-_OF_REVERSED = frozenset(["fo", "ed", "'d", "ud"])  # "of", "de", "d'", "du" backwards
+OF_WORDS = frozenset(["of", "de", "d'", "du"])  # "the town of", "la ville de" ...
+_OF_REVERSED = frozenset(w[::-1] for w in OF_WORDS)
 _SPACES = (" ", "\t")
 _WORDLIKE = re.compile(r"\w")
-_POSSESSIVE_ENDINGS = ("'s", "’s")
+POSSESSIVE_ENDINGS = ("'s", "’s")
+TO_WORD = "to"  # of "according to"
 # The word before a name: (the word in lower case without final dots, capitalised and neither a
 # sentence word, a modifier nor a possessive, person title, given name, speech verb, preposition,
 # may end "the town of", may end "according to"). Without a word after spaces, the last two are
@@ -117,13 +125,13 @@ class Reader:
                 token[-1].isupper()
                 and word not in cues.sentence_words
                 and word not in cues.modifiers
-                and not word.endswith(_POSSESSIVE_ENDINGS),  # possessive: "Iraq's Mosul"
+                and not word.endswith(POSSESSIVE_ENDINGS),  # possessive: "Iraq's Mosul"
                 word in cues.person_titles,
                 word in cues.first_names,
                 word in cues.speech_verbs,
                 word in cues.prepositions,
                 token.lower() in _OF_REVERSED,
-                token.lower() == "ot",
+                token.lower() == TO_WORD[::-1],
             )
             if len(self._befores) >= CACHE_WORDS:
                 self._befores = {}
@@ -260,6 +268,62 @@ class Reader:
         return out
 
 
+class Probe:
+    """What the native reader (:class:`newswatch_native.PlaceReader`) asks of Python about one
+    article: the words with non-ASCII characters, and the cues read with regular expressions or
+    cached on the :class:`~newswatch.processor.textfacts.Article` (``field``: its index)."""
+
+    __slots__ = ("article", "reader")
+
+    def __init__(self, article: Article, reader: Reader) -> None:
+        self.article = article
+        self.reader = reader
+
+    def _window(self, field: int, start: int) -> tuple[str, str, int, int]:
+        """The field, its reverse, where ``start`` is in the reverse and where the window ends."""
+        text = self.article.texts[field]
+        lo = start - _WINDOW if start > _WINDOW else 0
+        return text, self.article.reversed(field), len(text) - start, len(text) - lo
+
+    def before(self, token: str) -> _Before:
+        return self.reader._before(token)
+
+    def after(self, token: str) -> _After:
+        return self.reader._after(token)
+
+    def initial(self, field: int, start: int) -> bool:
+        return sentence_initial(self.article.texts[field], start)
+
+    def title_line(self, field: int, start: int) -> bool:
+        return self.article.title_line(field, start)
+
+    def lower_case(self, word: str) -> bool:
+        return self.article.uses_in_lower_case(word)
+
+    def residence(self, field: int, start: int) -> bool:
+        _, rev, at, stop = self._window(field, start)
+        return _RESIDENCE_REVERSED.match(rev, at, stop) is not None
+
+    def according(self, field: int, start: int) -> bool:
+        _, rev, at, stop = self._window(field, start)
+        return _ACCORDING_REVERSED.match(rev, at, stop) is not None
+
+    def place_before(self, field: int, start: int) -> bool:
+        _, rev, at, stop = self._window(field, start)
+        return self.reader._place_before.match(rev, at, stop) is not None
+
+    def after_name_comma(self, field: int, start: int) -> bool:
+        text = self.article.texts[field]
+        return _after_name_comma(text[start - _WINDOW if start > _WINDOW else 0 : start])
+
+    def age(self, field: int, end: int) -> bool:
+        return _AGE.match(self.article.texts[field], end, end + _WINDOW) is not None
+
+    def short_caps(self, field: int, start: int, end: int) -> bool:
+        text = self.article.texts[field]
+        return text[start:end].isupper() and shouted_nearby(text, start, end)
+
+
 def _place_words_reversed(words: Iterable[str]) -> re.Pattern[str]:
     """Matches the reversed text before a name that ends in a place word and "of" ("town of", "ville
     de"): ``(?i)\\b(?:WORDS)\\s+(?:of|de|d'|du)\\s*$`` read backwards, the word boundary included."""
@@ -267,7 +331,8 @@ def _place_words_reversed(words: Iterable[str]) -> re.Pattern[str]:
     wordlike = "|".join(re.escape(w[::-1]) for w in words if _WORDLIKE.match(w))
     other = "|".join(re.escape(w[::-1]) for w in words if not _WORDLIKE.match(w))
     boundaries = [f"(?:{wordlike})(?!\\w)" if wordlike else "", f"(?:{other})(?=\\w)" if other else ""]
-    return re.compile(rf"(?i)\s*(?:fo|ed|'d|ud)\s+(?:{'|'.join(b for b in boundaries if b)})")
+    of = "|".join(re.escape(w) for w in sorted(_OF_REVERSED))
+    return re.compile(rf"(?i)\s*(?:{of})\s+(?:{'|'.join(b for b in boundaries if b)})")
 
 
 def _after_name_comma(before: str) -> bool:

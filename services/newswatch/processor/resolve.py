@@ -40,6 +40,11 @@ without evidence is never ranked, a name with one option is not scored (only the
 only the options that the evidence may accept are scored (a small town of a state that no other name
 of the article may lie in never is: :func:`_prune`).
 
+:meth:`Resolver.places` runs rules 1 to 4 in native code (:class:`newswatch_native.PlaceReader` and
+``PlaceResolver``, given this module's constants, the cues and the index's places once), with the
+same results as :meth:`Resolver.resolve`, the Python definition (tests compare the two on every
+evaluation corpus and on generated texts).
+
 Pure and deterministic; never raises for any input.
 """
 
@@ -48,24 +53,29 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterable, Sequence
+from types import SimpleNamespace
 from typing import NamedTuple
 
-from newswatch.processor.gazetteer import HOW_ALT, GazetteerEntry, GazetteerIndex
+from newswatch_native import PlaceReader, PlaceResolver
+
+from newswatch.processor.gazetteer import HOW_ALT, KINDS, GazetteerEntry, GazetteerIndex
 from newswatch.processor.keyfacts import (
     ALT_MIN_POPULATION,
     SMALL_POPULATION,
     TOWNS,
     WEAK_ALWAYS,
     WEAK_PLACE_WORD,
+    Codes,
     Option,
     Readings,
 )
+from newswatch.processor.normalize import non_ascii_chars
 from newswatch.processor.overrides import Cues
-from newswatch.processor.reading import Candidate, Reader
-from newswatch.processor.textfacts import Article
+from newswatch.processor.reading import OF_WORDS, POSSESSIVE_ENDINGS, TO_WORD, Candidate, Probe, Reader
+from newswatch.processor.textfacts import Article, native_rules
 from newswatch.processor.toponyms import Mention
 
-__all__ = ["SMALL_POPULATION", "Resolved", "Resolver"]
+__all__ = ["SMALL_POPULATION", "Resolved", "Resolver", "native_reader"]
 
 ALT_ANYWHERE_POPULATION = 1_000_000
 COUNTRY_BONUS = 1.5  # one other name of the article in that country; each further one adds a step
@@ -103,18 +113,58 @@ class Resolved(NamedTuple):
 
 
 class Resolver:
-    """Resolves the mentions of one article. Immutable apart from its reader's cache; share one."""
+    """Resolves the mentions of one article. Immutable apart from its reader's cache; share one.
+
+    :meth:`places` reads and resolves in native code (:class:`newswatch_native.PlaceReader`, built
+    once from the index, the cues and this module's constants: share it through ``native``);
+    :meth:`resolve` is the Python definition that the native code is tested against, and what
+    :meth:`places` runs when ``reference``.
+    """
 
     def __init__(
-        self, index: GazetteerIndex, cues: Cues, *, demonyms: bool = False, reader: Reader | None = None
+        self,
+        index: GazetteerIndex,
+        cues: Cues,
+        *,
+        demonyms: bool = False,
+        reader: Reader | None = None,
+        native: PlaceReader | None = None,
+        reference: bool = False,
     ) -> None:
         self.index = index
         self.cues = cues
         self.demonyms = demonyms
         self.reader = reader if reader is not None else Reader(index, cues)
+        self.native = None if reference else native or native_reader(index, cues, self.reader.keys.codes)
+
+    def places(
+        self, texts: Sequence[str], mentions: Sequence[Sequence[Mention]]
+    ) -> list[tuple[int, int, int, GazetteerEntry, int]]:
+        """``(field, start, end, entry, how)`` of the accepted mentions of every field, in field then
+        text order (what :meth:`resolve` says), in native code unless ``reference``."""
+        if self.native is None:
+            return [
+                (r.field, r.mention.start, r.mention.end, r.entry, r.how)
+                for r in self.resolve(texts, mentions)
+            ]
+        mentions = mentions[: len(texts)]
+        if not any(mentions):
+            return []
+        keys = self.reader.keys
+        known, facts = keys.known, keys.facts
+        natives = [[(known.get(m.number) or facts(m.key, m.number)).native for m in ms] for ms in mentions]
+        wide = ["" if t.isascii() else "".join(c for c in non_ascii_chars(t) if c.isalnum()) for t in texts]
+        probe = Probe(Article(texts), self.reader)
+        entries = self.index.entries
+        return [
+            (field, start, end, entries[index], how)
+            for field, start, end, index, how in self.native.tag(
+                texts, wide, mentions, natives, probe, self.demonyms
+            )
+        ]
 
     def resolve(self, texts: Sequence[str], mentions: Sequence[Sequence[Mention]]) -> list[Resolved]:
-        """Accepted mentions of every field, in field then text order."""
+        """Accepted mentions of every field, in field then text order (the Python definition)."""
         article = Article(texts)
         persons: set[str] = set()
         cands = [
@@ -363,6 +413,31 @@ def _town_of_city(
     if end <= m.start or text[end] not in _CITY_GAP:
         return None
     return Mention(m.start, end, base.key, base.cands[0].mention.number, m.shouted), base.picked
+
+
+def native_reader(index: GazetteerIndex, cues: Cues, codes: Codes) -> PlaceReader:
+    """The native reader and resolver of ``index`` with ``cues`` and this module's constants
+    (``codes``: the numbers that the key facts use)."""
+    countries, admin1s = codes.countries, codes.admin1s
+    flags = {kind: (kind in _TOWNS) | (kind == "admin1") << 1 | (kind == "country") << 2 for kind in KINDS}
+    limits = SimpleNamespace(
+        admin1_bonus=ADMIN1_BONUS, admin1_possible_bonus=ADMIN1_POSSIBLE_BONUS,
+        neighbour_bonus=NEIGHBOUR_BONUS, pair_bonus=PAIR_BONUS, local_penalty=LOCAL_PENALTY,
+        alt_local_penalty=ALT_LOCAL_PENALTY, home_bonus=HOME_BONUS, home_min_names=HOME_MIN_NAMES,
+        home_margin=HOME_MARGIN, rounds=ROUNDS, country_bonuses=_COUNTRY_BONUSES,
+        small_population=SMALL_POPULATION, alt_min_population=ALT_MIN_POPULATION,
+        alt_anywhere_population=ALT_ANYWHERE_POPULATION, weak_always=WEAK_ALWAYS,
+        weak_place_word=WEAK_PLACE_WORD, possible_max_readings=POSSIBLE_MAX_READINGS, how_alt=HOW_ALT,
+    )  # fmt: skip
+    resolver = PlaceResolver(
+        [
+            (flags.get(e.kind, 0), admin1s[e.admin1], countries[e.country_code], e.population)
+            for e in index.entries
+        ],
+        {countries[cc]: [countries[n] for n in near] for cc, near in index.neighbours.items()},
+        limits,
+    )
+    return PlaceReader(resolver, cues, native_rules(OF_WORDS, TO_WORD, POSSESSIVE_ENDINGS, cues.place_words))
 
 
 def _other(keys: set[str] | None, key: str) -> bool:

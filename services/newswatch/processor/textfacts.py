@@ -10,9 +10,10 @@ functions read one position. Pure; an :class:`Article` is used by one thread.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from types import SimpleNamespace
 
-__all__ = ["Article", "has_word", "sentence_initial", "shouted_nearby"]
+__all__ = ["Article", "has_word", "native_rules", "sentence_initial", "shouted_nearby"]
 
 WORD = re.compile(r"[^\W\d_][\w'’]*")
 """A word as the rules read it: a letter, then letters, digits, underscores and apostrophes."""
@@ -68,6 +69,39 @@ class Article:
                 known = len(words) >= 3 and all(w[0].isupper() for w in words)
             self._lines[(field, lo)] = known
         return known
+
+
+def native_rules(
+    of_words: Iterable[str], to_word: str, possessive_endings: Iterable[str], place_words: Iterable[str]
+) -> SimpleNamespace:
+    """What the native reader reads as this module does (sentence openers and enders, the small
+    words and longest line of a title-case line), the reading cues' ``of_words`` ("of" of "the town
+    of"), ``to_word`` ("according to"), ``possessive_endings`` ("'s") and the ``place_words`` that
+    may stand before ``of_words`` in ASCII text: the ASCII ones, lower case (``None`` when a word
+    has spaces, starts with no letter, or is not ASCII yet could match ASCII text: Python reads
+    every case)."""
+    words = frozenset(place_words)
+    simple = all(w and w[0].isalpha() and not any(c.isspace() for c in w) for w in words)
+    simple = simple and not any(_matches_ascii(w) for w in words if not w.isascii())
+    return SimpleNamespace(
+        openers="".join(sorted(_OPENERS)),
+        enders="".join(sorted(_ENDERS)),
+        small_words=_SMALL_WORDS,
+        title_line_max=_TITLE_LINE_MAX,
+        of_words=frozenset(of_words),
+        to_word=to_word,
+        possessive_endings=[e for e in possessive_endings if e.isascii()],
+        place_words=frozenset(w.lower() for w in words if w.isascii()) if simple else None,
+    )
+
+
+def _matches_ascii(word: str) -> bool:
+    """Whether a case-insensitive regular expression of ``word`` could match ASCII text (every
+    non-ASCII character of it matches some ASCII letter: "ſ" matches "s")."""
+    letters = [chr(c) for c in range(128) if chr(c).isalpha()]
+    return all(
+        any(re.fullmatch(re.escape(c), a, re.IGNORECASE) for a in letters) for c in word if not c.isascii()
+    )
 
 
 def has_word(text: str, word: str) -> bool:

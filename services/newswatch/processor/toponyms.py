@@ -8,9 +8,13 @@ also scanned title-cased (two or more all-capital words in a row, or one of six 
 headlines are read too; such mentions are marked ``shouted``. Of overlapping hits the leftmost, then
 longest, wins. Copyright and disclaimer footers are never scanned.
 
-The automaton reports every occurrence of every key (overlapping) from native code; the word-boundary
-test and the leftmost-longest choice run once per occurrence, and the title-cased pass only rescans
-the text around each run of capitals (a key occurrence changed by title-casing overlaps a run).
+:class:`ToponymScanner` folds the text here (Unicode stays defined in
+:mod:`newswatch.processor.normalize`) and does the rest in native code in one call
+(:meth:`~newswatch.processor.gazetteer.NameAutomaton.scan`, the GIL released). :class:`ReferenceScanner`
+is the same scan in Python, the definition that the native one is tested against: the automaton
+reports every occurrence of every key (overlapping); the word-boundary test and the leftmost-longest
+choice run once per occurrence, and the title-cased pass only rescans the text around each run of
+capitals (a key occurrence changed by title-casing overlaps a run).
 
 Which candidate (if any) a mention means is decided by :mod:`newswatch.processor.resolve`. Offsets are
 code points into the original text. ``scan`` never raises for any ``str``.
@@ -22,9 +26,9 @@ import re
 from typing import NamedTuple
 
 from newswatch.processor.gazetteer import GazetteerIndex
-from newswatch.processor.normalize import fold, fold_char, mask_boilerplate
+from newswatch.processor.normalize import FoldedText, fold, fold_char, mask_boilerplate
 
-__all__ = ["Mention", "ToponymScanner"]
+__all__ = ["Mention", "ReferenceScanner", "ToponymScanner"]
 
 _SCAN = ("-", "\n", "\r", "\t", "\u00a0")  # read as spaces
 _CAPS_WORD = re.compile(r"(?<![A-Za-z])[A-Z]{2,}(?![a-z])")
@@ -79,6 +83,15 @@ def _title_case(match: re.Match[str]) -> str:
     return word[0] + word[1:].lower()
 
 
+def _scanned(text: str) -> tuple[FoldedText, str]:
+    """The folded view of ``text`` (footers masked) and its folded text with separators as spaces."""
+    view = fold(mask_boilerplate(text), casefold=False)
+    scanned = view.text
+    for char in _SCAN:
+        scanned = scanned.replace(char, " ")
+    return view, scanned
+
+
 class ToponymScanner:
     """Immutable after construction; ``scan`` is safe to call from any thread."""
 
@@ -91,10 +104,23 @@ class ToponymScanner:
         """Candidate mentions in order of appearance, non-overlapping."""
         if self._empty or not text:
             return []
-        view = fold(mask_boilerplate(text), casefold=False)
-        scanned = view.text
-        for char in _SCAN:
-            scanned = scanned.replace(char, " ")
+        view, scanned = _scanned(text)
+        mentions = self._names.scan(scanned, Mention)
+        if mentions and not isinstance(view.origin, range):  # offsets through the fold map
+            new = tuple.__new__
+            return [new(Mention, (*view.span(m[0], m[1]), *m[2:])) for m in mentions]
+        # One to one: every character of the original folds to one, so offsets are the same.
+        return mentions
+
+
+class ReferenceScanner(ToponymScanner):
+    """:meth:`scan` in Python: the definition of the native scan (tests compare the two)."""
+
+    def scan(self, text: str) -> list[Mention]:
+        """Candidate mentions in order of appearance, non-overlapping."""
+        if self._empty or not text:
+            return []
+        view, scanned = _scanned(text)
         hits = self._hits(scanned, scanned, 0, shouted=False)
         runs = _caps_runs(scanned)
         if runs:
