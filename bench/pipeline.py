@@ -635,7 +635,10 @@ async def baseline(settings: Settings, app_id: str, stub: bool) -> int:
                 for r in records:
                     article = contracts.decode(Article, r.value, r.headers)
                     enriched = agents.enrich(article, snapshot.matcher, gazetteer)  # type: ignore[attr-defined]
-                    for message in (enriched, *alerts_for(enriched, snapshot.watchlists)):
+                    for message in (
+                        enriched,
+                        *alerts_for(enriched, snapshot.watchlists, weights=snapshot.weights),
+                    ):
                         value, headers = contracts.encode(message)
                         topic = ARTICLES_ENRICHED if message is enriched else ALERTS
                         await producer.send_and_wait(

@@ -115,6 +115,13 @@ def minhash_signature(
     """The one-permutation MinHash signature of ``data`` (2 bytes a bin, little-endian), or None below
     ``min_shingles`` shingle occurrences. Raises ValueError for bad parameters."""
 
+def equal_bins(a: bytes, b: bytes, /) -> int:
+    """How many 2-byte bins of two signatures are equal (0 when the lengths differ or are odd)."""
+
+def snippets(text: str, spans: list[tuple[int, int]], width: int, /) -> list[str]:
+    """``[keywords.snippet(text, start, end, width) for start, end in spans]`` (code-point offsets).
+    Raises ValueError for a span that is not ``0 <= start <= end <= len(text)``."""
+
 class PlaceNames:
     """Every gazetteer key in one Aho-Corasick automaton (key ``k`` is ``keys[k]``), and the whole
     toponym scan of ``newswatch.processor.toponyms`` per text. Immutable; thread-safe. Raises

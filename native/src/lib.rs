@@ -25,6 +25,7 @@ mod resolve;
 mod rules;
 mod scan;
 mod scoring;
+mod snippet;
 mod textcues;
 mod toponyms;
 mod view;
@@ -42,6 +43,8 @@ fn newswatch_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(toponyms::caps_runs_of, m)?)?;
     m.add_function(wrap_pyfunction!(minhash::shingle_hashes, m)?)?;
     m.add_function(wrap_pyfunction!(minhash::minhash_signature, m)?)?;
+    m.add_function(wrap_pyfunction!(minhash::equal_bins, m)?)?;
+    m.add_function(wrap_pyfunction!(snippet::snippets, m)?)?;
     Ok(())
 }
 

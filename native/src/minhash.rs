@@ -120,3 +120,16 @@ pub fn minhash_signature<'py>(
     }
     Ok(Some(PyBytes::new(py, &out)))
 }
+
+/// How many 2-byte bins of two signatures hold the same value (0 when their lengths differ or are
+/// odd): the numerator of the estimated Jaccard similarity.
+#[pyfunction]
+pub fn equal_bins(a: &[u8], b: &[u8]) -> usize {
+    if a.len() != b.len() || !a.len().is_multiple_of(2) {
+        return 0;
+    }
+    a.chunks_exact(2)
+        .zip(b.chunks_exact(2))
+        .filter(|(x, y)| x == y)
+        .count()
+}

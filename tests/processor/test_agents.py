@@ -241,9 +241,18 @@ async def test_watchlist_hot_reload_swaps_the_matcher(rig: Rig) -> None:
     await rig.feed(_article("a1", "zorblax and Daesh"))
     alerts = [contracts.decode(Alert, a[2], a[3]).watchlist_id for a in rig.outputs.on(ALERTS)]
     assert alerts == ["default", "extra"]
+    assert rig.watchlists.snapshot.weights["extra"] == {"z": 1.0}  # kept per reload for scoring
+    (heavier,) = parse_watchlists(
+        {"id": "extra", "threshold": 3, "terms": [{"id": "z", "aliases": ["zorblax"], "weight": 2}]}
+    )
+    rig.watchlists.on_change("extra", heavier)
+    assert rig.watchlists.snapshot.weights["extra"] == {"z": 2.0}
+    await rig.feed(_article("a2", "zorblax"))  # 2 < 3: the reloaded weights are the ones counted
+    assert len(rig.outputs.on(ALERTS)) == 2
     rig.watchlists.on_change("extra", None)
     assert [w.watchlist_id for w in rig.watchlists.snapshot.watchlists] == ["default"]
-    assert rig.value("newswatch_processor_watchlist_reloads_total") == 2
+    assert set(rig.watchlists.snapshot.weights) == {"default"}
+    assert rig.value("newswatch_processor_watchlist_reloads_total") == 3
     assert rig.value("newswatch_processor_watchlists_active") == 1
 
 

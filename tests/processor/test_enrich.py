@@ -6,12 +6,16 @@ from datetime import UTC, datetime
 
 import pytest
 
-from newswatch.processor.enrich import alert_id, alerts_for, enrich, score
-from newswatch.processor.keywords import RegexMatcher
+from newswatch import contracts
+from newswatch.processor.enrich import alert_id, alerts_for, enrich, score, term_weights
+from newswatch.processor.keywords import Matcher, RegexMatcher, build_matcher
+from newswatch.processor.language import detect_masked_language
+from newswatch.processor.normalize import mask_boilerplate
 from newswatch.processor.places import default_gazetteer
+from newswatch.processor.regions import default_regions
 from newswatch.processor.watchlist import default_watchlist, parse_watchlists
 from newswatch.v1.article_pb2 import Article
-from newswatch.v1.enriched_pb2 import TextField
+from newswatch.v1.enriched_pb2 import EnrichedArticle, TextField
 
 DEFAULT = default_watchlist()
 MATCHER = RegexMatcher([DEFAULT])
@@ -122,3 +126,78 @@ def test_duplicate_cluster_and_published_at_are_carried() -> None:
     enriched.duplicate_of = ""
     (first,) = alerts_for(enriched, [DEFAULT])
     assert (first.duplicate_cluster_id, first.alert_id) == ("a1", alert_id("a1", "default"))
+
+
+def _reference_enrich(article: Article, matcher: Matcher) -> EnrichedArticle:
+    """``enrich`` written plainly (every field read by name, ``Match.snippet`` per match, countries
+    from the built message): the definition the optimised one must equal."""
+    out = EnrichedArticle(processed_at=contracts.timestamp(NOW))
+    out.article.CopyFrom(article)
+    names = ("title", "summary", "content")
+    fields = (TextField.TEXT_FIELD_TITLE, TextField.TEXT_FIELD_SUMMARY, TextField.TEXT_FIELD_CONTENT)
+    places = GAZ.tag_fields([getattr(article, name) for name in names])
+    for name, field, field_places in zip(names, fields, places, strict=True):
+        text: str = getattr(article, name)
+        if not text:
+            continue
+        for m in matcher.match(text, field_places):
+            out.matches.add(
+                watchlist_id=m.watchlist_id,
+                term_id=m.term_id,
+                term_label=m.term_label,
+                kind=m.kind,
+                matched_text=m.matched_text,
+                field=field,
+                start=m.start,
+                end=m.end,
+                snippet=m.snippet,
+            )
+        for p in field_places:
+            out.places.add(
+                name=p.name,
+                matched_text=p.matched_text,
+                geonames_id=p.geonames_id,
+                country_code=p.country_code,
+                field=field,
+                start=p.start,
+                end=p.end,
+            )
+    countries = sorted({p.country_code for p in out.places if p.country_code})
+    out.countries.extend(countries)
+    out.regions.extend(default_regions().regions_for_countries(countries))
+    masked = "\n".join(mask_boilerplate(getattr(article, name)) for name in names)
+    out.language = detect_masked_language(masked, article.language)
+    return out
+
+
+@pytest.mark.parametrize("matcher", [MATCHER, build_matcher([DEFAULT])], ids=["regex", "automaton"])
+def test_enrich_equals_its_plain_definition(seed_text: str, matcher: Matcher) -> None:
+    articles = [
+        _article(title="Heavy Clashes with ISIS", content=seed_text, language=""),
+        _article(
+            title="Frappes près de Palmyre",
+            summary="L'armée syrienne\u00a0avance vers Hīt et\u2028Alep.\x1c Daesh recule.",
+            content=("Les forces de la coalition bombardent Raqqa.  " * 30) + seed_text[:2000],
+            language="fr",
+        ),
+        _article(content="ISIS " * 200 + "\t\n" + "Damascus, Syria and Baghdad, Iraq. " * 10),
+        _article(title="", summary="", content=""),
+    ]
+    for article in articles:
+        got = enrich(article, matcher, GAZ, now=NOW)
+        assert got == _reference_enrich(article, matcher)
+    assert got.language == "" and not got.matches  # the empty article too
+
+
+def test_alerts_with_kept_weights_equal_alerts_without(seed_text: str) -> None:
+    (pair,) = parse_watchlists(
+        {"id": "pair", "threshold": 1, "terms": [{"id": "isis", "aliases": ["isis"], "weight": 1}]}
+    )
+    lists = [DEFAULT, pair]
+    enriched = enrich(_article(title="ISIS", content=seed_text), build_matcher(lists), GAZ, now=NOW)
+    weights = {w.watchlist_id: term_weights(w) for w in lists}
+    assert weights["default"]["isis"] == max(t.weight for t in DEFAULT.terms if t.term_id == "isis")
+    kept = alerts_for(enriched, lists, now=NOW, weights=weights)
+    assert [a.watchlist_id for a in kept] == ["default", "pair"]
+    assert kept == alerts_for(enriched, lists, now=NOW)
+    assert alerts_for(enriched, lists, now=NOW, weights={"pair": {"isis": 0.5}})[1:] == []

@@ -11,7 +11,7 @@ from zlib import crc32
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from newswatch_native import minhash_signature, shingle_hashes
+from newswatch_native import equal_bins, minhash_signature, shingle_hashes
 
 from newswatch.processor import neardup
 from newswatch.processor.normalize import fold
@@ -96,3 +96,24 @@ def test_bad_parameters_raise_value_error(shingle_words: int, hash_bits: int, bi
     if bin_bits == 6:
         with pytest.raises(ValueError):
             shingle_hashes(b"a b c d", shingle_words, hash_bits)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_equal_bins_counts_the_equal_two_byte_bins(data: st.DataObject) -> None:
+    n = data.draw(st.integers(0, 80))
+    a = data.draw(st.lists(st.integers(0, 3), min_size=n, max_size=n))  # few values: many equal bins
+    b = data.draw(st.lists(st.integers(0, 3), min_size=n, max_size=n))
+    left, right = struct.pack(f"<{n}H", *a), struct.pack(f"<{n}H", *b)
+    assert equal_bins(left, right) == sum(x == y for x, y in zip(a, b, strict=True))
+    assert equal_bins(left, right + b"\0\0") == 0  # lengths differ
+    assert equal_bins(left + b"\0", right + b"\0") == 0  # odd length
+
+
+def test_similarity_of_signatures_is_the_share_of_equal_bins() -> None:
+    first = neardup.signature("the quick brown fox jumps over the lazy dog " * 20)
+    assert first is not None
+    other = bytearray(first)
+    other[0:2] = bytes([other[0] ^ 1, other[1]])  # one bin differs
+    assert neardup.similarity(first, bytes(other)) == (neardup.BINS - 1) / neardup.BINS
+    assert neardup.similarity(first, first[:-2]) == 0.0

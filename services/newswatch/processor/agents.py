@@ -37,15 +37,15 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from newswatch import contracts
 from newswatch.errors import InvalidMessageError
 from newswatch.processor.dedupe import Assessment, Deduplicator, Done
 from newswatch.processor.dupindex import Entry
-from newswatch.processor.enrich import alerts_for, enrich
+from newswatch.processor.enrich import alerts_for, enrich, term_weights
 from newswatch.processor.keywords import Matcher, build_matcher
 from newswatch.processor.metrics import NEAR_DUPLICATE_MATCHES, ProcessorMetrics
 from newswatch.processor.places import Gazetteer
@@ -97,10 +97,12 @@ class Outputs(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """A matcher and the enabled watch lists it was built from; replaced as a whole on reload."""
+    """A matcher and the enabled watch lists it was built from; replaced as a whole on reload.
+    ``weights``: watch-list id -> ``term_weights`` of that list (computed once per reload)."""
 
     matcher: Matcher
     watchlists: tuple[Watchlist, ...]
+    weights: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
 
 class WatchlistRegistry:
@@ -150,7 +152,8 @@ class WatchlistRegistry:
         self._metrics.watchlists_active.set(len(active))
         if self._loaded:
             self._metrics.watchlist_label.register(w.watchlist_id for w in active)
-        return Snapshot(build_matcher(active), active)
+        weights = {w.watchlist_id: term_weights(w) for w in active}
+        return Snapshot(build_matcher(active), active, weights)
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,7 +266,7 @@ class ArticleProcessor:
             assessment = self._dedupe.assess(article)
             enriched.duplicate_of = assessment.duplicate_of
             alerts = []
-            for alert in alerts_for(enriched, snapshot.watchlists):
+            for alert in alerts_for(enriched, snapshot.watchlists, weights=snapshot.weights):
                 if alert.watchlist_id in assessment.already_alerted:
                     self._metrics.alert_suppressed(alert.watchlist_id)
                     continue

@@ -16,11 +16,11 @@ Nothing here does I/O; nothing raises for well-formed protobuf input.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from newswatch import contracts
-from newswatch.processor.keywords import Matcher
+from newswatch.processor.keywords import Matcher, snippets
 from newswatch.processor.language import detect_masked_language
 from newswatch.processor.normalize import mask_boilerplate
 from newswatch.processor.places import Gazetteer
@@ -30,7 +30,7 @@ from newswatch.v1.article_pb2 import Article
 from newswatch.v1.enriched_pb2 import EnrichedArticle, TermMatch, TextField
 from newswatch.v1.watchlist_pb2 import Watchlist
 
-__all__ = ["alert_id", "alerts_for", "enrich", "score"]
+__all__ = ["alert_id", "alerts_for", "enrich", "score", "term_weights"]
 
 _FIELDS: tuple[tuple[str, TextField.ValueType], ...] = (
     ("title", TextField.TEXT_FIELD_TITLE),
@@ -39,11 +39,10 @@ _FIELDS: tuple[tuple[str, TextField.ValueType], ...] = (
 )
 
 
-def _language(article: Article) -> str:
+def _language(texts: Sequence[str], declared: str) -> str:
     """The article's language from its three fields with boilerplate masked once (the matcher and the
     toponym scanner get the same masked texts from ``mask_boilerplate``'s cache)."""
-    text = "\n".join(mask_boilerplate(getattr(article, name)) for name, _ in _FIELDS)
-    return detect_masked_language(text, article.language)
+    return detect_masked_language("\n".join([mask_boilerplate(text) for text in texts]), declared)
 
 
 def enrich(
@@ -57,26 +56,35 @@ def enrich(
     table = regions or default_regions()
     out = EnrichedArticle(processed_at=contracts.timestamp(now))
     out.article.CopyFrom(article)
+    # Each field read once: a protobuf string field is decoded into a new str at every read.
+    texts = [article.title, article.summary, article.content]
     # Places of all fields are resolved together: the title's "Paris" reads in the body's context.
-    places = gazetteer.tag_fields([getattr(article, name) for name, _ in _FIELDS])
-    for (name, field), field_places in zip(_FIELDS, places, strict=True):
-        text: str = getattr(article, name)
+    places = gazetteer.tag_fields(texts)
+    # Built in place (``add``): appending a constructed message copies it, a third slower. The
+    # tuples are unpacked rather than read by attribute (``Match.matched_text`` and ``.snippet`` are
+    # computed properties; the snippets of a field are made in one call).
+    add_match, add_place = out.matches.add, out.places.add
+    countries: set[str] = set()
+    for (_, field), text, field_places in zip(_FIELDS, texts, places, strict=True):
         if not text:
             continue
-        # Built in place (``add``): appending a constructed message copies it, a third slower.
-        add_match, add_place = out.matches.add, out.places.add
-        for m in matcher.match(text, field_places):  # places stand in for a bound term's context
-            add_match(
-                watchlist_id=m.watchlist_id,
-                term_id=m.term_id,
-                term_label=m.term_label,
-                kind=m.kind,
-                matched_text=m.matched_text,
-                field=field,
-                start=m.start,
-                end=m.end,
-                snippet=m.snippet,
-            )
+        found = matcher.match(text, field_places)  # places stand in for a bound term's context
+        if found:
+            spans = [(m.start, m.end) for m in found]
+            for (watchlist_id, term_id, term_label, kind, _, start, end, _), snip in zip(
+                found, snippets(text, spans), strict=True
+            ):
+                add_match(
+                    watchlist_id=watchlist_id,
+                    term_id=term_id,
+                    term_label=term_label,
+                    kind=kind,
+                    matched_text=text[start:end],
+                    field=field,
+                    start=start,
+                    end=end,
+                    snippet=snip,
+                )
         for p in field_places:
             add_place(
                 name=p.name,
@@ -87,10 +95,12 @@ def enrich(
                 start=p.start,
                 end=p.end,
             )
-    countries = sorted({p.country_code for p in out.places if p.country_code})
-    out.countries.extend(countries)
-    out.regions.extend(table.regions_for_countries(countries))
-    out.language = _language(article)
+            countries.add(p.country_code)
+    countries.discard("")
+    ordered = sorted(countries)
+    out.countries.extend(ordered)
+    out.regions.extend(table.regions_for_countries(ordered))
+    out.language = _language(texts, article.language)
     return out
 
 
@@ -98,35 +108,55 @@ def alert_id(article_id: str, watchlist_id: str) -> str:
     return hashlib.sha256(f"{article_id}\x00{watchlist_id}".encode()).hexdigest()[:32]
 
 
-def score(watchlist: Watchlist, matches: Iterable[TermMatch]) -> float:
-    """Sum of the weights of the distinct terms of ``watchlist`` found in ``matches``."""
+def term_weights(watchlist: Watchlist) -> dict[str, float]:
+    """Each term id of ``watchlist`` with its largest weight (what :func:`score` adds up)."""
     weights: dict[str, float] = {}
     for term in watchlist.terms:
         weights[term.term_id] = max(weights.get(term.term_id, 0.0), term.weight)
+    return weights
+
+
+def score(
+    watchlist: Watchlist, matches: Iterable[TermMatch], weights: Mapping[str, float] | None = None
+) -> float:
+    """Sum of the weights of the distinct terms of ``watchlist`` found in ``matches``. ``weights``:
+    ``term_weights(watchlist)`` when the caller keeps it (computed here otherwise)."""
+    if weights is None:
+        weights = term_weights(watchlist)
     found = {m.term_id for m in matches if m.watchlist_id == watchlist.watchlist_id}
     return sum(weights.get(t, 0.0) for t in found)
 
 
 def alerts_for(
-    enriched: EnrichedArticle, watchlists: Sequence[Watchlist], now: datetime | None = None
+    enriched: EnrichedArticle,
+    watchlists: Sequence[Watchlist],
+    now: datetime | None = None,
+    weights: Mapping[str, Mapping[str, float]] | None = None,
 ) -> list[Alert]:
     """One Alert per enabled watch list whose score reaches its threshold, in watch-list order.
 
     The article's duplicate cluster is ``enriched.duplicate_of`` (its first article), else the article
     itself: ``duplicate_cluster_id`` is that cluster and ``alert_id`` is ``alert_id(cluster, watchlist)``,
     so a copy alerted again (after a crash, or before its cluster's first alert was recorded) carries
-    the first alert's id.
+    the first alert's id. ``weights``: watch-list id -> ``term_weights`` of that list, for callers that
+    keep them with their lists (a list missing there has its weights computed per call).
     """
+    if not enriched.matches:
+        return []  # most articles: no score to compute
+    by_list: dict[str, list[TermMatch]] = {}
+    for m in enriched.matches:
+        by_list.setdefault(m.watchlist_id, []).append(m)
     article = enriched.article
     cluster = enriched.duplicate_of or article.article_id
     alerts: list[Alert] = []
     for watchlist in watchlists:
         if not watchlist.enabled:
             continue
-        matches = [m for m in enriched.matches if m.watchlist_id == watchlist.watchlist_id]
+        matches = by_list.get(watchlist.watchlist_id)
         if not matches:
-            continue  # most articles: no score to compute
-        total = score(watchlist, matches)
+            continue
+        known = weights.get(watchlist.watchlist_id) if weights is not None else None
+        total = score(watchlist, matches, known)
         if total < watchlist.threshold:
             continue
         alert = Alert(

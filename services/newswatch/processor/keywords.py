@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from sys import intern
 from typing import Any, NamedTuple, Protocol
 
+from newswatch_native import snippets as native_snippets
+
 from newswatch.processor.automaton import (
     CONTEXT_MISSING,
     CONTEXT_OK,
@@ -57,6 +59,7 @@ __all__ = [
     "context_pattern",
     "phrase_key",
     "snippet",
+    "snippets",
 ]
 
 SNIPPET_CHARS = 80
@@ -182,6 +185,13 @@ def snippet(text: str, start: int, end: int, width: int = SNIPPET_CHARS) -> str:
         hi = space if space != -1 else hi
     body = " ".join(text[lo:hi].split())
     return ("…" if lo > 0 else "") + body + ("…" if hi < len(text) else "")
+
+
+def snippets(text: str, spans: Sequence[tuple[int, int]], width: int = SNIPPET_CHARS) -> list[str]:
+    """``[snippet(text, start, end, width) for start, end in spans]``, made in one compiled call
+    (:func:`snippet` is the definition; tests compare the two). Raises ``ValueError`` for a span that
+    is not ``0 <= start <= end <= len(text)`` (a match's offsets always are)."""
+    return native_snippets(text, list(spans), width)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,9 +30,7 @@ Pure functions; nothing raises on any ``str``.
 
 from __future__ import annotations
 
-from operator import eq
-
-from newswatch_native import minhash_signature, shingle_hashes
+from newswatch_native import equal_bins, minhash_signature, shingle_hashes
 
 from newswatch.processor.normalize import fold, mask_boilerplate
 from newswatch.v1.article_pb2 import Article
@@ -111,8 +109,7 @@ def similarity(a: bytes, b: bytes) -> float:
     """Estimated Jaccard similarity of the texts behind two signatures (0.0-1.0)."""
     if len(a) != SIGNATURE_BYTES or len(b) != SIGNATURE_BYTES:
         return 0.0
-    same: int = sum(map(eq, memoryview(a).cast("H"), memoryview(b).cast("H")))
-    return same / BINS
+    return equal_bins(a, b) / BINS
 
 
 def band_keys(sig: bytes) -> list[int]:
