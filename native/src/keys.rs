@@ -2,7 +2,7 @@
 //! case-sensitive ones) and the *cased* patterns (lossless case-sensitive keys in their letter case),
 //! the per-pattern checks, and the leftmost-longest selection per letter-case class.
 
-use crate::names::Names;
+use crate::names::{load, space_bytes, Names};
 use crate::scan::{automaton, Scanner};
 use crate::view::View;
 
@@ -101,36 +101,48 @@ fn anchored_folded(bytes: &[u8], pattern: &Pattern) -> bool {
 ///   case in the case-kept projection `kept` (when there is one);
 /// - of its capitalised names, over `kept`: an ASCII capital (none without `kept`).
 ///
-/// The tests combine bytes without short-circuits: the one branch, taken at a few word starts only,
-/// is well predicted.
-fn name_starts(data: &[u8], kept: Option<&[u8]>) -> (Vec<usize>, Vec<usize>) {
-    let (mut names, mut capitals) = (Vec::new(), Vec::new());
-    let lower = |b: u8| u8::from(b.wrapping_sub(b'a') < 26);
-    match kept {
-        Some(kept) => {
-            for (s, (d, k)) in data.windows(2).zip(kept.windows(2)).enumerate() {
-                let space = u8::from(d[0] == b' ');
-                let name = space & (u8::from(d[1] >= 0x80) | (lower(d[1]) & (1 ^ lower(k[1]))));
-                let capital = u8::from(k[0] == b' ') & u8::from(k[1].wrapping_sub(b'A') < 26);
-                if name | capital != 0 {
-                    if name != 0 {
+/// The spaces are found eight bytes at a time; only they are tested.
+fn name_starts(
+    data: &[u8],
+    kept: Option<&[u8]>,
+    names: &mut Vec<usize>,
+    capitals: &mut Vec<usize>,
+) {
+    let lower = |b: u8| b.wrapping_sub(b'a') < 26;
+    let n = kept.map_or(data.len(), |k| k.len().min(data.len()));
+    let last = n.saturating_sub(1); // a start is followed by a byte
+    let mut base = 0;
+    while base < last {
+        let (word, _) = load(data, base);
+        let mut spaces = space_bytes(word);
+        if let Some(kept) = kept {
+            spaces |= space_bytes(load(kept, base).0);
+        }
+        while spaces != 0 {
+            let s = base + (spaces.trailing_zeros() / 8) as usize;
+            spaces &= spaces - 1;
+            if s >= last {
+                break;
+            }
+            let next = data[s + 1];
+            match kept {
+                Some(kept) => {
+                    if data[s] == b' ' && (next >= 0x80 || (lower(next) && !lower(kept[s + 1]))) {
                         names.push(s);
                     }
-                    if capital != 0 {
+                    if kept[s] == b' ' && kept[s + 1].is_ascii_uppercase() {
                         capitals.push(s);
                     }
                 }
-            }
-        }
-        None => {
-            for (s, d) in data.windows(2).enumerate() {
-                if u8::from(d[0] == b' ') & (u8::from(d[1] >= 0x80) | lower(d[1])) != 0 {
-                    names.push(s);
+                None => {
+                    if data[s] == b' ' && (next >= 0x80 || lower(next)) {
+                        names.push(s);
+                    }
                 }
             }
         }
+        base += 8;
     }
-    (names, capitals)
 }
 
 impl KeyIndex {
@@ -201,9 +213,11 @@ impl KeyIndex {
 
     /// Every raw hit of `view` (each list in no particular order: selection sorts them).
     pub fn scan(&self, view: &View<'_>) -> RawHits {
+        // Sized for a typical article: few reallocations.
+        let expected = view.data.len() / 32;
         let mut hits = RawHits {
-            folded: Vec::new(),
-            cased: Vec::new(),
+            folded: Vec::with_capacity(expected),
+            cased: Vec::with_capacity(expected),
         };
         let n = self.scanned_folded.len() as u32;
         let separate = view.cased.as_deref(); // its lower case differs from `data`: scan it too
@@ -234,7 +248,9 @@ impl KeyIndex {
             return hits;
         }
         let kept = view.case_kept();
-        let (names, capitals) = name_starts(&view.data, kept.as_deref());
+        let (mut names, mut capitals) =
+            (Vec::with_capacity(expected), Vec::with_capacity(expected));
+        name_starts(&view.data, kept.as_deref(), &mut names, &mut capitals);
         if let Some(ac) = &self.names {
             ac.find(&view.data, names.into_iter(), |pid, s, e| {
                 hits.folded

@@ -4,9 +4,11 @@
 //! its spaces, so the lookups from a start stop at the first text no pattern begins with: about
 //! two lookups per start, where an automaton walk takes one dependent load per byte.
 
-/// One table entry (16 bytes): a pattern, or a prefix of patterns, as `bytes[start..start + len]`
-/// (`len` 0: a free slot; keys are never empty).
+/// One table entry (32 bytes, one per half cache line): a pattern, or a prefix of patterns, as
+/// `bytes[start..start + len]` (`len` 0: a free slot; keys are never empty), with its first bytes
+/// inline (most keys are whole there: a lookup takes no second cache miss).
 #[derive(Clone, Copy)]
+#[repr(C, align(32))]
 struct Slot {
     /// The high half of the key's hash (the low bits chose the slot).
     check: u32,
@@ -15,7 +17,11 @@ struct Slot {
     len: u32,
     /// The pattern these bytes and a closing space are, or [`NONE`].
     pattern: u32,
+    /// The key's first [`HEAD`] bytes, zero-padded.
+    head: [u8; HEAD],
 }
+
+const HEAD: usize = 16;
 
 const NONE: u32 = u32::MAX;
 const LONGER: u32 = 1 << 31;
@@ -24,6 +30,7 @@ const FREE: Slot = Slot {
     start: 0,
     len: 0,
     pattern: NONE,
+    head: [0; HEAD],
 };
 
 /// Every pattern (framed by spaces) and its space-ended prefixes, in an open-addressing table.
@@ -34,14 +41,78 @@ pub struct Names {
     bytes: Vec<u8>,
 }
 
-/// The hash state after `bytes`: multiply-rotate per byte, as a continuation of `state` (hashing
-/// `a` then `b` equals hashing `a` followed by `b`).
+/// The bytes of `word` that are spaces (0x20), as 0x80 in each (exact: no borrow crosses bytes).
 #[inline]
-fn extend(mut state: u64, bytes: &[u8]) -> u64 {
-    for &b in bytes {
-        state = (state.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+pub(crate) fn space_bytes(word: u64) -> u64 {
+    const LOW: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    let x = word ^ 0x2020_2020_2020_2020;
+    !(((x & LOW) + LOW) | x | LOW)
+}
+
+/// Up to 8 bytes of `hay` from `at`, little-endian, zero-padded past its end, and how many are
+/// the text's.
+#[inline]
+pub(crate) fn load(hay: &[u8], at: usize) -> (u64, usize) {
+    if let Some(bytes) = hay.get(at..at + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(bytes);
+        return (u64::from_le_bytes(word), 8);
     }
-    state
+    let rest = hay.get(at..).unwrap_or(&[]);
+    let mut word = [0u8; 8];
+    word[..rest.len()].copy_from_slice(rest);
+    (u64::from_le_bytes(word), rest.len())
+}
+
+#[inline]
+fn mix(state: u64, word: u64) -> u64 {
+    (state.rotate_left(5) ^ word).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// The next word of `hay` from `from` (a space): the index of the first space after `from` (None:
+/// the text ends first) and the hash state after `hay[from..that space]`, continuing `state`. The
+/// bytes are hashed eight at a time; the state after a key depends only on its bytes and where its
+/// spaces are, so the lookups and the table agree.
+#[inline]
+fn word(hay: &[u8], from: usize, mut state: u64) -> Option<(usize, u64)> {
+    let mut at = from;
+    let mut own = 0x80u64; // the leading space is the word's own
+    loop {
+        let (bytes, real) = load(hay, at);
+        let spaces = space_bytes(bytes) & !own;
+        own = 0;
+        if spaces != 0 {
+            let k = (spaces.trailing_zeros() / 8) as usize;
+            if k > 0 {
+                state = mix(state, bytes & ((1u64 << (8 * k)) - 1));
+            }
+            return Some((at + k, state));
+        }
+        if real < 8 {
+            return None;
+        }
+        state = mix(state, bytes);
+        at += 8;
+    }
+}
+
+/// Whether `head` (zero-padded) holds the first `min(len, HEAD)` bytes of `hay[start..]`.
+#[inline]
+fn head_equal(head: &[u8; HEAD], hay: &[u8], start: usize, len: usize) -> bool {
+    let keep = |k: usize| {
+        if k >= 8 {
+            u64::MAX
+        } else {
+            (1u64 << (8 * k)) - 1
+        }
+    };
+    let half = |k: usize| {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&head[k..k + 8]);
+        u64::from_le_bytes(word)
+    };
+    load(hay, start).0 & keep(len) == half(0)
+        && load(hay, start + 8).0 & keep(len.saturating_sub(8)) == half(8)
 }
 
 #[inline]
@@ -64,7 +135,7 @@ impl Names {
         }
         let size = (entries + entries / 3 + 1).next_power_of_two();
         let mut names = Names {
-            slots: vec![FREE; size],
+            slots: huge_vec(size, FREE),
             mask: size - 1,
             bytes: Vec::with_capacity(total),
         };
@@ -83,19 +154,29 @@ impl Names {
     /// Record `bytes[start..start + len]` as pattern `pattern` (unless [`NONE`]) and / or as the
     /// prefix of a longer pattern.
     fn insert(&mut self, start: usize, len: usize, pattern: u32, longer: bool) {
+        // The key and the space after it, word by word (as lookups hash the text).
+        let framed = &self.bytes[start..=start + len];
+        let (mut at, mut state) = (0, SEED);
+        while at < len {
+            (at, state) = word(framed, at, state).expect("a key is followed by a space");
+        }
         let key = &self.bytes[start..start + len];
-        let hash = finish(extend(SEED, key));
+        let hash = finish(state);
         let check = (hash >> 32) as u32;
         let flag = if longer { LONGER } else { 0 };
         let mut i = hash as usize & self.mask;
         loop {
             let slot = self.slots[i];
             if slot.len == 0 {
+                let mut head = [0; HEAD];
+                let n = len.min(HEAD);
+                head[..n].copy_from_slice(&key[..n]);
                 self.slots[i] = Slot {
                     check,
                     start: start as u32,
                     len: len as u32 | flag,
                     pattern,
+                    head,
                 };
                 return;
             }
@@ -116,15 +197,21 @@ impl Names {
         &self.bytes[start..start + (slot.len & !LONGER) as usize]
     }
 
-    fn get(&self, hash: u64, key: &[u8]) -> Option<&Slot> {
+    /// The entry of `hay[start..end]` (`hash`: of those bytes).
+    fn get(&self, hash: u64, hay: &[u8], start: usize, end: usize) -> Option<&Slot> {
         let check = (hash >> 32) as u32;
+        let len = end - start;
         let mut i = hash as usize & self.mask;
         loop {
             let slot = &self.slots[i];
             if slot.len == 0 {
                 return None;
             }
-            if slot.check == check && self.key(slot) == key {
+            if slot.check == check
+                && (slot.len & !LONGER) as usize == len
+                && head_equal(&slot.head, hay, start, len)
+                && (len <= HEAD || self.key(slot)[HEAD..] == hay[start + HEAD..end])
+            {
                 return Some(slot);
             }
             i = (i + 1) & self.mask;
@@ -143,10 +230,9 @@ impl Names {
         let mut ring = [(0usize, 0usize, 0u64); AHEAD];
         let mut queued = 0usize;
         for start in starts {
-            let Some(end) = space_after(hay, start + 1) else {
+            let Some((end, state)) = word(hay, start, SEED) else {
                 continue; // no closing space: no pattern starts here
             };
-            let state = extend(SEED, &hay[start..end]);
             self.prefetch(finish(state));
             let slot = &mut ring[queued % AHEAD];
             if queued >= AHEAD {
@@ -172,7 +258,7 @@ impl Names {
         each: &mut impl FnMut(u32, usize, usize),
     ) {
         loop {
-            let Some(slot) = self.get(finish(state), &hay[start..end]) else {
+            let Some(slot) = self.get(finish(state), hay, start, end) else {
                 return;
             };
             if slot.pattern != NONE {
@@ -181,11 +267,10 @@ impl Names {
             if slot.len & LONGER == 0 {
                 return;
             }
-            let Some(next) = space_after(hay, end + 1) else {
+            let Some((next, after)) = word(hay, end, state) else {
                 return;
             };
-            state = extend(state, &hay[end..next]);
-            end = next;
+            (end, state) = (next, after);
         }
     }
 
@@ -198,9 +283,30 @@ impl Names {
 /// Lookups under way at once in [`Names::find`].
 const AHEAD: usize = 8;
 
-/// The index of the first space in `hay` at or after `from` (words are short: a plain loop).
-#[inline]
-fn space_after(hay: &[u8], from: usize) -> Option<usize> {
-    let rest = hay.get(from..)?;
-    rest.iter().position(|&b| b == b' ').map(|p| from + p)
+/// A vector of `n` copies of `fill` whose memory the system may back with transparent huge pages
+/// (a large table read at random places: fewer TLB misses). Advice only: nothing else changes.
+fn huge_vec<T: Copy>(n: usize, fill: T) -> Vec<T> {
+    let mut table: Vec<T> = Vec::with_capacity(n);
+    #[cfg(target_os = "linux")]
+    {
+        extern "C" {
+            fn madvise(addr: *mut std::ffi::c_void, len: usize, advice: std::ffi::c_int) -> i32;
+        }
+        const HUGE_PAGE: usize = 2 << 20;
+        const MADV_HUGEPAGE: std::ffi::c_int = 14;
+        let addr = table.as_mut_ptr() as usize;
+        let (start, end) = (
+            addr.next_multiple_of(HUGE_PAGE),
+            (addr + n * std::mem::size_of::<T>()) / HUGE_PAGE * HUGE_PAGE,
+        );
+        if start < end {
+            // SAFETY: whole huge pages inside this vector's own allocation; the advice changes
+            // neither the contents nor the mapping's protection.
+            unsafe {
+                madvise(start as *mut std::ffi::c_void, end - start, MADV_HUGEPAGE);
+            }
+        }
+    }
+    table.resize(n, fill);
+    table
 }

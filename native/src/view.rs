@@ -38,7 +38,6 @@ pub struct View<'a> {
     /// The case-kept projection, built only when its lower case is not `data` (see [`View::cased_at`]).
     pub cased: Option<Vec<u8>>,
     cased_source: Option<&'a [u8]>,
-    strict: std::cell::OnceCell<Vec<u8>>,
     source: &'a [u8],
     tables: &'a Tables,
     runs_at: Vec<i64>,
@@ -103,7 +102,6 @@ impl<'a> View<'a> {
             data,
             cased: None,
             cased_source,
-            strict: std::cell::OnceCell::new(),
             source,
             tables,
             runs_at,
@@ -236,11 +234,18 @@ impl<'a> View<'a> {
         (self.data_index(f_lo), self.data_index(f_hi))
     }
 
-    /// Whether every gap in `data[d_start..d_end]` is spaces / hyphens in the text.
+    /// Whether every gap in `data[d_start..d_end]` is spaces / hyphens in the text. Read from the
+    /// source bytes behind the span's spaces (a few): only a space of `data` can be a non-separator
+    /// of the strict projection, and each stands for one source byte.
     pub fn separated(&self, d_start: i64, d_end: i64) -> bool {
-        let strict = self
-            .strict
-            .get_or_init(|| self.collapse(self.source, &self.tables.strict));
-        !strict[d_start as usize..d_end as usize].contains(&0x01)
+        let strict = &self.tables.strict;
+        !self.data[d_start as usize..d_end as usize]
+            .iter()
+            .enumerate()
+            .any(|(k, &b)| {
+                b == b' '
+                    && strict[self.source[self.folded_index(d_start + k as i64) as usize] as usize]
+                        == 0x01
+            })
     }
 }

@@ -305,6 +305,8 @@ NAMES = [
     "Αθήνα", "Άγιος Νικόλαος", "Москва", "Straße", "ÉTAT", "État", "10 Downing Street", "9th Army",
     "Downing Street", "de Gaulle", "iPhone", "al-Qaim", "Al Qaim", "تدمر", "U.S.", "US", "UK", "Ab", "A",
     "Z_1", "_Tag", "Ünye", "İzmir", "Ĳssel", "Øresund", "Ångström", "St. Louis", "St Louis", "U.S. Army",
+    # words across 8-byte boundaries and keys longer than the table's 16 inline bytes
+    "Abcdefg", "Abcdefgh Ijklmnop", "Llanfairpwllgwyngyll", "Llanfairpwllgwyngyll Station",
 ]  # fmt: skip
 NAME_LISTS = parse_watchlists(
     [
@@ -323,7 +325,8 @@ NAMES_WALKED = AutomatonMatcher(NAME_LISTS, anchored_above=0)
 NAME_WORDS = [
     *NAMES, *(n.lower() for n in NAMES), *(n.upper() for n in NAMES), "pre-York", "l'Ivoire", "d'Agri",
     '"New', "'York", "«Αθήνα»", "-Denis", "x-New", "9th", "10", "Times", "ΑΘΗΝΑ", "MOSCOW", "ẞ", "ß",
-    "\u0130", "ǅ", "ﬁ", "Ǆ", "-", "'", '"', "\u2019", ".", ",", "\n", " ", "  ",
+    "\u0130", "ǅ", "ﬁ", "Ǆ", "-", "'", '"', "\u2019", ".", ",", "\n", " ", "  ", "Abcdefghi", "Abcdefgh",
+    "Llanfairpwllgwyngylly", "Llanfairpwllgwyngyl",
 ]  # fmt: skip
 name_words = st.sampled_from(NAME_WORDS)
 name_texts = st.one_of(
@@ -351,6 +354,10 @@ def test_case_sensitive_names_match_like_the_reference(text: str) -> None:
         ("«Αθήνα» ΑΘΗΝΑ αθήνα", ["Αθήνα"]),
         ("x-New 10 Downing Street", ["New", "10 Downing Street"]),
         ("Ærø, ærø, Łódź and İzmir", ["Ærø", "Łódź", "İzmir"]),
+        (
+            "Llanfairpwllgwyngylly Llanfairpwllgwyngyll Station Abcdefghi Abcdefg Abcdefgh Ijklmnopq",
+            ["Llanfairpwllgwyngyll Station", "Abcdefg"],
+        ),
     ],
 )
 def test_case_sensitive_names_are_found_at_any_word_start(text: str, expected: list[str]) -> None:
