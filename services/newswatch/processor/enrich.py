@@ -40,8 +40,9 @@ _FIELDS: tuple[tuple[str, TextField.ValueType], ...] = (
 
 
 def _language(texts: Sequence[str], declared: str) -> str:
-    """The article's language from its three fields with boilerplate masked once (the matcher and the
-    toponym scanner get the same masked texts from ``mask_boilerplate``'s cache)."""
+    """The article's language from its three fields with boilerplate masked (the toponym scanner has
+    masked the same texts already: ``mask_boilerplate``'s cache answers; the matcher masks its own
+    copy in native code, ``Engine.match_text``)."""
     return detect_masked_language("\n".join([mask_boilerplate(text) for text in texts]), declared)
 
 
