@@ -421,6 +421,8 @@ async def run_variant(
             cpu = worker.cpu_seconds()
             figures: dict[str, Any] = await drain(consumer, worker, keys)
             figures["cpu_ms"] = (worker.cpu_seconds() - cpu) * 1000 / len(keys)
+            # Batch figures of the backlog alone (the paced load below comes in small batches).
+            figures.update(batch_figures(worker))
         finally:
             await consumer.stop()
         if spy is not None:
@@ -436,15 +438,21 @@ async def run_variant(
             figures["latency"] = await latency(settings, worker, paced, rate, args.latency_seconds)
             figures["latency_rate"] = rate
         figures["rss_mb"], figures["hwm_mb"] = worker.memory_mb()
-        batches = worker.metric("newswatch_processor_batch_articles_count")
-        if batches:
-            figures["batch_mean"] = worker.metric("newswatch_processor_batch_articles_sum") / batches
-            figures["batch_seconds"] = worker.metric(
-                "newswatch_processor_processing_duration_seconds_sum"
-            ) / max(1.0, worker.metric("newswatch_processor_processing_duration_seconds_count"))
         return figures
     finally:
         worker.stop()
+
+
+def batch_figures(worker: WorkerProcess) -> dict[str, float]:
+    """Mean batch size and mean processing seconds per batch so far, from the worker's metrics."""
+    batches = worker.metric("newswatch_processor_batch_articles_count")
+    if not batches:
+        return {}
+    return {
+        "batch_mean": worker.metric("newswatch_processor_batch_articles_sum") / batches,
+        "batch_seconds": worker.metric("newswatch_processor_processing_duration_seconds_sum")
+        / max(1.0, worker.metric("newswatch_processor_processing_duration_seconds_count")),
+    }
 
 
 def index_memory(articles: list[Article], entries: int) -> tuple[float, float]:

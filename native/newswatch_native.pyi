@@ -118,6 +118,10 @@ def minhash_signature(
 def equal_bins(a: bytes, b: bytes, /) -> int:
     """How many 2-byte bins of two signatures are equal (0 when the lengths differ or are odd)."""
 
+def band_keys(sig: bytes, bands: int, band_bytes: int, /) -> list[int]:
+    """Per band ``b < bands``: ``int.from_bytes(sig[b * band_bytes : (b + 1) * band_bytes], "little") |
+    b << 8 * band_bytes``. Raises ValueError unless ``1 <= band_bytes <= 7`` and ``bands <= 255``."""
+
 def snippets(text: str, spans: list[tuple[int, int]], width: int, /) -> list[str]:
     """``[keywords.snippet(text, start, end, width) for start, end in spans]`` (code-point offsets).
     Raises ValueError for a span that is not ``0 <= start <= end <= len(text)``."""
@@ -308,3 +312,20 @@ class PlaceReader:
         demonyms. Asks ``probe`` what it does not read itself (non-ASCII words and windows); the
         disambiguation (rules 3 and 4) runs with the GIL released. Raises ValueError for a mention
         outside its field or without its facts."""
+
+class Folding:
+    """A per-character folding table of the Basic Multilingual Plane (``normalize.fold_table``);
+    immutable, thread-safe. ``changes``: ``(character, folded form)`` of every character that does not
+    fold to itself (an ASCII one to one ASCII character). Raises ValueError otherwise."""
+
+    def __init__(self, changes: list[tuple[str, str]], /) -> None: ...
+    def fold(self, text: str, /) -> tuple[str, list[tuple[int, int]]] | None:
+        """``(folded text, changes)``, changes the sorted ``(index, width)`` of the characters not
+        folding to exactly one; None for a text with a character outside the BMP or a lone surrogate."""
+
+    def fold_bytes(self, text: str, /) -> bytes | None:
+        """The folded text as UTF-8; None as for :meth:`fold`."""
+
+def murmur2(data: bytes, /) -> int:
+    """Kafka's key hash (the Java client's ``Utils.murmur2``, aiokafka's ``partitioner.murmur2``): an
+    unsigned 32-bit integer; a key's partition is ``(murmur2(key) & 0x7FFFFFFF) % partitions``."""

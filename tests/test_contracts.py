@@ -51,3 +51,7 @@ def test_timestamps() -> None:
     when = datetime(2016, 4, 3, 12, 0, tzinfo=UTC)
     assert contracts.to_datetime(contracts.timestamp(when)) == when
     assert contracts.to_datetime(Article().published_at) is None
+    before = datetime.now(UTC)
+    now = contracts.to_datetime(contracts.timestamp())
+    assert now is not None and before <= now <= datetime.now(UTC)
+    assert 0 <= contracts.timestamp().nanos < 1_000_000_000

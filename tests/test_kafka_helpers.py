@@ -9,7 +9,7 @@ from aiokafka.partitioner import DefaultPartitioner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from newswatch.kafka import CachedPartitioner, seek_to_tail
+from newswatch.kafka import CachedPartitioner, key_partition, seek_to_tail
 
 
 class FakeConsumer:
@@ -46,6 +46,12 @@ def test_the_cached_partitioner_agrees_with_the_default_one(key: bytes, partitio
     expected = DefaultPartitioner()(key, all_partitions, all_partitions)
     assert cached(key, all_partitions, all_partitions) == expected
     assert cached(key, all_partitions, all_partitions) == expected  # from the cache now
+
+
+@given(st.binary(min_size=0, max_size=300), st.integers(min_value=1, max_value=64))
+def test_key_partition_is_the_default_partitioners_choice(key: bytes, partitions: int) -> None:
+    all_partitions = list(range(partitions))
+    assert key_partition(key, all_partitions) == DefaultPartitioner()(key, all_partitions, all_partitions)
 
 
 def test_the_cached_partitioner_is_bounded_and_keyless_records_go_to_an_available_partition() -> None:

@@ -16,10 +16,12 @@ use pyo3::prelude::*;
 mod chars;
 mod context;
 mod engine;
+mod fold;
 mod fxhash;
 mod keys;
 mod minhash;
 mod names;
+mod partition;
 mod reading;
 mod resolve;
 mod rules;
@@ -35,6 +37,7 @@ pub use engine::Engine;
 #[pymodule]
 fn newswatch_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Engine>()?;
+    m.add_class::<fold::Folding>()?;
     m.add_class::<toponyms::PlaceNames>()?;
     m.add_class::<resolve::PlaceReadings>()?;
     m.add_class::<resolve::PlaceResolver>()?;
@@ -44,7 +47,9 @@ fn newswatch_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(minhash::shingle_hashes, m)?)?;
     m.add_function(wrap_pyfunction!(minhash::minhash_signature, m)?)?;
     m.add_function(wrap_pyfunction!(minhash::equal_bins, m)?)?;
+    m.add_function(wrap_pyfunction!(minhash::band_keys, m)?)?;
     m.add_function(wrap_pyfunction!(snippet::snippets, m)?)?;
+    m.add_function(wrap_pyfunction!(partition::murmur2, m)?)?;
     Ok(())
 }
 

@@ -12,10 +12,12 @@ use pyo3::types::PyBytes;
 
 use crate::value_error;
 
-const CRC_TABLE: [u32; 256] = crc_table();
+/// Slice-by-8 tables: `CRC_TABLES[0]` is the byte-at-a-time table, `CRC_TABLES[k][i]` the CRC of
+/// byte `i` followed by `k` zero bytes.
+const CRC_TABLES: [[u32; 256]; 8] = crc_tables();
 
-const fn crc_table() -> [u32; 256] {
-    let mut table = [0u32; 256];
+const fn crc_tables() -> [[u32; 256]; 8] {
+    let mut tables = [[0u32; 256]; 8];
     let mut i = 0;
     while i < 256 {
         let mut c = i as u32;
@@ -28,17 +30,42 @@ const fn crc_table() -> [u32; 256] {
             };
             k += 1;
         }
-        table[i] = c;
+        tables[0][i] = c;
         i += 1;
     }
-    table
+    let mut t = 1;
+    while t < 8 {
+        let mut i = 0;
+        while i < 256 {
+            let prev = tables[t - 1][i];
+            tables[t][i] = (prev >> 8) ^ tables[0][(prev & 0xFF) as usize];
+            i += 1;
+        }
+        t += 1;
+    }
+    tables
 }
 
-/// zlib's `crc32(data, crc)`: the CRC-32 of what `crc` covered followed by `data`.
+/// zlib's `crc32(data, crc)`: the CRC-32 of what `crc` covered followed by `data` (eight bytes at a
+/// time, then byte by byte).
 fn crc32(crc: u32, data: &[u8]) -> u32 {
+    let t = &CRC_TABLES;
     let mut c = !crc;
-    for &byte in data {
-        c = CRC_TABLE[((c ^ u32::from(byte)) & 0xFF) as usize] ^ (c >> 8);
+    let mut chunks = data.chunks_exact(8);
+    for chunk in &mut chunks {
+        let lo = c ^ u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+        let hi = u32::from_le_bytes([chunk[4], chunk[5], chunk[6], chunk[7]]);
+        c = t[7][(lo & 0xFF) as usize]
+            ^ t[6][((lo >> 8) & 0xFF) as usize]
+            ^ t[5][((lo >> 16) & 0xFF) as usize]
+            ^ t[4][(lo >> 24) as usize]
+            ^ t[3][(hi & 0xFF) as usize]
+            ^ t[2][((hi >> 8) & 0xFF) as usize]
+            ^ t[1][((hi >> 16) & 0xFF) as usize]
+            ^ t[0][(hi >> 24) as usize];
+    }
+    for &byte in chunks.remainder() {
+        c = t[0][((c ^ u32::from(byte)) & 0xFF) as usize] ^ (c >> 8);
     }
     !c
 }
@@ -47,10 +74,16 @@ fn is_separator(byte: u8) -> bool {
     matches!(byte, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r') || byte.is_ascii_punctuation()
 }
 
-fn words(data: &[u8]) -> Vec<&[u8]> {
-    data.split(|&b| is_separator(b))
-        .filter(|w| !w.is_empty())
-        .collect()
+/// The words of `data` concatenated (separators dropped) and where each word ends in that buffer:
+/// a shingle is then one contiguous slice.
+fn words(data: &[u8]) -> (Vec<u8>, Vec<usize>) {
+    let mut joined = Vec::with_capacity(data.len());
+    let mut ends = Vec::with_capacity(data.len() / 4);
+    for word in data.split(|&b| is_separator(b)).filter(|w| !w.is_empty()) {
+        joined.extend_from_slice(word);
+        ends.push(joined.len());
+    }
+    (joined, ends)
 }
 
 fn hashes(data: &[u8], shingle_words: usize, hash_bits: u32) -> PyResult<Vec<u32>> {
@@ -59,13 +92,12 @@ fn hashes(data: &[u8], shingle_words: usize, hash_bits: u32) -> PyResult<Vec<u32
             "shingle_words must be >= 1 and hash_bits 1..32".into(),
         ));
     }
-    let words = words(data);
-    let count = (words.len() + 1).saturating_sub(shingle_words);
+    let (joined, ends) = words(data);
+    let count = (ends.len() + 1).saturating_sub(shingle_words);
     Ok((0..count)
         .map(|i| {
-            let crc = words[i..i + shingle_words]
-                .iter()
-                .fold(0, |crc, word| crc32(crc, word));
+            let start = if i == 0 { 0 } else { ends[i - 1] };
+            let crc = crc32(0, &joined[start..ends[i + shingle_words - 1]]);
             crc >> (32 - hash_bits)
         })
         .collect())
@@ -132,4 +164,27 @@ pub fn equal_bins(a: &[u8], b: &[u8]) -> usize {
         .zip(b.chunks_exact(2))
         .filter(|(x, y)| x == y)
         .count()
+}
+
+/// The LSH band keys of a signature: per band `b < bands`, the bytes `sig[b * band_bytes..(b + 1) *
+/// band_bytes]` (as many of them as `sig` holds) read as a little-endian integer, with `b` above them
+/// (`b << 8 * band_bytes`): `neardup.band_keys`.
+#[pyfunction]
+pub fn band_keys(sig: &[u8], bands: usize, band_bytes: usize) -> PyResult<Vec<u64>> {
+    if band_bytes == 0 || band_bytes > 7 || bands > 255 {
+        return Err(value_error(
+            "band_bytes must be 1..=7 and bands at most 255".into(),
+        ));
+    }
+    Ok((0..bands)
+        .map(|band| {
+            let start = (band * band_bytes).min(sig.len());
+            let end = ((band + 1) * band_bytes).min(sig.len());
+            let value = sig[start..end]
+                .iter()
+                .rev()
+                .fold(0u64, |acc, &byte| acc << 8 | u64::from(byte));
+            value | (band as u64) << (8 * band_bytes)
+        })
+        .collect())
 }

@@ -7,6 +7,7 @@ retriable) when it does not, or when the bytes do not parse.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -74,9 +75,12 @@ def decode(message_type: type[M], value: bytes | None, headers: Headers | None) 
 
 
 def timestamp(when: datetime | None = None) -> Timestamp:
-    """A protobuf Timestamp for ``when`` (default: now, UTC)."""
+    """A protobuf Timestamp for ``when`` (default: now, UTC, to the nanosecond)."""
+    if when is None:  # a third of the cost of converting a datetime (several per processed article)
+        now = time.time_ns()
+        return Timestamp(seconds=now // 1_000_000_000, nanos=now % 1_000_000_000)
     ts = Timestamp()
-    ts.FromDatetime((when or datetime.now(UTC)).astimezone(UTC))
+    ts.FromDatetime(when.astimezone(UTC))
     return ts
 
 

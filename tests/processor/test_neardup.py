@@ -24,6 +24,7 @@ from newswatch.processor.metrics import ProcessorMetrics
 from newswatch.processor.neardup import (
     BANDS,
     MIN_SHINGLES,
+    ROWS,
     SIGNATURE_BYTES,
     SIMILARITY_THRESHOLD,
     article_text,
@@ -134,6 +135,17 @@ def test_article_text_leaves_the_footer_out() -> None:
 def test_band_keys_are_distinct_per_band() -> None:
     keys = band_keys(bytes(SIGNATURE_BYTES))  # all bins equal: only the band number tells them apart
     assert len(set(keys)) == BANDS
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=SIGNATURE_BYTES + 8))
+def test_band_keys_are_the_bands_read_as_little_endian_integers(sig_bytes: bytes) -> None:
+    width = 2 * ROWS  # bytes per band
+    expected = [
+        int.from_bytes(sig_bytes[b * width : (b + 1) * width], "little") | b << 8 * width
+        for b in range(BANDS)
+    ]
+    assert band_keys(sig_bytes) == expected
 
 
 # --- the index --------------------------------------------------------------------------------------

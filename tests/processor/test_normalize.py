@@ -118,6 +118,47 @@ def test_fold_equals_the_per_character_definition(text: str, casefold: bool) -> 
         assert view.position(x) == next((i for i, o in enumerate(origin) if o >= x), len(origin))
 
 
+@pytest.mark.parametrize("casefold", [True, False])
+def test_compiled_table_folds_every_bmp_character_as_fold_char(casefold: bool) -> None:
+    table = normalize.folding(casefold)
+    for code in (*range(0xD800), *range(0xE000, 0x10000)):
+        char = chr(code)
+        out = fold_char(char, casefold)
+        assert table.fold(char) == (out, [] if len(out) == 1 else [(0, len(out))]), hex(code)
+
+
+def test_compiled_table_leaves_astral_characters_and_surrogates_to_python() -> None:
+    table = normalize.folding(True)
+    assert table.fold("Palmyre \U0001f600") is None
+    assert table.fold("Palmyre \ud800") is None
+    assert table.fold_bytes("x\ud800") is None
+    long = "\u00c9tat " * 50 + "\ud800\U0001f600"
+    assert normalize.fold_bytes(long) == _reference_fold(long, True)[0].encode("utf-8", "surrogatepass")
+    assert fold.__wrapped__(long, True).text == _reference_fold(long, True)[0]
+
+
+long_texts = st.text(
+    alphabet=st.one_of(st.characters(max_codepoint=0xFFFF), special, special, special),
+    min_size=normalize.NATIVE_MIN_CHARS,
+    max_size=normalize.NATIVE_MIN_CHARS + 200,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(long_texts, st.booleans())
+@example("\u00e9\u0301\u0153\u200b" * 60, True)
+@example("\u200b" * 250, False)  # everything folds to nothing
+def test_long_texts_fold_in_one_compiled_pass_as_the_definition(text: str, casefold: bool) -> None:
+    view = fold.__wrapped__(text, casefold)
+    folded, origin = _reference_fold(text, casefold)
+    assert view.text == folded
+    assert list(view.origin) == origin and len(view.origin) == len(origin)
+    for x in range(0, len(text) + 2, 7):
+        assert view.position(x) == next((i for i, o in enumerate(origin) if o >= x), len(origin))
+    if casefold:
+        assert normalize.fold_bytes(text) == folded.encode("utf-8", "surrogatepass")
+
+
 footer_pieces = st.lists(
     st.one_of(
         st.characters(),

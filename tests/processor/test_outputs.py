@@ -8,6 +8,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from aiokafka.partitioner import DefaultPartitioner
 
 from newswatch.processor.agents import Outgoing
 from newswatch.processor.faustapp import ORIGIN_HEADER, FaustOutputs
@@ -35,6 +36,7 @@ class FakeProducer:
         self.capacity, self.fail = capacity, fail
         self.sent: list[tuple[str, int, list[Record]]] = []
         self.metadata_waits: list[str] = []
+        self._metadata = SimpleNamespace(partitions_for_topic=lambda topic: {0, 1, 2})
 
     async def partitions_for(self, topic: str) -> set[int]:
         self.metadata_waits.append(topic)
@@ -56,8 +58,8 @@ class FakeProducer:
 def _outputs(producer: FakeProducer) -> FaustOutputs:
     transport = SimpleNamespace(
         _ensure_producer=lambda: producer,
-        # by key: the last digit of the key names the partition
-        key_partition=lambda topic, key: SimpleNamespace(topic=topic, partition=int(key[-1:]) % 3),
+        # only asked for records without a key (the producer picks one of the available partitions)
+        key_partition=lambda topic, key: SimpleNamespace(topic=topic, partition=0 if key is None else -1),
     )
     app: Any = SimpleNamespace(producer=transport)
     return FaustOutputs(app, "app-1")
@@ -66,19 +68,24 @@ def _outputs(producer: FakeProducer) -> FaustOutputs:
 async def test_records_go_in_one_batch_per_topic_partition_in_order() -> None:
     producer = FakeProducer(capacity=100)
     outputs = _outputs(producer)
+    # The producer's default partitioner (murmur2 of the key) over partitions 0-2 puts a2 and a3 on
+    # partition 0 and a1 on partition 2.
+    default = DefaultPartitioner()
+    assert [default(k, [0, 1, 2], [0, 1, 2]) for k in (b"a2", b"a3", b"a1")] == [0, 0, 2]
     records = [
-        Outgoing(ARTICLES_ENRICHED, b"a1", b"e1", [("content-type", b"x")]),
-        Outgoing(ALERTS, b"a1", b"al1"),
-        Outgoing(ARTICLES_ENRICHED, b"a4", b"e4"),  # partition 1 too
-        Outgoing(ARTICLES_ENRICHED, b"a2", b"e2"),
+        Outgoing(ARTICLES_ENRICHED, b"a2", b"e2", [("content-type", b"x")]),
+        Outgoing(ALERTS, b"a2", b"al2"),
+        Outgoing(ARTICLES_ENRICHED, b"a3", b"e3"),  # partition 0 too
+        Outgoing(ARTICLES_ENRICHED, b"a1", b"e1"),
         Outgoing(ARTICLES_ENRICHED, b"k0", b"c0", partition=2),  # explicit partition wins
+        Outgoing(ALERTS, None, b"n"),  # no key: the producer's choice
     ]
     await (await outputs.publish(records))
     by_tp = {(topic, partition): [r[1] for r in recs] for topic, partition, recs in producer.sent}
     assert by_tp == {
-        (ARTICLES_ENRICHED.name, 1): [b"e1", b"e4"],
-        (ALERTS.name, 1): [b"al1"],
-        (ARTICLES_ENRICHED.name, 2): [b"e2", b"c0"],
+        (ARTICLES_ENRICHED.name, 0): [b"e2", b"e3"],
+        (ALERTS.name, 0): [b"al2", b"n"],
+        (ARTICLES_ENRICHED.name, 2): [b"e1", b"c0"],
     }
     origin = (ORIGIN_HEADER, b"app-1")
     assert all(r[2][-1] == origin for _, _, recs in producer.sent for r in recs)

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from newswatch.processor import keyfacts, reading, resolve, textfacts, toponyms
 from newswatch.processor.gazetteer import HOW_ABBREV, HOW_ALT, HOW_DEMONYM
-from newswatch.processor.normalize import fold, mask_boilerplate
+from newswatch.processor.normalize import NATIVE_MIN_CHARS, fold, mask_boilerplate
 from newswatch.processor.overrides import default_cues
 from newswatch.processor.places import Gazetteer, GazetteerEntry, index_from_places
 from newswatch.processor.textfacts import Article
@@ -411,3 +411,25 @@ def test_caps_runs_are_found_where_the_expression_finds_them(text: str) -> None:
     assert [m.span() for m in toponyms._caps_runs(text)] == [
         m.span() for m in toponyms._CAPS_RUN.finditer(text)
     ]
+
+
+LONG_TEXTS = st.lists(
+    st.sampled_from(
+        [
+            *"kTH-,.'\n\t\r\u00a0\u0301\u00c9\u2013\u2011\u00e6\u200b\u0640\ufb01 ",
+            *["Paris", "Hīt", "Iraq", " of "],
+        ]
+    ),
+    min_size=NATIVE_MIN_CHARS,
+    max_size=NATIVE_MIN_CHARS + 100,
+).map("".join)
+
+
+@settings(max_examples=200, deadline=None)
+@given(LONG_TEXTS)
+def test_long_non_ascii_texts_are_scanned_as_the_definition_scans_them(text: str) -> None:
+    fast_view, fast = toponyms._scanned_fast(text)
+    view, scanned = toponyms._scanned(text)
+    assert fast == scanned
+    assert list(fast_view.origin) == list(view.origin)
+    assert SCANNER.scan(text) == REFERENCE.scan(text)

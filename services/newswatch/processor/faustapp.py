@@ -29,6 +29,7 @@ import faust
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from mode.services import WaitResults
 
+from newswatch.kafka import key_partition
 from newswatch.processor.agents import Outgoing
 
 __all__ = ["ORIGIN_HEADER", "FaustOutputs", "ProcessorApp"]
@@ -124,12 +125,13 @@ class FaustOutputs:
     """:class:`~newswatch.processor.agents.Outputs` over the app's producer, in record batches.
 
     A call's records go into one record batch per topic partition (aiokafka's ``create_batch`` /
-    ``send_batch``; a full batch is sent and another started), partitioned by key as the producer's own
-    partitioner would (Faust's ``key_partition``); the call's awaitable gathers the batches' delivery
-    futures. Per record that costs an append to a batch instead of a send with a future of its own
-    (Faust's ``Topic.send`` and a table's ``send_changelog`` cost more still, and the latter's buffer
-    throttles the stream). Every record carries the header :data:`ORIGIN_HEADER` = the app id, telling
-    which processor deployment wrote it. Faust flushes the same producer before it commits offsets.
+    ``send_batch``; a full batch is sent and another started), partitioned by key as the producer's
+    own partitioner would (``kafka.key_partition``: murmur2, compiled); the call's awaitable gathers
+    the batches' delivery futures. Per record that costs an append to a batch instead of a send with a
+    future of its own (Faust's ``Topic.send`` and a table's ``send_changelog`` cost more still, and
+    the latter's buffer throttles the stream). Every record carries the header
+    :data:`ORIGIN_HEADER` = the app id, telling which processor deployment wrote it. Faust flushes the
+    same producer before it commits offsets.
     """
 
     def __init__(self, app: faust.App, origin: str) -> None:
@@ -143,6 +145,7 @@ class FaustOutputs:
         batches: dict[tuple[str, int], Any] = {}
         futures: list[Awaitable[Any]] = []
         origin = self._origin
+        partitions: dict[str, list[int]] = {}  # per topic, as the cluster metadata lists them now
         for record in records:
             topic = record.topic.name
             if topic not in self._known:
@@ -150,7 +153,13 @@ class FaustOutputs:
                 self._known.add(topic)
             partition = record.partition
             if partition is None:
-                partition = transport.key_partition(topic, record.key).partition
+                if record.key is None:
+                    partition = transport.key_partition(topic, record.key).partition
+                else:
+                    listed = partitions.get(topic)
+                    if listed is None:
+                        listed = partitions[topic] = list(producer._metadata.partitions_for_topic(topic))
+                    partition = key_partition(record.key, listed)
             headers = [*record.headers, origin]
             batch = batches.get((topic, partition))
             if batch is None:

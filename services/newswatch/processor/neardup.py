@@ -30,9 +30,10 @@ Pure functions; nothing raises on any ``str``.
 
 from __future__ import annotations
 
+from newswatch_native import band_keys as native_band_keys
 from newswatch_native import equal_bins, minhash_signature, shingle_hashes
 
-from newswatch.processor.normalize import fold, mask_boilerplate
+from newswatch.processor.normalize import fold_bytes, mask_boilerplate
 from newswatch.v1.article_pb2 import Article
 
 __all__ = [
@@ -89,19 +90,15 @@ def shingles(text: str) -> set[int]:
     return set(_shingle_hashes(text))
 
 
-def _folded_bytes(text: str) -> bytes:
-    return fold(text).text.encode("utf-8", "surrogatepass")
-
-
 def _shingle_hashes(text: str) -> list[int]:
-    return shingle_hashes(_folded_bytes(text), SHINGLE_WORDS, _HASH_BITS)
+    return shingle_hashes(fold_bytes(text), SHINGLE_WORDS, _HASH_BITS)
 
 
 def signature(text: str) -> bytes | None:
     """The MinHash signature of ``text`` (SIGNATURE_BYTES bytes), or None below MIN_SHINGLES shingles
     (repeated shingles count once per occurrence here: a cheaper test, and only very short texts care)."""
     return minhash_signature(
-        _folded_bytes(text), SHINGLE_WORDS, _HASH_BITS, _BIN_BITS, MIN_SHINGLES, _DENSIFY_STEP
+        fold_bytes(text), SHINGLE_WORDS, _HASH_BITS, _BIN_BITS, MIN_SHINGLES, _DENSIFY_STEP
     )
 
 
@@ -113,8 +110,7 @@ def similarity(a: bytes, b: bytes) -> float:
 
 
 def band_keys(sig: bytes) -> list[int]:
-    """One integer per LSH band; two signatures sharing a key are candidates. Equal across processes."""
-    return [
-        int.from_bytes(sig[band * _BAND_BYTES : (band + 1) * _BAND_BYTES], "little") | band << 8 * _BAND_BYTES
-        for band in range(BANDS)
-    ]
+    """One integer per LSH band; two signatures sharing a key are candidates. Equal across processes:
+    band ``b``'s key is ``int.from_bytes(sig[b * 2 * ROWS : (b + 1) * 2 * ROWS], "little") | b << 16 *
+    ROWS`` (computed natively)."""
+    return native_band_keys(sig, BANDS, _BAND_BYTES)

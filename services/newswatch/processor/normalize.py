@@ -22,7 +22,21 @@ from functools import lru_cache
 from itertools import chain, repeat
 from typing import overload
 
-__all__ = ["FoldedText", "boilerplate_spans", "fold", "fold_char", "mask_boilerplate", "non_ascii_chars"]
+from newswatch_native import Folding
+
+__all__ = [
+    "NATIVE_MIN_CHARS",
+    "FoldedText",
+    "boilerplate_spans",
+    "fold",
+    "fold_bytes",
+    "fold_char",
+    "fold_origin",
+    "fold_table",
+    "folding",
+    "mask_boilerplate",
+    "non_ascii_chars",
+]
 
 _SPECIAL = {
     "\u2018": "'",
@@ -182,15 +196,51 @@ def _ascii_lower(text: str) -> str:
         return text.encode("utf-8", "surrogatepass").lower().decode("utf-8", "surrogatepass")
 
 
+#: From this length on, a non-ASCII text is folded by the compiled table (:func:`folding`), built once
+#: per process on first use (about a tenth of a second); shorter texts (names, aliases) in Python.
+NATIVE_MIN_CHARS = 200
+
+
+@lru_cache(maxsize=2)
+def fold_table(casefold: bool) -> tuple[tuple[str, str], ...]:
+    """``(character, fold_char(character, casefold))`` for every character of the Basic Multilingual
+    Plane (surrogates excepted) that does not fold to itself."""
+    define = fold_char.__wrapped__  # uncached: 65,536 characters would flush fold_char's cache
+    table: list[tuple[str, str]] = []
+    for code in (*range(0xD800), *range(0xE000, 0x10000)):
+        char = chr(code)
+        out = define(char, casefold)
+        if out != char:
+            table.append((char, out))
+    return tuple(table)
+
+
+@lru_cache(maxsize=2)
+def folding(casefold: bool) -> Folding:
+    """The compiled :func:`fold_table` (``newswatch_native.Folding``)."""
+    return Folding(list(fold_table(casefold)))
+
+
+def fold_origin(length: int, changes: Sequence[tuple[int, int]]) -> Sequence[int]:
+    """The fold map of a text of ``length`` characters whose ``changes`` (sorted ``(index, folded
+    width)``, ``Folding.fold``) are the characters not folding to exactly one."""
+    return _Origin(length, changes) if changes else range(length)
+
+
 @lru_cache(maxsize=32)
 def fold(text: str, casefold: bool = True) -> FoldedText:
     """Fold ``text`` for matching; see the module docstring. Recent results are cached (immutable).
 
-    Equal to folding character by character with :func:`fold_char`, computed per distinct character:
-    ASCII is lowered in one byte operation and each other character replaced with ``str.replace``.
+    Equal to folding character by character with :func:`fold_char`: ASCII is lowered in one byte
+    operation; a long text is folded by the compiled table (:data:`NATIVE_MIN_CHARS`), else each
+    distinct character is replaced with ``str.replace``.
     """
     if text.isascii():
         return FoldedText(text, text.lower() if casefold else text, range(len(text)))
+    if len(text) >= NATIVE_MIN_CHARS:
+        native = folding(casefold).fold(text)
+        if native is not None:  # None: a character outside the BMP, or a lone surrogate
+            return FoldedText(text, native[0], fold_origin(len(text), native[1]))
     changed = {c: out for c in non_ascii_chars(text) if (out := fold_char(c, casefold)) != c}
     if any(ch in changed for out in changed.values() for ch in out):
         return _fold_per_char(text, casefold)  # one replacement would feed another
@@ -208,6 +258,15 @@ def fold(text: str, casefold: bool = True) -> FoldedText:
             at = text.find(char, at + 1)
     changes.sort()
     return FoldedText(text, folded, _Origin(len(text), changes))
+
+
+def fold_bytes(text: str) -> bytes:
+    """``fold(text).text`` as UTF-8 (lone surrogates kept, ``surrogatepass``), without its fold map."""
+    if len(text) >= NATIVE_MIN_CHARS and not text.isascii():
+        native = folding(True).fold_bytes(text)
+        if native is not None:
+            return native
+    return fold(text).text.encode("utf-8", "surrogatepass")
 
 
 def _fold_per_char(text: str, casefold: bool) -> FoldedText:

@@ -23,6 +23,7 @@ from newswatch.processor.agents import WatchlistRegistry
 from newswatch.processor.dupindex import NearDupIndex
 from newswatch.processor.duplog import IndexFollower, changelog_spec
 from newswatch.processor.metrics import ProcessorMetrics
+from newswatch.processor.normalize import folding
 from newswatch.processor.places import default_gazetteer
 from newswatch.processor.regions import RegionTable, load_regions
 from newswatch.processor.seen import SeenLog
@@ -69,6 +70,8 @@ class ProcessorRuntime:
         self.metrics = ProcessorMetrics(self.registry)
         self.watchlists = WatchlistRegistry(default_watchlist(), self.metrics)
         self.gazetteer = default_gazetteer()
+        folding(True)  # the compiled folding tables are built now, not by the first long article
+        folding(False)
         self.regions = region_table(settings)
         self.index = NearDupIndex(
             window_seconds=settings.neardup_window_seconds,
