@@ -126,6 +126,46 @@ def snippets(text: str, spans: list[tuple[int, int]], width: int, /) -> list[str
     """``[keywords.snippet(text, start, end, width) for start, end in spans]`` (code-point offsets).
     Raises ValueError for a span that is not ``0 <= start <= end <= len(text)``."""
 
+class EntryWriter:
+    """Protobuf wire bytes of a message's repeated ``matches`` and ``places`` entries (the
+    ``EnrichedArticle`` layout), to merge with ``MergeFromString``: the message equals the one built
+    by ``add`` per entry. The field numbers come from the generated descriptors, the item positions
+    from the tuples' ``_fields``; nothing is known here. Immutable; thread-safe.
+
+    - ``places_number``: the repeated place field; ``place_numbers``: name, matched_text, geonames_id,
+      country_code (strings), field (enum), start, end (``uint32``); ``place_items``: the tuple
+      positions of name, matched_text, geonames_id, country_code, start, end.
+    - ``matches_number``: the repeated match field; ``match_numbers``: watchlist_id, term_id,
+      term_label, kind, matched_text (strings), field (enum), start, end (``uint32``), snippet (string);
+      ``match_items``: the tuple positions of watchlist_id, term_id, term_label, kind, start, end.
+
+    Raises ValueError for a field number outside 1..2**29-1 or repeated within its message; the
+    methods raise OverflowError for a ``field`` outside ``int32`` (``add`` raises ValueError).
+    """
+
+    def __init__(
+        self,
+        places_number: int,
+        place_numbers: Sequence[int],
+        place_items: Sequence[int],
+        matches_number: int,
+        match_numbers: Sequence[int],
+        match_items: Sequence[int],
+    ) -> None: ...
+    def places(self, places: Sequence[tuple[object, ...]], field: int, /) -> bytes | None:
+        """The entries of ``places`` (one text field's, ``field`` its ``TextField``), in order. None when
+        an item cannot be written as ``add`` writes it (not a str or an int, a lone surrogate, an offset
+        outside ``uint32``): then ``add`` them."""
+
+    def matches(
+        self, text: str, field: int, found: Sequence[tuple[object, ...]], width: int, /
+    ) -> bytes | None:
+        """The entries of ``found`` (matches in ``text``, ``field`` its ``TextField``), in order, with
+        ``matched_text = text[start:end]`` and ``snippet = keywords.snippet(text, start, end, width)``
+        (code points); ``b""`` when ``found`` is empty. None when ``text`` or an item cannot be written
+        as ``add`` writes it (a lone surrogate, a span not ``0 <= start <= end <= len(text)``, an item
+        of another type): then ``add`` them."""
+
 class PlaceNames:
     """Every gazetteer key in one Aho-Corasick automaton (key ``k`` is ``keys[k]``), and the whole
     toponym scan of ``newswatch.processor.toponyms`` per text. Immutable; thread-safe. Raises

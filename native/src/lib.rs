@@ -31,6 +31,7 @@ mod snippet;
 mod textcues;
 mod toponyms;
 mod view;
+mod wire;
 
 pub use engine::Engine;
 
@@ -43,6 +44,7 @@ fn newswatch_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<resolve::PlaceResolver>()?;
     m.add_class::<reading::PlaceFacts>()?;
     m.add_class::<reading::PlaceReader>()?;
+    m.add_class::<wire::EntryWriter>()?;
     m.add_function(wrap_pyfunction!(toponyms::caps_runs_of, m)?)?;
     m.add_function(wrap_pyfunction!(minhash::shingle_hashes, m)?)?;
     m.add_function(wrap_pyfunction!(minhash::minhash_signature, m)?)?;

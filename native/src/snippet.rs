@@ -19,14 +19,14 @@ fn is_py_space(c: char) -> bool {
 
 /// A text and the byte offset of each of its code points (none kept for ASCII text, where the two
 /// are equal).
-struct Text<'a> {
+pub(crate) struct Text<'a> {
     text: &'a str,
     offsets: Vec<usize>,
-    chars: usize,
+    pub(crate) chars: usize,
 }
 
 impl<'a> Text<'a> {
-    fn new(text: &'a str) -> Self {
+    pub(crate) fn new(text: &'a str) -> Self {
         if text.is_ascii() {
             return Text {
                 text,
@@ -45,7 +45,7 @@ impl<'a> Text<'a> {
     }
 
     /// The byte offset of code point `n` (`n <= chars`).
-    fn at(&self, n: usize) -> usize {
+    pub(crate) fn at(&self, n: usize) -> usize {
         if self.offsets.is_empty() {
             n
         } else {
@@ -54,7 +54,7 @@ impl<'a> Text<'a> {
     }
 
     /// `snippet(text, start, end, width)`; `start <= end <= chars`.
-    fn snippet(&self, start: usize, end: usize, width: usize) -> String {
+    pub(crate) fn snippet(&self, start: usize, end: usize, width: usize) -> String {
         let lo_char = start.saturating_sub(width);
         let hi_char = self.chars.min(end.saturating_add(width));
         let bytes = self.text.as_bytes();

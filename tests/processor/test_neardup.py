@@ -11,10 +11,12 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
 from newswatch.errors import InvalidMessageError
+from newswatch.processor.dedupe import Deduplicator, Done
 from newswatch.processor.dupindex import MAX_BUCKET_ENTRIES, Entry, NearDupIndex
 from newswatch.processor.duplog import IndexFollower, changelog_config, changelog_spec
 from newswatch.processor.duprecords import (
     CHUNK_VERSION,
+    OwnRecords,
     decode_entry,
     decode_record,
     encode_chunks,
@@ -33,7 +35,9 @@ from newswatch.processor.neardup import (
     signature,
     similarity,
 )
+from newswatch.processor.seen import SeenLog
 from newswatch.settings import load_settings
+from newswatch.topics import TopicSpec
 from newswatch.v1.article_pb2 import Article
 
 VOCABULARY = [f"w{n}" for n in range(5000)]
@@ -351,6 +355,52 @@ async def test_follower_applies_records_tombstones_and_counts_bad_ones() -> None
     assert registry.get_sample_value("newswatch_processor_neardup_invalid_records_total") == 2
     assert registry.get_sample_value("newswatch_processor_neardup_index_articles") == 3
     await follower.stop()
+
+
+async def test_follower_skips_the_records_this_process_wrote_once() -> None:
+    own = OwnRecords()
+    index = NearDupIndex()
+    follower = IndexFollower(
+        load_settings(environ={}),
+        changelog_spec("app", 3),
+        index,
+        ProcessorMetrics(CollectorRegistry()),
+        clock=lambda: NOW,
+        own=own,
+    )
+    (chunk,) = encode_chunks([entry("mine", text_of(5, 100))])
+    own.add(b"k1")
+    follower.apply(b"k1", chunk, NOW)  # ours: indexed already when written, not applied again
+    assert "mine" not in index and len(own) == 0
+    follower.apply(b"k1", chunk, NOW)  # read again (another consumer position): applied
+    follower.apply(b"k2", encode_chunks([entry("theirs", text_of(6, 100))])[0], NOW)
+    assert "mine" in index and "theirs" in index
+    await follower.stop()
+
+
+def test_own_records_are_bounded_and_forget_the_oldest_first() -> None:
+    own = OwnRecords(max_keys=3)
+    for n in range(5):
+        own.add(bytes([n]))
+    assert len(own) == 3
+    assert not own.take(b"\x00") and not own.take(b"\x01")
+    assert own.take(b"\x04") and not own.take(b"\x04")
+
+
+SEEN_SPEC = TopicSpec("test-seen-changelog", "chunk id", "seen chunk", compacted=True)
+INDEX_SPEC = TopicSpec("test-neardup-changelog", "chunk id", "index entries", compacted=True)
+
+
+def test_commit_notes_the_keys_of_its_index_records() -> None:
+    own = OwnRecords()
+    index = NearDupIndex()
+    dedupe = Deduplicator(SeenLog(1000, 3), index, SEEN_SPEC, INDEX_SPEC, clock=lambda: NOW, own=own)
+    assessment = dedupe.assess(Article(article_id="a1", title="t", content=" ".join(text_of(7, 120))))
+    done = Done(dedupe.remember(assessment, []), 0, "a1")
+    records = dedupe.commit([done])
+    index_keys = [r.key for r in records if r.topic == INDEX_SPEC]
+    assert len(index_keys) == 1 and all(r.key not in own._keys for r in records if r.topic == SEEN_SPEC)
+    assert own.take(index_keys[0])
 
 
 def test_changelog_is_compacted_and_deleted_after_the_window() -> None:

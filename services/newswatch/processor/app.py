@@ -177,6 +177,7 @@ def build_app(
         runtime.index,
         _changelog(seen, "chunk id", "seen chunk", partitions),
         _changelog(neardup, "chunk id", "near-duplicate index entries", partitions),
+        own=runtime.own_records,
     )
     outputs = FaustOutputs(app, app_id)
     processor = ArticleProcessor(

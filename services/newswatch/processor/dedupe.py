@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from newswatch.processor.dupindex import Entry, NearDupIndex
-from newswatch.processor.duprecords import encode_chunks
+from newswatch.processor.duprecords import OwnRecords, encode_chunks
 from newswatch.processor.neardup import article_text, signature
 from newswatch.processor.seen import ChunkIds, SeenLog
 from newswatch.topics import TopicSpec
@@ -95,8 +95,12 @@ class Deduplicator:
         seen_topic: TopicSpec,
         index_topic: TopicSpec,
         clock: Callable[[], float] = time.time,
+        own: OwnRecords | None = None,
     ) -> None:
-        """``seen_topic`` / ``index_topic``: the changelogs of the seen set and of the index."""
+        """``seen_topic`` / ``index_topic``: the changelogs of the seen set and of the index; ``own``:
+        where the keys of the index records returned by :meth:`commit` are noted (the follower of the
+        index changelog then skips them)."""
+        self._own = own
         self._seen = seen
         self._index = index
         self._seen_topic = seen_topic
@@ -152,10 +156,11 @@ class Deduplicator:
             seen = self._seen.add(partition, [item.seen_key for item in items])
             records += [Record(self._seen_topic, partition, key, value) for key, value in seen]
             indexed = [item.entry for item in items if item.entry.fingerprint or item.entry.signature]
-            records += [
-                Record(self._index_topic, partition, self._chunk_ids.next(), value)
-                for value in encode_chunks(indexed)
-            ]
+            for value in encode_chunks(indexed):
+                key = self._chunk_ids.next()
+                if self._own is not None:
+                    self._own.add(key)
+                records.append(Record(self._index_topic, partition, key, value))
         return records
 
 

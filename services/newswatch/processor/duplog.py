@@ -40,7 +40,7 @@ from newswatch.kafka import (
     make_consumer,
 )
 from newswatch.processor.dupindex import WINDOW_SECONDS, NearDupIndex
-from newswatch.processor.duprecords import decode_record
+from newswatch.processor.duprecords import OwnRecords, decode_record
 from newswatch.processor.metrics import ProcessorMetrics
 from newswatch.settings import Settings
 from newswatch.topics import TopicSpec
@@ -86,7 +86,7 @@ class IndexFollower:
     ``start()`` creates the topic if missing and returns once every partition was read to the end it
     had when ``start`` was called (raises BrokerUnavailableError after ``timeout_seconds``); ``follow()``
     then applies later records in a background task until ``stop()`` (idempotent). Records that do not
-    parse are logged, counted and skipped.
+    parse are logged, counted and skipped; records in ``own`` (written by this process) are skipped.
     """
 
     def __init__(
@@ -96,8 +96,10 @@ class IndexFollower:
         index: NearDupIndex,
         metrics: ProcessorMetrics,
         clock: Callable[[], float] = time.time,
+        own: OwnRecords | None = None,
     ) -> None:
         self._settings = settings
+        self._own = own
         self._spec = spec
         self._index = index
         self._metrics = metrics
@@ -164,6 +166,8 @@ class IndexFollower:
         if not key:
             self._invalid("record without key", key)
             return
+        if self._own is not None and self._own.take(key):
+            return  # written by this process: indexed already
         if value is None:
             self._index.remove(key.decode("utf-8", "replace"))
             return

@@ -29,6 +29,8 @@ from newswatch.processor.neardup import SIGNATURE_BYTES
 __all__ = [
     "CHUNK_VERSION",
     "MAX_CHUNK_BYTES",
+    "OWN_RECORDS_MAX",
+    "OwnRecords",
     "decode_entry",
     "decode_record",
     "encode_chunks",
@@ -161,3 +163,30 @@ def decode_entry(article_id: str, value: bytes) -> Entry:
 def _text(value: bytes, at: int) -> tuple[str, int]:
     raw, at = _sized(value, at, _LEN)
     return raw.decode("utf-8"), at
+
+
+#: Keys of this process's own changelog records remembered until read back (a few batches' worth).
+OWN_RECORDS_MAX = 10_000
+
+
+class OwnRecords:
+    """Keys of the changelog records this process wrote and has not read back yet: their entries are in
+    the local index already (``Deduplicator.remember``), so the follower skips them instead of decoding
+    and adding them again. Bounded (:data:`OWN_RECORDS_MAX`; the oldest key is forgotten first, and its
+    record is then applied as any other: the same entries, no harm). Chunk keys are unique per process."""
+
+    def __init__(self, max_keys: int = OWN_RECORDS_MAX) -> None:
+        self._max = max_keys
+        self._keys: dict[bytes, None] = {}
+
+    def add(self, key: bytes) -> None:
+        if len(self._keys) >= self._max:
+            del self._keys[next(iter(self._keys))]
+        self._keys[key] = None
+
+    def take(self, key: bytes) -> bool:
+        """Whether ``key`` is one of ours not read back yet (it is then forgotten)."""
+        return self._keys.pop(key, False) is None
+
+    def __len__(self) -> int:
+        return len(self._keys)

@@ -22,6 +22,7 @@ from newswatch.observability import HealthServer
 from newswatch.processor.agents import WatchlistRegistry
 from newswatch.processor.dupindex import NearDupIndex
 from newswatch.processor.duplog import IndexFollower, changelog_spec
+from newswatch.processor.duprecords import OwnRecords
 from newswatch.processor.metrics import ProcessorMetrics
 from newswatch.processor.normalize import folding
 from newswatch.processor.places import default_gazetteer
@@ -79,6 +80,7 @@ class ProcessorRuntime:
             on_evict=self.metrics.evicted,
         )
         self.metrics.neardup_index_articles.set_function(self.index.__len__)
+        self.own_records = OwnRecords()  # index records this worker wrote: its follower skips them
         self.seen = SeenLog(
             settings.processor_seen_max_articles, self.partitions, on_invalid=self._seen_invalid
         )
@@ -112,7 +114,7 @@ class ProcessorRuntime:
         self._view.follow()
         self.watchlists.mark_loaded()
         spec = changelog_spec(self.app_id, self.partitions, self.settings.neardup_window_seconds)
-        self._follower = IndexFollower(self.settings, spec, self.index, self.metrics)
+        self._follower = IndexFollower(self.settings, spec, self.index, self.metrics, own=self.own_records)
         await self._follower.start()
         self._follower.follow()
         self._loaded = True
