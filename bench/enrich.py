@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from newswatch import contracts
-from newswatch.processor.enrich import _add_entries, _entries, enrich
+from newswatch.processor.enrich import enrich
+from newswatch.processor.entries import add_entries, encode_entries
 from newswatch.processor.keywords import Matcher, build_matcher
 from newswatch.processor.language import detect_masked_language
 from newswatch.processor.neardup import article_text, signature
@@ -118,10 +119,10 @@ def entry_costs(
         inputs.append((texts, found, places))
 
     def merged(i: int) -> None:
-        EnrichedArticle().MergeFromString(_entries(*inputs[i]) or b"")
+        EnrichedArticle().MergeFromString(encode_entries(*inputs[i]) or b"")
 
     def added(i: int) -> None:
-        _add_entries(EnrichedArticle(), *inputs[i])
+        add_entries(EnrichedArticle(), *inputs[i])
 
     def cost(step: Callable[[int], None]) -> float:
         return 1e6 / max(rate(step, list(range(len(inputs))), seconds / 6) for _ in range(3))

@@ -14,14 +14,15 @@ from hypothesis import strategies as st
 from newswatch_native import EntryWriter
 
 from newswatch.processor import enrich as enrich_module
-from newswatch.processor.enrich import _add_entries, _entries, _entry_writer, enrich
+from newswatch.processor.enrich import enrich
+from newswatch.processor.entries import add_entries, encode_entries, entry_writer
 from newswatch.processor.keywords import SNIPPET_CHARS, Match, RegexMatcher, build_matcher, snippet
 from newswatch.processor.places import PlaceMatch, default_gazetteer
 from newswatch.processor.watchlist import default_watchlist
 from newswatch.v1.article_pb2 import Article
 from newswatch.v1.enriched_pb2 import EnrichedArticle
 
-WRITER = _entry_writer()
+WRITER = entry_writer()
 NOW = datetime(2016, 4, 5, 12, 0, tzinfo=UTC)
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "enrich.py"
 
@@ -201,9 +202,9 @@ def test_impossible_field_numbers_are_refused(numbers: tuple[int, list[int]]) ->
 def test_a_text_that_cannot_be_encoded_takes_the_add_path() -> None:
     texts = ["ISIS \ud800", "", ""]
     found = [[Match("w", "t", "T", "k", 1.0, 0, 4, texts[0])], [], []]
-    assert _entries(texts, found, [[], [], []]) is None
+    assert encode_entries(texts, found, [[], [], []]) is None
     with pytest.raises(UnicodeEncodeError):  # what ``add`` says of such a text
-        _add_entries(EnrichedArticle(), texts, found, [[], [], []])
+        add_entries(EnrichedArticle(), texts, found, [[], [], []])
 
 
 def _bench_corpus() -> list[Article]:
@@ -228,7 +229,7 @@ def test_enrich_both_ways_over_the_bench_corpus_and_the_seed(
     ]
     cases = [(a, m) for a in articles for m in matchers[: 1 if a.article_id.startswith("a") else 2]]
     native = [enrich(a, m, gazetteer, now=NOW) for a, m in cases]
-    monkeypatch.setattr(enrich_module, "_entries", lambda *_: None)
+    monkeypatch.setattr(enrich_module, "encode_entries", lambda *_: None)
     added = [enrich(a, m, gazetteer, now=NOW) for a, m in cases]
     assert sum(len(e.matches) for e in native) > 1000 and sum(len(e.places) for e in native) > 1000
     for (article, _), got, expected in zip(cases, native, added, strict=True):
@@ -243,8 +244,8 @@ def test_enrich_takes_the_native_path(seed_text: str) -> None:
     texts = ["Heavy Clashes with ISIS in Hīt", "", seed_text]
     places = gazetteer.tag_fields(texts)
     found = [matcher.match(t, p) if t else [] for t, p in zip(texts, places, strict=True)]
-    entries = _entries(texts, found, places)
+    entries = encode_entries(texts, found, places)
     assert entries is not None and entries
     expected = EnrichedArticle()
-    _add_entries(expected, texts, found, places)
+    add_entries(expected, texts, found, places)
     assert _merged(entries) == expected and len(expected.matches) > 2

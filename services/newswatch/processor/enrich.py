@@ -5,9 +5,7 @@
   see ``Matcher.match``), derives sorted unique countries and regions, and sets the language
   (:func:`newswatch.processor.language.detect_masked_language` over the three fields, boilerplate
   masked, with the declared language). The matches and places are written as protobuf wire bytes
-  in native code (``newswatch_native.EntryWriter``, field numbers read from the descriptors here) and
-  merged at once; ``_add_entries``, one ``add`` per entry, is their definition and the fallback for
-  what the native writer declines (a text with a lone surrogate, which ``add`` refuses as well).
+  (:mod:`newswatch.processor.entries`) and merged at once.
 - :func:`alerts_for` returns one Alert per enabled watch list whose matched terms' weights (each term id
   counted once, at its largest weight) reach the list's threshold. ``alert_id`` is deterministic:
   ``sha256(cluster_id NUL watchlist_id)`` hex, first 32 characters, the cluster being the article's
@@ -22,27 +20,19 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
-from google.protobuf.descriptor import FieldDescriptor
-from newswatch_native import EntryWriter
-
 from newswatch import contracts
-from newswatch.processor.keywords import SNIPPET_CHARS, Match, Matcher, snippets
+from newswatch.processor.entries import add_entries, encode_entries
+from newswatch.processor.keywords import Matcher
 from newswatch.processor.language import detect_masked_language
 from newswatch.processor.normalize import mask_boilerplate
-from newswatch.processor.places import Gazetteer, PlaceMatch
+from newswatch.processor.places import Gazetteer
 from newswatch.processor.regions import RegionTable, default_regions
 from newswatch.v1.alert_pb2 import Alert
 from newswatch.v1.article_pb2 import Article
-from newswatch.v1.enriched_pb2 import EnrichedArticle, TermMatch, TextField
+from newswatch.v1.enriched_pb2 import EnrichedArticle, TermMatch
 from newswatch.v1.watchlist_pb2 import Watchlist
 
 __all__ = ["alert_id", "alerts_for", "enrich", "score", "term_weights"]
-
-_FIELDS: tuple[tuple[str, TextField.ValueType], ...] = (
-    ("title", TextField.TEXT_FIELD_TITLE),
-    ("summary", TextField.TEXT_FIELD_SUMMARY),
-    ("content", TextField.TEXT_FIELD_CONTENT),
-)
 
 
 def _language(texts: Sequence[str], declared: str) -> str:
@@ -50,109 +40,6 @@ def _language(texts: Sequence[str], declared: str) -> str:
     masked the same texts already: ``mask_boilerplate``'s cache answers; the matcher masks its own
     copy in native code, ``Engine.match_text``)."""
     return detect_masked_language("\n".join([mask_boilerplate(text) for text in texts]), declared)
-
-
-def _entry_writer() -> EntryWriter:
-    """The native writer of ``matches`` and ``places`` entries: field numbers read from the generated
-    descriptors (their types checked against the layout it writes), item positions from the tuples'
-    fields. Raises TypeError when the messages no longer have that layout."""
-    fields = EnrichedArticle.DESCRIPTOR.fields_by_name
-    string, enum, uint32 = FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_ENUM, FieldDescriptor.TYPE_UINT32
-
-    def numbers(repeated: str, layout: Sequence[tuple[str, int]]) -> list[int]:
-        message = fields[repeated].message_type
-        if message is None or not fields[repeated].is_repeated:
-            raise TypeError(f"EnrichedArticle.{repeated} is no longer a repeated message field")
-        entry = message.fields_by_name
-        wrong = [
-            name
-            for name, kind in layout
-            if name not in entry or entry[name].type != kind or entry[name].has_presence
-        ]  # a field with presence would be written at its default once set
-        if wrong:
-            raise TypeError(f"EnrichedArticle.{repeated}: fields {wrong} differ from the written layout")
-        return [entry[name].number for name, _ in layout]
-
-    place_layout = [(n, string) for n in ("name", "matched_text", "geonames_id", "country_code")]
-    place_layout += [("field", enum), ("start", uint32), ("end", uint32)]
-    match_layout = [(n, string) for n in ("watchlist_id", "term_id", "term_label", "kind", "matched_text")]
-    match_layout += [("field", enum), ("start", uint32), ("end", uint32), ("snippet", string)]
-    place_items = ("name", "matched_text", "geonames_id", "country_code", "start", "end")
-    match_items = ("watchlist_id", "term_id", "term_label", "kind", "start", "end")
-    return EntryWriter(
-        fields["places"].number,
-        numbers("places", place_layout),
-        [PlaceMatch._fields.index(name) for name in place_items],
-        fields["matches"].number,
-        numbers("matches", match_layout),
-        [Match._fields.index(name) for name in match_items],
-    )
-
-
-_WRITER = _entry_writer()
-
-
-def _entries(
-    texts: Sequence[str], found: Sequence[list[Match]], places: Sequence[list[PlaceMatch]]
-) -> bytes | None:
-    """The ``matches`` and ``places`` entries of the fields with text, as wire bytes (native); None when
-    one cannot be written natively (see ``EntryWriter``): then :func:`_add_entries`."""
-    chunks: list[bytes] = []
-    for (_, field), text, field_found, field_places in zip(_FIELDS, texts, found, places, strict=True):
-        if not text:
-            continue
-        if field_found:
-            chunk = _WRITER.matches(text, field, field_found, SNIPPET_CHARS)
-            if chunk is None:
-                return None
-            chunks.append(chunk)
-        if field_places:
-            chunk = _WRITER.places(field_places, field)
-            if chunk is None:
-                return None
-            chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _add_entries(
-    out: EnrichedArticle,
-    texts: Sequence[str],
-    found: Sequence[list[Match]],
-    places: Sequence[list[PlaceMatch]],
-) -> None:
-    """:func:`_entries` built in place with ``add`` (the definition; the fallback). The tuples are
-    unpacked rather than read by attribute (``Match.matched_text`` and ``.snippet`` are computed
-    properties; the snippets of a field are made in one call)."""
-    add_match, add_place = out.matches.add, out.places.add
-    for (_, field), text, field_found, field_places in zip(_FIELDS, texts, found, places, strict=True):
-        if not text:
-            continue
-        if field_found:
-            spans = [(m.start, m.end) for m in field_found]
-            for (watchlist_id, term_id, term_label, kind, _, start, end, _), snip in zip(
-                field_found, snippets(text, spans), strict=True
-            ):
-                add_match(
-                    watchlist_id=watchlist_id,
-                    term_id=term_id,
-                    term_label=term_label,
-                    kind=kind,
-                    matched_text=text[start:end],
-                    field=field,
-                    start=start,
-                    end=end,
-                    snippet=snip,
-                )
-        for p in field_places:
-            add_place(
-                name=p.name,
-                matched_text=p.matched_text,
-                geonames_id=p.geonames_id,
-                country_code=p.country_code,
-                field=field,
-                start=p.start,
-                end=p.end,
-            )
 
 
 def enrich(
@@ -176,9 +63,9 @@ def enrich(
         for text, field_places in zip(texts, places, strict=True)
     ]
     # The entries as wire bytes merged at once: one ``add`` per entry costs about three times more.
-    entries = _entries(texts, found, places)
+    entries = encode_entries(texts, found, places)
     if entries is None:
-        _add_entries(out, texts, found, places)
+        add_entries(out, texts, found, places)
     elif entries:
         out.MergeFromString(entries)
     countries = {
