@@ -331,6 +331,12 @@ def _encoding_ok(body: bytes, content_type: str | None) -> bool:
     return True
 
 
+def _absolute(base: str, href: str) -> str | None:
+    """``href`` made absolute against ``base`` (a WebSub hub or topic URL), None when nothing is left:
+    joining can drop a trailing part (``"0 ;"`` becomes ``".../0 "``), so the result is stripped again."""
+    return _urljoin(base, href).strip() or None
+
+
 def _channel(meta: Any, base: str) -> tuple[dict[str | None, Any], str | None, str | None]:
     """Feed-level elements by feedparser name, and the first ``hub`` and ``self`` link hrefs.
 
@@ -346,9 +352,9 @@ def _channel(meta: Any, base: str) -> tuple[dict[str | None, Any], str | None, s
                 href = (child.get("href") or "").strip()
                 rels = rel.lower().split()
                 if href and hub is None and "hub" in rels:
-                    hub = _urljoin(base, href)
+                    hub = _absolute(base, href)
                 if href and self_url is None and "self" in rels:
-                    self_url = _urljoin(base, href)
+                    self_url = _absolute(base, href)
                 continue
         fields[name] = child
     return fields, hub, self_url
@@ -455,8 +461,8 @@ def _json_feed(body: bytes, url: str) -> ParsedFeed:
         link=_json_text(doc.get("home_page_url")),
         language=language,
         entries=tuple(_json_entry(i, base, language) for i in items if isinstance(i, dict)),
-        hub_url=_urljoin(base, hub) if hub else None,
-        self_url=_urljoin(base, feed_url) if feed_url else None,
+        hub_url=_absolute(base, hub) if hub else None,
+        self_url=_absolute(base, feed_url) if feed_url else None,
     )
 
 
