@@ -1,7 +1,7 @@
 """Compiled core of the newswatch keyword matcher (see ``newswatch.processor.automaton``)."""
 
 from collections.abc import Callable, Sequence
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 _T = TypeVar("_T", bound=tuple[object, ...])
 
@@ -207,12 +207,15 @@ class PlaceReadings:
     ) -> None: ...
 
 class PlaceFacts:
-    """What a key implies in any article (``keyfacts.KeyFacts``): its lower case, one word, a
-    common word, a given name, a demonym, its readings (``plain`` is ``every`` when the same)."""
+    """What a key implies in any article (``keyfacts.KeyFacts``): the key, its lower case, whether
+    that is a word in lower case (``textfacts.lower_case_word``), one word, a common word, a given
+    name, a demonym, its readings (``plain`` is ``every`` when the same)."""
 
     def __init__(
         self,
+        key: str,
         lower: str,
+        lower_word: bool,
         single: bool,
         common_word: bool,
         first_name: bool,
@@ -276,14 +279,8 @@ class ArticleProbe(Protocol):
 
     def before(self, token: str, /) -> tuple[str, bool, bool, bool, bool, bool, bool, bool]: ...
     def after(self, token: str, /) -> tuple[bool, bool, bool, bool, bool, bool]: ...
-    def initial(self, field: int, start: int, /) -> bool: ...
-    def title_line(self, field: int, start: int, /) -> bool: ...
-    def lower_case(self, word: str, /) -> bool: ...
-    def residence(self, field: int, start: int, /) -> bool: ...
-    def according(self, field: int, start: int, /) -> bool: ...
     def place_before(self, field: int, start: int, /) -> bool: ...
     def after_name_comma(self, field: int, start: int, /) -> bool: ...
-    def age(self, field: int, end: int, /) -> bool: ...
     def short_caps(self, field: int, start: int, end: int, /) -> bool: ...
 
 class Cues(Protocol):
@@ -329,29 +326,57 @@ class TextRules(Protocol):
     def possessive_endings(self) -> Sequence[str]: ...
     @property
     def place_words(self) -> frozenset[str] | None: ...
+    @property
+    def wide_place_words(self) -> int: ...
+    @property
+    def upper(self) -> str: ...
+    @property
+    def lower(self) -> dict[str, str]: ...
 
 class PlaceReader:
     """Rules 1 and 2 of ``newswatch.processor.resolve`` (``reading.Reader``), then ``resolver``, in one
-    call per article. Answers sentence starts, title-case lines and "of" before a name for ASCII text
-    itself (``rules``); asks the probe for the rest. Immutable; thread-safe."""
+    call per article, returning ``factory`` tuples. Reads sentence starts, title-case lines, the
+    words an article writes in lower case and the cues around a name itself (``rules`` and the
+    character tables); asks the probe for the rest (non-ASCII words, see ``ArticleProbe``). Keeps
+    the facts of the keys met (bounded). Thread-safe."""
 
-    def __init__(self, resolver: PlaceResolver, cues: Cues, rules: TextRules) -> None: ...
-    def tag(
+    def __init__(
+        self,
+        resolver: PlaceResolver,
+        cues: Cues,
+        rules: TextRules,
+        facts_of: Callable[[str, int], PlaceFacts],
+        cache_keys: int,
+        char_flags: bytes,
+        char_letters: bytes,
+        factory: type[_T],
+        entries: Sequence[object],
+        how_demonym: int,
+        /,
+    ) -> None:
+        """``facts_of(key, number)``: the facts of key ``number`` of the index, asked once per key and
+        kept (``cache_keys`` at most; the cache is emptied when full); ``char_flags`` and
+        ``char_letters``: the flags of each character of the Basic Multilingual Plane and the ASCII
+        letter it matches under ``re.IGNORECASE`` (65,536 bytes each: ``automaton.char_tables()``);
+        ``factory``: the class of the results, a named tuple of eleven fields (``PlaceMatch``);
+        ``entries``: the places of ``resolver`` (objects with ``name``, ``geonames_id``,
+        ``country_code``, ``kind``, ``admin1``, ``lat`` and ``lon``); ``how_demonym``: the ``how`` of a
+        demonym. Raises ValueError for tables of another size or entries that are not the resolver's."""
+
+    def matches(
         self,
         texts: Sequence[str],
-        wide: Sequence[str],
         mentions: Sequence[Sequence[tuple[int, int, str, int, bool]]],
-        facts: Sequence[Sequence[PlaceFacts]],
         probe: ArticleProbe,
         demonyms: bool,
         /,
-    ) -> list[tuple[int, int, int, int, int]]:
-        """The accepted mentions of an article's fields as ``(field, start, end, entry index, how)``,
-        in field then text order. ``wide[f]``: the non-ASCII characters of ``texts[f]`` that are letters
-        or digits; ``facts[f][i]``: the facts of the key of ``mentions[f][i]``; ``demonyms``: report
-        demonyms. Asks ``probe`` what it does not read itself (non-ASCII words and windows); the
-        disambiguation (rules 3 and 4) runs with the GIL released. Raises ValueError for a mention
-        outside its field or without its facts."""
+    ) -> list[list[Any]]:
+        """The places of an article's fields: per field, ``factory((name, matched_text, geonames_id,
+        country_code, kind, start, end, admin1, demonym, lat, lon))`` of each accepted mention, in text
+        order (``mentions[f]``: ``(start, end, key, key number, shouted)`` of ``texts[f]``;
+        ``demonyms``: report demonyms). Asks ``probe`` what it does not read itself (non-ASCII words and
+        windows); the disambiguation (rules 3 and 4) runs with the GIL released. Raises ValueError for
+        a mention outside its field."""
 
 class Folding:
     """A per-character folding table of the Basic Multilingual Plane (``normalize.fold_table``);

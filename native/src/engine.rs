@@ -9,6 +9,7 @@ use crate::context::{ContextRule, Word};
 use crate::keys::{Key, KeyIndex, Pattern, RawHits};
 use crate::rules::{Probe, ProbeObject, Text};
 use crate::scan::DFA_MAX_KEY_BYTES;
+use crate::tuples::TupleClass;
 use crate::value_error;
 use crate::view::{Tables, View};
 
@@ -31,13 +32,11 @@ type RuleArg = (i64, i64, String, bool, u32);
 #[pyclass(frozen, module = "newswatch_native")]
 pub struct Engine {
     /// A tuple subclass and, per rule, the head of its results: result = head + (start, end, text).
-    pub(crate) factory: Py<PyType>,
+    pub(crate) factory: TupleClass,
     /// The items of every head, one after another: those of rule `r` are
     /// `head_items[head_starts[r]..head_starts[r + 1]]`.
     pub(crate) head_items: Vec<Py<PyAny>>,
     pub(crate) head_starts: Vec<u32>,
-    /// The factory's `tp_alloc` slot.
-    pub(crate) alloc: ffi::allocfunc,
     pub(crate) raw_tables: Tables,
     pub(crate) folded_tables: Tables,
     /// The raw case-kept table lower-cased is the raw projection table (one scan serves both).
@@ -72,14 +71,6 @@ fn release_free_memory() {
             malloc_trim(0);
         }
     }
-}
-
-/// Whether `tuple.__new__(factory, items)` is allowed: `factory` is a tuple subclass whose own
-/// construction is no other C-level type's.
-fn plain_tuple_subclass(factory: &Bound<'_, PyType>) -> PyResult<bool> {
-    let tuple = factory.py().get_type::<PyTuple>();
-    Ok(factory.is_subclass_of::<PyTuple>()?
-        && tuple.getattr("__new__")?.call1((factory, ())).is_ok())
 }
 
 #[pymethods]
@@ -189,11 +180,7 @@ impl Engine {
         if heads.len() != rules.len() {
             return Err(value_error("heads and rules differ in number".into()));
         }
-        if !plain_tuple_subclass(&factory)? {
-            return Err(value_error(
-                "the factory must be tuple or a Python subclass of it".into(),
-            ));
-        }
+        let factory = TupleClass::new(&factory, "the factory")?;
         let mut head_starts = Vec::with_capacity(heads.len() + 1);
         let mut head_items = Vec::new();
         head_starts.push(0);
@@ -201,14 +188,6 @@ impl Engine {
             head_items.extend(head.iter().map(Bound::unbind));
             head_starts.push(head_items.len() as u32);
         }
-        // SAFETY: every type has a tp_alloc slot (inherited from tuple at worst).
-        let alloc: ffi::allocfunc = unsafe {
-            let slot = ffi::PyType_GetSlot(factory.as_ptr().cast(), ffi::Py_tp_alloc);
-            if slot.is_null() {
-                return Err(value_error("the factory has no tp_alloc".into()));
-            }
-            std::mem::transmute::<*mut std::ffi::c_void, ffi::allocfunc>(slot)
-        };
         let mut group_starts = Vec::with_capacity(groups.len() + 1);
         group_starts.push(0);
         for group in &groups {
@@ -223,10 +202,9 @@ impl Engine {
             .zip(&raw_tables.project)
             .all(|(c, p)| c.to_ascii_lowercase() == *p);
         Ok(Engine {
-            factory: factory.unbind(),
+            factory,
             head_items,
             head_starts,
-            alloc,
             raw_tables,
             folded_tables: tables(folded_tables)?,
             raw_lower_is_data,
@@ -413,7 +391,7 @@ impl Engine {
     }
 
     /// `factory(heads[rule] + (start, end, original))`, built as `tuple.__new__` builds an instance
-    /// of a tuple subclass (the factory's `tp_alloc`, then the items), without the argument tuple.
+    /// of a tuple subclass ([`TupleClass`]), without the argument tuple.
     fn result<'py>(
         &self,
         py: Python<'py>,
@@ -424,27 +402,17 @@ impl Engine {
     ) -> PyResult<Bound<'py, PyAny>> {
         let r = rule as usize;
         let head = &self.head_items[self.head_starts[r] as usize..self.head_starts[r + 1] as usize];
-        let n = head.len();
-        // SAFETY: `alloc` is the factory's own tp_alloc (a plain tuple subclass, checked in `new`);
-        // the fresh tuple has a reference count of 1, and PyTuple_SetItem steals each new reference.
+        // SAFETY: new references (or NULL with an exception set), consumed by `instance_with_head`.
         unsafe {
-            let obj = (self.alloc)(self.factory.as_ptr().cast(), (n + 3) as ffi::Py_ssize_t);
-            let obj = Bound::from_owned_ptr_or_err(py, obj)?;
-            let put = |i: usize, item: *mut ffi::PyObject| -> PyResult<()> {
-                if item.is_null()
-                    || ffi::PyTuple_SetItem(obj.as_ptr(), i as ffi::Py_ssize_t, item) != 0
-                {
-                    return Err(PyErr::fetch(py));
-                }
-                Ok(())
-            };
-            for (i, item) in head.iter().enumerate() {
-                put(i, item.clone_ref(py).into_ptr())?;
-            }
-            put(n, ffi::PyLong_FromLongLong(start))?;
-            put(n + 1, ffi::PyLong_FromLongLong(end))?;
-            put(n + 2, original.clone().into_ptr())?;
-            Ok(obj)
+            self.factory.instance_with_head(
+                py,
+                head,
+                [
+                    ffi::PyLong_FromLongLong(start),
+                    ffi::PyLong_FromLongLong(end),
+                    original.clone().into_ptr(),
+                ],
+            )
         }
     }
 }

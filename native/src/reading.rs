@@ -2,35 +2,41 @@
 //! the words around each mention, person-versus-place, common words; then the candidates go to
 //! [`PlaceResolver`] without becoming Python objects. The Python `Reader` is the definition.
 //!
-//! Word lists come from Python once (`PlaceReader::new`). Unicode stays defined in Python: a word
-//! with a non-ASCII character is read by the Python reader (`probe.before`, `probe.after`). Sentence
-//! starts, title-case lines, residences, ages and place words before "of" are read here in ASCII
-//! text; the probe answers them elsewhere, and always answers "according to" (after a cheap test
-//! here), short capitals next to shouting and the words the article writes in lower case (its
-//! cache). The disambiguation ([`PlaceResolver`]) then runs with the GIL released.
+//! Word lists, per-character tables and the gazetteer's entries come from Python once
+//! (`PlaceReader::new`); so do the facts of each key, asked once (`facts_of`) and kept here, bounded.
+//! Unicode stays defined in Python: a word with a non-ASCII character is read by the Python reader
+//! (`probe.before`, `probe.after`), and the character tables say what Python says of each
+//! character. Sentence starts, title-case lines, residences, ages, "according to" and the words
+//! the article writes in lower case are read here in any text ([`crate::textcues`]); the probe
+//! answers a place word before "of" where one beyond ASCII may stand, "Name, " before an
+//! abbreviation and short capitals in non-ASCII text. The disambiguation ([`PlaceResolver`]) then
+//! runs with the GIL released, and the results come back as `places.PlaceMatch` tuples built here
+//! ([`crate::placematch`]).
 
 use crate::fxhash::{FxHashMap as HashMap, FxHashSet as HashSet};
-use std::cell::RefCell;
+use std::sync::{Mutex, PoisonError};
 
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::PyString;
+use pyo3::types::{PyList, PyString, PyTuple, PyType};
 
+use crate::placematch::MatchFactory;
+
+use crate::field::{CharInfo, Field};
 use crate::resolve::{Cand, PlaceReadings, PlaceResolver};
-use crate::textcues::{ascii_lower, blank, chars, space, Field, TextRules};
+use crate::textcues::{ascii_lower, blank, TextRules};
 use crate::value_error;
 
 pub(crate) const WINDOW: usize = 48;
 
-/// A `toponyms.Mention`: start, end, key, key number, shouted.
-type Mention = (usize, usize, String, u32, bool);
-/// An accepted mention: field, start, end, entry index, how.
-type Place = (usize, usize, usize, u32, u8);
-
 /// What a key implies in any article (`keyfacts.KeyFacts`).
 #[pyclass(frozen, module = "newswatch_native")]
 pub struct PlaceFacts {
+    key: String,
     lower: String,
+    /// `lower` is a word in lower case (`textfacts.lower_case_word`); its characters.
+    lower_word: bool,
+    lower_chars: Vec<char>,
     single: bool,
     common_word: bool,
     first_name: bool,
@@ -44,7 +50,9 @@ impl PlaceFacts {
     #[new]
     #[allow(clippy::too_many_arguments)]
     fn new(
+        key: String,
         lower: String,
+        lower_word: bool,
         single: bool,
         common_word: bool,
         first_name: bool,
@@ -53,7 +61,10 @@ impl PlaceFacts {
         plain: Py<PlaceReadings>,
     ) -> Self {
         PlaceFacts {
+            key,
+            lower_chars: lower.chars().collect(),
             lower,
+            lower_word,
             single,
             common_word,
             first_name,
@@ -100,13 +111,22 @@ const UNKNOWN_WORD_BEFORE: Before = (false, false, false, false, false, true, tr
 type After = (bool, bool, bool, bool, bool, bool);
 const NO_WORD_AFTER: After = (false, false, false, false, false, false);
 
-/// The reading cues and the resolver; immutable, safe to share between threads.
+/// The reading cues and the resolver; immutable (apart from its cache of key facts, behind a
+/// lock), safe to share between threads.
 #[pyclass(frozen, module = "newswatch_native")]
 pub struct PlaceReader {
     resolver: Py<PlaceResolver>,
     /// The word lists each word is in (one lookup for them all).
     lists: HashMap<String, u16>,
     rules: TextRules,
+    /// `keyfacts.KeyFactsCache.native`: the facts of a key, asked once per key number and kept here
+    /// (at most `cache_keys`; emptied when full). Never called with the lock held.
+    facts_of: Py<PyAny>,
+    known: Mutex<HashMap<u32, Py<PlaceFacts>>>,
+    cache_keys: usize,
+    /// What the rules ask of characters beyond ASCII.
+    chars: CharInfo,
+    results: MatchFactory,
 }
 
 impl PlaceReader {
@@ -177,10 +197,32 @@ fn ask<'py>(
 #[pymethods]
 impl PlaceReader {
     /// `cues`: an object with the word lists of `overrides.Cues` as attributes; `rules`: one with
-    /// those of `TextRules`.
+    /// those of `TextRules`; `facts_of(key, number)`: the `PlaceFacts` of key number `number` (kept
+    /// here, `cache_keys` at most); `char_flags`: the flags of each character of the Basic
+    /// Multilingual Plane (65,536 bytes, `automaton.char_tables()[1]`); `factory`: the class of the
+    /// results (a named tuple, `places.PlaceMatch`); `entries`: the gazetteer's entries, those of
+    /// `resolver`; `how_demonym`: the `how` of a demonym.
     #[new]
-    fn new(resolver: Py<PlaceResolver>, cues: Words, mut rules: TextRules) -> Self {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        resolver: Py<PlaceResolver>,
+        cues: Words,
+        mut rules: TextRules,
+        facts_of: Py<PyAny>,
+        cache_keys: usize,
+        char_flags: Vec<u8>,
+        char_letters: Vec<u8>,
+        factory: &Bound<'_, PyType>,
+        entries: Vec<Py<PyAny>>,
+        how_demonym: u8,
+    ) -> PyResult<Self> {
+        if entries.len() != resolver.get().kind.len() {
+            return Err(value_error("one entry per place of the resolver".into()));
+        }
         rules.small_max = rules.small_words.iter().map(String::len).max().unwrap_or(0);
+        rules.opener_chars = rules.openers.chars().collect();
+        rules.ender_chars = rules.enders.chars().collect();
+        let chars = CharInfo::new(char_flags, char_letters, &rules).map_err(value_error)?;
         let mut lists: HashMap<String, u16> = HashMap::default();
         for (list, words) in [
             (SENTENCE_WORD, cues.sentence_words),
@@ -198,72 +240,75 @@ impl PlaceReader {
                 *lists.entry(word).or_default() |= list;
             }
         }
-        PlaceReader {
+        Ok(PlaceReader {
             resolver,
             lists,
             rules,
-        }
+            facts_of,
+            known: Mutex::new(HashMap::default()),
+            cache_keys: cache_keys.max(1),
+            chars,
+            results: MatchFactory::new(factory, entries, cache_keys, how_demonym)?,
+        })
     }
 
-    /// The places of one article as `(field, start, end, entry index, how)`; see
+    /// The places of one article: per field, its `factory` tuples in text order; see
     /// `newswatch_native.pyi`.
-    #[allow(clippy::too_many_arguments)]
-    fn tag<'py>(
+    fn matches<'py>(
         &self,
         py: Python<'py>,
         texts: Vec<Bound<'py, PyString>>,
-        wide: Vec<String>,
-        mentions: Vec<Vec<Mention>>,
-        facts: Vec<Vec<Bound<'py, PlaceFacts>>>,
+        mentions: Vec<Bound<'py, PyAny>>,
         probe: Bound<'py, PyAny>,
         demonyms: bool,
-    ) -> PyResult<Vec<Place>> {
+    ) -> PyResult<Vec<Bound<'py, PyList>>> {
+        let mut spots: Vec<Vec<Spot>> = Vec::with_capacity(texts.len());
+        let mut facts: Vec<Vec<Bound<'py, PlaceFacts>>> = Vec::with_capacity(texts.len());
+        for field in mentions.iter().take(texts.len()) {
+            let (mut s, mut k) = (Vec::new(), Vec::new());
+            for m in field.try_iter()? {
+                let m = m?;
+                let m = m.cast::<PyTuple>()?;
+                let spot = Spot {
+                    start: m.get_borrowed_item(0)?.extract()?,
+                    end: m.get_borrowed_item(1)?.extract()?,
+                    number: m.get_borrowed_item(3)?.extract()?,
+                    shouted: m.len() > 4 && m.get_borrowed_item(4)?.is_truthy()?,
+                };
+                k.push(self.facts(m, spot.number)?);
+                s.push(spot);
+            }
+            spots.push(s);
+            facts.push(k);
+        }
+        if spots.iter().all(Vec::is_empty) {
+            return Ok(texts.iter().map(|_| PyList::empty(py)).collect());
+        }
         let fields: Vec<Field> = texts
             .iter()
-            .zip(&wide)
-            .map(|(t, w)| {
-                let mut wide: Vec<char> = w.chars().collect();
-                wide.sort_unstable();
-                let chars = chars(t)?;
-                let breaks = (0..chars.len()).filter(|&i| chars[i] == '\n').collect();
-                Ok(Field {
-                    chars,
-                    wide,
-                    breaks,
-                    lines: RefCell::new(HashMap::default()),
-                })
-            })
+            .map(|t| Field::new(t, &self.chars))
             .collect::<PyResult<_>>()?;
-        let fits = |f: usize, m: &Mention| {
-            fields
-                .get(f)
-                .is_some_and(|t| m.0 < m.1 && m.1 <= t.chars.len())
-        };
-        let counts = mentions.iter().zip(&facts).all(|(m, k)| m.len() == k.len());
-        if !counts
-            || !mentions
-                .iter()
-                .enumerate()
-                .all(|(f, ms)| ms.iter().all(|m| fits(f, m)))
+        let fits = |f: usize, m: &Spot| m.start < m.end && m.end <= fields[f].chars.len();
+        if !spots
+            .iter()
+            .enumerate()
+            .all(|(f, ms)| ms.iter().all(|m| fits(f, m)))
         {
-            return Err(value_error(
-                "mentions must lie in their field, one fact each".into(),
-            ));
+            return Err(value_error("mentions must lie in their field".into()));
         }
-        let mut persons: HashSet<String> = HashSet::default();
-        let mut lower_case: HashMap<String, bool> = HashMap::default();
+        let mut persons: HashSet<&str> = HashSet::default();
+        let mut lower_case: HashMap<&str, bool> = HashMap::default();
         let mut cands: Vec<(Cand<'_>, bool)> = Vec::new();
-        for (f, field) in fields.iter().enumerate() {
-            let (Some(ms), Some(fs)) = (mentions.get(f), facts.get(f)) else {
-                break;
-            };
-            let mut ends: HashSet<usize> = HashSet::default();
-            for ((start, end, key, _, shouted), facts) in ms.iter().zip(fs) {
+        let mut ends: HashSet<usize> = HashSet::default();
+        for f in 0..spots.len() {
+            ends.clear();
+            for (spot, facts) in spots[f].iter().zip(&facts[f]) {
+                let facts = facts.get();
                 let read = self.read(
+                    &fields,
                     f,
-                    field,
-                    (*start, *end, *shouted),
-                    facts.get(),
+                    (spot.start, spot.end, spot.shouted),
+                    facts,
                     &probe,
                     &mut ends,
                     &mut lower_case,
@@ -271,13 +316,12 @@ impl PlaceReader {
                 match read {
                     Reading::Person(big) => {
                         if !big {
-                            persons.insert(key.clone());
+                            persons.insert(&facts.key);
                         }
                     }
                     Reading::Dropped => {}
                     Reading::Kept(mut cand, big) => {
-                        cand.key.clone_from(key);
-                        cand.quiet = facts.get().demonym && !demonyms;
+                        cand.quiet = facts.demonym && !demonyms;
                         cands.push((cand, big));
                     }
                 }
@@ -285,27 +329,72 @@ impl PlaceReader {
         }
         let cands: Vec<Cand<'_>> = cands
             .into_iter()
-            .filter(|(c, big)| *big || !persons.contains(&c.key))
+            .filter(|(c, big)| *big || !persons.contains(c.key))
             .map(|(c, _)| c)
             .collect();
         let spans: Vec<(usize, usize, usize)> =
             cands.iter().map(|c| (c.field, c.start, c.end)).collect();
-        let texts: Vec<Vec<char>> = fields.into_iter().map(|f| f.chars).collect();
+        let chars: Vec<Vec<char>> = fields.into_iter().map(|f| f.chars).collect();
         let resolver = self.resolver.get();
-        let rows = py.detach(|| resolver.decide(&texts, cands))?;
-        Ok(rows
-            .into_iter()
-            .map(|(c, index, how, base)| {
-                let (field, start, end) = spans[c];
-                (
-                    field,
-                    start,
-                    if base >= 0 { end - 5 } else { end },
-                    index,
-                    how,
-                )
-            })
-            .collect())
+        let rows = py.detach(|| resolver.decide(&chars, cands))?;
+        let mut out: Vec<Vec<Bound<'py, PyAny>>> = texts.iter().map(|_| Vec::new()).collect();
+        for (c, index, how, base) in rows {
+            let (field, start, end) = spans[c];
+            let end = if base >= 0 { end - 5 } else { end };
+            out[field].push(
+                self.results
+                    .build(&texts[field], (start, end), index, how)?,
+            );
+        }
+        out.into_iter()
+            .map(|items| PyList::new(py, items))
+            .collect()
+    }
+}
+
+/// A mention (`toponyms.Mention` without its key, which its facts hold).
+struct Spot {
+    start: usize,
+    end: usize,
+    number: u32,
+    shouted: bool,
+}
+
+impl PlaceReader {
+    /// The facts of key `number` of `mention`, from the cache or else from Python (then kept).
+    fn facts<'py>(
+        &self,
+        mention: &Bound<'py, PyTuple>,
+        number: u32,
+    ) -> PyResult<Bound<'py, PlaceFacts>> {
+        let py = mention.py();
+        let cached = self
+            .known
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&number)
+            .map(|f| f.clone_ref(py));
+        if let Some(facts) = cached {
+            return Ok(facts.into_bound(py));
+        }
+        let key = mention.get_borrowed_item(2)?;
+        let facts = self
+            .facts_of
+            .bind(py)
+            .call1((key, number))?
+            .cast_into::<PlaceFacts>()?;
+        let dropped = {
+            let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
+            let dropped = if known.len() >= self.cache_keys {
+                std::mem::take(&mut *known)
+            } else {
+                HashMap::default()
+            };
+            known.insert(number, facts.clone().unbind());
+            dropped
+        };
+        drop(dropped); // released without the lock held
+        Ok(facts)
     }
 }
 
@@ -322,15 +411,16 @@ impl PlaceReader {
     #[allow(clippy::too_many_arguments)]
     fn read<'a>(
         &self,
+        fields: &[Field<'_>],
         f: usize,
-        field: &Field,
         (start, end, shouted): (usize, usize, bool),
         facts: &'a PlaceFacts,
         probe: &Bound<'_, PyAny>,
         ends: &mut HashSet<usize>,
-        lower_case: &mut HashMap<String, bool>,
+        lower_case: &mut HashMap<&'a str, bool>,
     ) -> PyResult<Reading<'a>> {
         let py = probe.py();
+        let field = &fields[f];
         let text = &field.chars;
         let size = text.len();
         let lo = start.saturating_sub(WINDOW);
@@ -385,10 +475,7 @@ impl PlaceReader {
             before;
         let (upper_next, suffix, institution, speech_after, place_after, mut local) = after;
         if !local && text[start.saturating_sub(6)..start.min(size)].contains(&',') {
-            local = match TextRules::residence(text, lo, start) {
-                Some(known) => known,
-                None => ask(probe, intern!(py, "residence"), (f, start))?, // a home town
-            };
+            local = TextRules::residence(field, lo, start); // a home town
         }
         let mut readings = facts.every.get();
         let plain = facts.plain.get();
@@ -406,10 +493,7 @@ impl PlaceReader {
             if let Some(known) = *loose {
                 return Ok(known);
             }
-            let known = match self.rules.title_line(field, start) {
-                Some(known) => known,
-                None => ask(probe, intern!(py, "title_line"), (f, start))?,
-            };
+            let known = self.rules.title_line(field, start);
             *loose = Some(known);
             Ok(known)
         };
@@ -428,41 +512,25 @@ impl PlaceReader {
         if !person && facts.single && !big && !options.capital {
             person = speech_after
                 || (!upper_next
-                    && (speech_before
-                        || (to_before
-                            && start > lo
-                            && (!text[start - 1].is_ascii() || space(text[start - 1]))
-                            && TextRules::may_follow(
-                                text,
-                                lo,
-                                start,
-                                std::iter::once(self.rules.to_word.as_str()),
-                            )
-                            && ask(probe, intern!(py, "according"), (f, start))?)))
-                || (end < size
-                    && text[end] == ','
-                    && match TextRules::age(text, end) {
-                        Some(known) => known,
-                        None => ask(probe, intern!(py, "age"), (f, end))?,
-                    });
+                    && (speech_before || (to_before && self.rules.according(field, lo, start))))
+                || (end < size && text[end] == ',' && TextRules::age(field, end));
         }
         if person {
             return Ok(Reading::Person(big));
         }
         if !shouted
             && end - start <= 3
-            && upper_case(&text[start..end.min(size)]) != Some(false)
-            && ask(probe, intern!(py, "short_caps"), (f, start, end))?
+            && match TextRules::short_caps(text, start, end) {
+                Some(known) => known,
+                None => ask(probe, intern!(py, "short_caps"), (f, start, end))?,
+            }
         {
             return Ok(Reading::Dropped); // "LET US GO"
         }
         let mut initial: Option<bool> = None;
         let mut common = facts.common_word;
-        if !common && facts.single && lower_case.get(&facts.lower) != Some(&false) {
-            let at_start = match self.rules.initial(text, start) {
-                Some(known) => known,
-                None => ask(probe, intern!(py, "initial"), (f, start))?,
-            };
+        if !common && facts.single && lower_case.get(facts.lower.as_str()) != Some(&false) {
+            let at_start = self.rules.initial(field, start);
             initial = Some(at_start);
             let is_loose = if at_start {
                 loose.unwrap_or(false)
@@ -470,11 +538,14 @@ impl PlaceReader {
                 title_line(&mut loose)?
             };
             if at_start || is_loose {
-                common = match lower_case.get(&facts.lower) {
+                common = match lower_case.get(facts.lower.as_str()) {
                     Some(&known) => known,
                     None => {
-                        let known = ask(probe, intern!(py, "lower_case"), (facts.lower.as_str(),))?;
-                        lower_case.insert(facts.lower.clone(), known);
+                        let known = facts.lower_word
+                            && fields
+                                .iter()
+                                .any(|other| other.has_word(&facts.lower_chars));
+                        lower_case.insert(&facts.lower, known);
                         known
                     }
                 };
@@ -489,24 +560,18 @@ impl PlaceReader {
                     start,
                     self.rules.of_words.iter().map(String::as_str),
                 )
-                && match self.rules.place_before(text, lo, start) {
+                && match self.rules.place_before(field, lo, start) {
                     Some(known) => known,
                     None => ask(probe, intern!(py, "place_before"), (f, start))?,
                 });
         // What the rules may ask later, known now: they run without the GIL.
-        let initial = match initial.or_else(|| self.rules.initial(text, start)) {
-            Some(known) => known,
-            None => ask(probe, intern!(py, "initial"), (f, start))?,
-        };
-        let loose = match loose.or_else(|| self.rules.title_line(field, start)) {
-            Some(known) => known,
-            None => ask(probe, intern!(py, "title_line"), (f, start))?,
-        };
+        let initial = initial.unwrap_or_else(|| self.rules.initial(field, start));
+        let loose = loose.unwrap_or_else(|| self.rules.title_line(field, start));
         let cand = Cand {
             field: f,
             start,
             end,
-            key: String::new(),
+            key: &facts.key,
             readings,
             prep,
             place_word,
@@ -519,12 +584,4 @@ impl PlaceReader {
         };
         Ok(Reading::Kept(cand, big))
     }
-}
-
-/// `str.isupper` of an ASCII slice (None when some character is not ASCII: Python decides).
-fn upper_case(text: &[char]) -> Option<bool> {
-    if !text.iter().all(char::is_ascii) {
-        return None;
-    }
-    Some(text.iter().any(char::is_ascii_uppercase) && !text.iter().any(char::is_ascii_lowercase))
 }

@@ -118,7 +118,7 @@ pub(crate) struct Cand<'a> {
     pub(crate) field: usize,
     pub(crate) start: usize,
     pub(crate) end: usize,
-    pub(crate) key: String,
+    pub(crate) key: &'a str,
     pub(crate) readings: &'a PlaceReadings,
     pub(crate) prep: bool,
     pub(crate) place_word: bool,
@@ -218,11 +218,10 @@ impl PlaceResolver {
                     self.pair(cands, n, n - 1);
                 }
                 Some(' ' | '\t' | ',') => {
-                    let comma = gap.iter().position(|c| *c == ',');
-                    if let Some(at) = comma {
-                        if gap[..at].iter().all(blank) && gap[at + 1..].iter().all(blank) {
-                            self.pair(cands, n - 1, n);
-                        }
+                    // blanks, a comma, blanks (read no further than the first other character)
+                    let at = gap.iter().take_while(|c| blank(c)).count();
+                    if gap.get(at) == Some(&',') && gap[at + 1..].iter().all(blank) {
+                        self.pair(cands, n - 1, n);
                     }
                 }
                 _ => {}
@@ -342,11 +341,12 @@ impl PlaceResolver {
             return Err(value_error("a candidate of no field".into()));
         }
         self.pairs(texts, &mut cands);
-        let mut groups: Vec<Group<'_>> = Vec::new();
-        let mut by_key: HashMap<&str, usize> = HashMap::default();
+        let mut groups: Vec<Group<'_>> = Vec::with_capacity(cands.len());
+        let mut by_key: HashMap<&str, usize> =
+            HashMap::with_capacity_and_hasher(cands.len(), Default::default());
         let mut group_of_cand = Vec::with_capacity(cands.len());
         for c in 0..cands.len() {
-            let g = match by_key.get(cands[c].key.as_str()) {
+            let g = match by_key.get(cands[c].key) {
                 Some(&g) => {
                     join(&mut groups[g], &cands, c)?;
                     g
@@ -354,14 +354,15 @@ impl PlaceResolver {
                 None => {
                     let g = groups.len();
                     groups.push(group_of(&cands[c], c, g)?);
-                    by_key.insert(cands[c].key.as_str(), g);
+                    by_key.insert(cands[c].key, g);
                     g
                 }
             };
             group_of_cand.push(g);
         }
         let limits = &self.limits;
-        let mut possible = Support::default();
+        let codes: usize = groups.iter().map(|g| g.admin1s.len()).sum();
+        let mut possible = Support::with_capacity_and_hasher(codes, Default::default());
         for (g, group) in groups.iter().enumerate() {
             if group.admin1s.len() <= limits.possible_max_readings {
                 for &code in group.admin1s.iter() {
@@ -389,7 +390,7 @@ impl PlaceResolver {
         if changed {
             ctx = self.context(&groups, &live, &possible);
         }
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(cands.len());
         for (c, cand) in cands.iter().enumerate() {
             let group = &groups[group_of_cand[c]];
             let Some(picked) = group.picked else {
@@ -424,7 +425,9 @@ impl PlaceResolver {
 impl PlaceResolver {
     /// The viable options of each live name with several (`resolve._prune`).
     fn prune(&self, groups: &mut [Group<'_>], live: &[usize], cands: &[Cand<'_>]) {
-        let (mut seen, mut shared) = (FxHashSet::default(), FxHashSet::default());
+        let codes: usize = groups.iter().map(|g| g.admin1s.len()).sum();
+        let mut seen = FxHashSet::with_capacity_and_hasher(codes, Default::default());
+        let mut shared = FxHashSet::default();
         for group in groups.iter() {
             for &code in group.admin1s.iter() {
                 if !seen.insert(code) {

@@ -294,7 +294,8 @@ impl PlaceResolver {
         live: &[usize],
         possible: &'a Support,
     ) -> Context<'a> {
-        let (mut admin1s, mut countries) = (Support::default(), Support::default());
+        let mut admin1s = Support::with_capacity_and_hasher(live.len(), Default::default());
+        let mut countries = Support::with_capacity_and_hasher(live.len(), Default::default());
         for &g in live {
             if let Some((index, _)) = groups[g].picked {
                 let i = index as usize;

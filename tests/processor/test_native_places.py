@@ -13,11 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from newswatch.processor import toponyms
+from newswatch.processor import resolve, toponyms
 from newswatch.processor.gazetteer import HOW_ABBREV, HOW_ALT, HOW_DEMONYM, NameAutomaton
 from newswatch.processor.overrides import default_cues
 from newswatch.processor.places import Gazetteer, GazetteerEntry, default_gazetteer, index_from_places
-from newswatch.processor.reading import Probe
+from newswatch.processor.reading import Probe, Reader
 from newswatch.processor.textfacts import Article, native_rules
 from newswatch.processor.toponyms import ReferenceScanner, ToponymScanner
 
@@ -62,6 +62,14 @@ PIECES = [
     "according to ", "ACCORDING TO ", "accordİng to ", ", 45, of ", ", 1234, ", " Elementary", " virus",
     " City Council", " Police", "Hilton", "the city of ", "la ville de ", "Town Of ", " et ", "Texans",
     "Précédemment ", " Ḩimşi", "John ", "\u2028", "\x1c", "“", "«", "—", " The ", "THE ",
+    # what the native reader reads itself beyond ASCII: title lines, small words, Unicode digits and
+    # spaces, letters that match ASCII ones case-insensitively, words the article writes in lower case
+    "Mobile", "mobile", "Mobile. ", "the mobile", "2mobile", "_mobile", "’mobile", "mobiles",
+    "\u01c5", "\u24b6", "\u212a", "\u0130", "\u017f", "À ", " à ", "É ", " De ", "Ⓐbc ", "Ǆx ",
+    "\u0663", "²", ", \u0664\u0665, ", ", 4\u0665, of ", "\u3000", "\u00a0", "ΣΑΣ ", "\U0001d400",
+    "\U0001d7ce", "\U0001f600", "ACCORDİNG TO ", "according\u3000to\u3000", "Xaccording to ",
+    "accordinG tO ", "Région De ", "the région of ", "RÉGION OF ", "Le Monde Et La Ville\n",
+    "Élan Vital Of Mobile\n",
 ]  # fmt: skip
 TEXTS = st.lists(st.sampled_from(PIECES), max_size=50).map("".join) | st.text(max_size=200)
 
@@ -126,11 +134,46 @@ def test_the_reader_refuses_mentions_outside_their_field() -> None:
     assert resolver.native is not None
     number = INDEX.automaton.number("Paris")
     assert number is not None
-    facts = resolver.reader.keys.facts("Paris", number).native
     probe = Probe(Article(["Paris"]), resolver.reader)
-    assert resolver.native.tag(["Paris"], [""], [[(0, 5, "Paris", number, False)]], [[facts]], probe, True)
+    found = resolver.native.matches(["Paris"], [[(0, 5, "Paris", number, False)]], probe, True)
+    assert [[p.geonames_id for p in field] for field in found] == [["1"]]
     with pytest.raises(ValueError, match="mentions must lie in their field"):
-        resolver.native.tag(["Paris"], [""], [[(0, 9, "Paris", number, False)]], [[facts]], probe, True)
+        resolver.native.matches(["Paris"], [[(0, 9, "Paris", number, False)]], probe, True)
+
+
+def test_fields_without_mentions_have_no_places() -> None:
+    texts = ["Paris, Texas", "Paris", "Texas"]
+    mentions = [SMALL.scanner.scan(texts[0])]  # the other fields are not given
+    found = SMALL.resolver.matches(texts, mentions)
+    assert found == SMALL_REFERENCE.resolver.matches(texts, mentions)
+    assert len(found) == 3 and found[0] and found[1:] == [[], []]
+
+
+@pytest.mark.parametrize(("cache_keys", "asked_first", "asked_again"), [(8_192, 4, 0), (1, 5, 4)])
+def test_the_native_reader_keeps_the_facts_of_keys(
+    monkeypatch: pytest.MonkeyPatch, cache_keys: int, asked_first: int, asked_again: int
+) -> None:
+    """The native reader asks Python the facts of a key once and keeps them, bounded (emptied when
+    full: with room for one key, "Paris" is asked again after the three keys between its mentions)."""
+    reader = Reader(INDEX, default_cues())
+    asked: list[str] = []
+    native = reader.keys.native
+
+    def counting(key: str, number: int) -> newswatch_native.PlaceFacts:
+        asked.append(key)
+        return native(key, number)
+
+    monkeypatch.setattr(reader.keys, "native", counting)
+    monkeypatch.setattr(resolve, "CACHE_KEYS", cache_keys)
+    resolver = resolve.Resolver(INDEX, default_cues(), demonyms=True, reader=reader)
+    texts = ["Paris, Texas", "Gainesville, Ga. and Paris"]
+    mentions = [SMALL.scanner.scan(t) for t in texts]
+    first = resolver.matches(texts, mentions)
+    assert first == SMALL.tag_fields(texts) and first[0]
+    assert set(asked) == {"Ga.", "Gainesville", "Paris", "Texas"} and len(asked) == asked_first
+    asked.clear()
+    assert resolver.matches(texts, mentions) == first
+    assert len(asked) == asked_again
 
 
 def test_an_empty_index_scans_nothing() -> None:

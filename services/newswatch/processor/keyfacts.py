@@ -19,6 +19,7 @@ from newswatch_native import PlaceFacts, PlaceReadings
 
 from newswatch.processor.gazetteer import HOW_ABBREV, HOW_ALT, HOW_DEMONYM, GazetteerEntry, GazetteerIndex
 from newswatch.processor.overrides import Cues
+from newswatch.processor.textfacts import lower_case_word
 
 __all__ = [
     "ALT_MIN_POPULATION",
@@ -134,12 +135,19 @@ class KeyFactsCache:
         )
         facts = KeyFacts(
             lower, single, common, first, demonym, every, plain,
-            PlaceFacts(lower, single, common, first, demonym, every.native, plain.native),
+            PlaceFacts(
+                key, lower, lower_case_word(lower), single, common, first, demonym, every.native, plain.native
+            ),
         )  # fmt: skip
         if len(self.known) >= CACHE_KEYS:
             self.known = {}
         self.known[number] = facts
         return facts
+
+    def native(self, key: str, number: int) -> PlaceFacts:
+        """The native facts of ``key``, key ``number`` of the index (what the native reader asks on
+        its first meeting with a key)."""
+        return self.facts(key, number).native
 
     def _readings(self, options: tuple[tuple[int, int], ...]) -> Readings:
         entries = self.index.entries

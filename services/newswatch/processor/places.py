@@ -10,9 +10,10 @@ place it resolved to. See :mod:`newswatch.processor.toponyms` (recognition) and
 :func:`default_gazetteer` builds the full gazetteer once per process (seconds; logged with
 ``load_seconds``). Share it: its caches (what each key and each word around a name implies, bounded)
 make names seen before cheap). Recognition and resolution run in native code
-(:mod:`newswatch_native`: ``PlaceNames``, ``PlaceReader``); tagging a ~4 KB article takes about
-0.3 ms of CPU (``bench/geoparse.py``, ``bench/enrich.py``). ``Gazetteer(..., reference=True)`` runs
-the Python definitions instead. Tagging never raises for any ``str``.
+(:mod:`newswatch_native`: ``PlaceNames``, ``PlaceReader``, which also builds the :class:`PlaceMatch`
+tuples); tagging a ~4 KB article takes about 0.2 ms of CPU (``bench/geoparse.py``,
+``bench/enrich.py``). ``Gazetteer(..., reference=True)`` runs the Python definitions instead.
+Tagging never raises for any ``str``.
 """
 
 from __future__ import annotations
@@ -22,11 +23,9 @@ import time
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from importlib import resources
-from typing import NamedTuple
 
 from newswatch.processor.gazcache import cache_path, fingerprint, read_cache
 from newswatch.processor.gazetteer import (
-    HOW_DEMONYM,
     HOW_NAME,
     GazetteerEntry,
     GazetteerIndex,
@@ -34,7 +33,7 @@ from newswatch.processor.gazetteer import (
     name_keys,
 )
 from newswatch.processor.overrides import Cues, Overrides, default_cues, default_overrides
-from newswatch.processor.resolve import Resolver
+from newswatch.processor.resolve import PlaceMatch, Resolver
 from newswatch.processor.toponyms import ReferenceScanner, ToponymScanner
 
 __all__ = [
@@ -51,23 +50,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEFAULT_MIN_CITY_POPULATION = 1000
-
-
-class PlaceMatch(NamedTuple):
-    """A place found in text; ``text[start:end] == matched_text``. (A named tuple: immutable, and
-    built ten times faster than a frozen dataclass; tens are built per article.)"""
-
-    name: str
-    matched_text: str
-    geonames_id: str
-    country_code: str
-    kind: str
-    start: int
-    end: int
-    admin1: str = ""
-    demonym: bool = False
-    lat: float = 0.0
-    lon: float = 0.0
 
 
 class Gazetteer:
@@ -118,17 +100,8 @@ class Gazetteer:
 
     def tag_fields(self, texts: Sequence[str]) -> list[list[PlaceMatch]]:
         """Places of each text, resolved together (one article's title, summary, content)."""
-        mentions = [self.scanner.scan(t) for t in texts]
-        out: list[list[PlaceMatch]] = [[] for _ in texts]
-        new = tuple.__new__  # PlaceMatch(...) without the Python-level __new__ (tens per article)
-        for field, start, end, e, how in self.resolver.places(texts, mentions):
-            out[field].append(
-                new(PlaceMatch, (
-                    e.name, texts[field][start:end], e.geonames_id, e.country_code, e.kind,
-                    start, end, e.admin1, how == HOW_DEMONYM, e.lat, e.lon,
-                ))
-            )  # fmt: skip
-        return out
+        scan = self.scanner.scan
+        return self.resolver.matches(texts, [scan(t) for t in texts])
 
     def tag_places(self, text: str) -> list[PlaceMatch]:
         """Places in one text, in order of appearance."""

@@ -10,10 +10,11 @@ the reversed text, so no search runs over the window), and what a word says as a
 title, a speech verb, a place word ...) is looked up once per distinct word and kept (bounded).
 
 The same rules run in native code (:class:`newswatch_native.PlaceReader`, driven by
-:meth:`newswatch.processor.resolve.Resolver.places`): :class:`Reader` is their definition, and
-:class:`Probe` answers what the native reader leaves to Python (words with non-ASCII characters, the
-regular expressions on non-ASCII windows, the article's caches). ``OF_WORDS``, ``TO_WORD`` and
-``POSSESSIVE_ENDINGS`` are handed to the native reader from here.
+:meth:`newswatch.processor.resolve.Resolver.matches`): :class:`Reader` is their definition, and
+:class:`Probe` answers what the native reader leaves to Python (words with non-ASCII characters, a
+place word before "of" where one beyond ASCII may stand, "Name, " before an abbreviation, short
+capitals in non-ASCII text). ``OF_WORDS``, ``TO_WORD`` and ``POSSESSIVE_ENDINGS`` are handed to the
+native reader from here.
 
 Pure and deterministic; never raises for any input. Thread-safe (caches are dictionaries replaced
 when full).
@@ -270,8 +271,9 @@ class Reader:
 
 class Probe:
     """What the native reader (:class:`newswatch_native.PlaceReader`) asks of Python about one
-    article: the words with non-ASCII characters, and the cues read with regular expressions or
-    cached on the :class:`~newswatch.processor.textfacts.Article` (``field``: its index)."""
+    article (``field``: the index of a text): the words with non-ASCII characters, a place word
+    before "of" where the native reader cannot tell, "Name, " before an abbreviation, and short
+    capitals in non-ASCII text."""
 
     __slots__ = ("article", "reader")
 
@@ -291,23 +293,6 @@ class Probe:
     def after(self, token: str) -> _After:
         return self.reader._after(token)
 
-    def initial(self, field: int, start: int) -> bool:
-        return sentence_initial(self.article.texts[field], start)
-
-    def title_line(self, field: int, start: int) -> bool:
-        return self.article.title_line(field, start)
-
-    def lower_case(self, word: str) -> bool:
-        return self.article.uses_in_lower_case(word)
-
-    def residence(self, field: int, start: int) -> bool:
-        _, rev, at, stop = self._window(field, start)
-        return _RESIDENCE_REVERSED.match(rev, at, stop) is not None
-
-    def according(self, field: int, start: int) -> bool:
-        _, rev, at, stop = self._window(field, start)
-        return _ACCORDING_REVERSED.match(rev, at, stop) is not None
-
     def place_before(self, field: int, start: int) -> bool:
         _, rev, at, stop = self._window(field, start)
         return self.reader._place_before.match(rev, at, stop) is not None
@@ -315,9 +300,6 @@ class Probe:
     def after_name_comma(self, field: int, start: int) -> bool:
         text = self.article.texts[field]
         return _after_name_comma(text[start - _WINDOW if start > _WINDOW else 0 : start])
-
-    def age(self, field: int, end: int) -> bool:
-        return _AGE.match(self.article.texts[field], end, end + _WINDOW) is not None
 
     def short_caps(self, field: int, start: int, end: int) -> bool:
         text = self.article.texts[field]

@@ -40,10 +40,11 @@ without evidence is never ranked, a name with one option is not scored (only the
 only the options that the evidence may accept are scored (a small town of a state that no other name
 of the article may lie in never is: :func:`_prune`).
 
-:meth:`Resolver.places` runs rules 1 to 4 in native code (:class:`newswatch_native.PlaceReader` and
-``PlaceResolver``, given this module's constants, the cues and the index's places once), with the
-same results as :meth:`Resolver.resolve`, the Python definition (tests compare the two on every
-evaluation corpus and on generated texts).
+:meth:`Resolver.matches` runs rules 1 to 4 in native code (:class:`newswatch_native.PlaceReader` and
+``PlaceResolver``, given this module's constants, the cues, the index's places and the key facts'
+source once) and returns :class:`PlaceMatch` tuples built there, with the same results as
+:meth:`Resolver.resolve`, the Python definition (tests compare the two on every evaluation corpus
+and on generated texts).
 
 Pure and deterministic; never raises for any input.
 """
@@ -58,24 +59,25 @@ from typing import NamedTuple
 
 from newswatch_native import PlaceReader, PlaceResolver
 
-from newswatch.processor.gazetteer import HOW_ALT, KINDS, GazetteerEntry, GazetteerIndex
+from newswatch.processor.automaton import char_tables
+from newswatch.processor.gazetteer import HOW_ALT, HOW_DEMONYM, KINDS, GazetteerEntry, GazetteerIndex
 from newswatch.processor.keyfacts import (
     ALT_MIN_POPULATION,
+    CACHE_KEYS,
     SMALL_POPULATION,
     TOWNS,
     WEAK_ALWAYS,
     WEAK_PLACE_WORD,
-    Codes,
+    KeyFactsCache,
     Option,
     Readings,
 )
-from newswatch.processor.normalize import non_ascii_chars
 from newswatch.processor.overrides import Cues
 from newswatch.processor.reading import OF_WORDS, POSSESSIVE_ENDINGS, TO_WORD, Candidate, Probe, Reader
 from newswatch.processor.textfacts import Article, native_rules
 from newswatch.processor.toponyms import Mention
 
-__all__ = ["SMALL_POPULATION", "Resolved", "Resolver", "native_reader"]
+__all__ = ["SMALL_POPULATION", "PlaceMatch", "Resolved", "Resolver", "native_reader"]
 
 ALT_ANYWHERE_POPULATION = 1_000_000
 COUNTRY_BONUS = 1.5  # one other name of the article in that country; each further one adds a step
@@ -101,6 +103,23 @@ _COMMA = re.compile(r"[ \t]*,[ \t]*")
 _POSSESSIVE = re.compile(r"['’]s[ \t]+")
 _TOWNS = TOWNS
 _CITY_GAP = frozenset(" -\t\u00a0")
+
+
+class PlaceMatch(NamedTuple):
+    """A place found in text; ``text[start:end] == matched_text``. (A named tuple: immutable, and
+    built ten times faster than a frozen dataclass; tens are built per article.)"""
+
+    name: str
+    matched_text: str
+    geonames_id: str
+    country_code: str
+    kind: str
+    start: int
+    end: int
+    admin1: str = ""
+    demonym: bool = False
+    lat: float = 0.0
+    lon: float = 0.0
 
 
 class Resolved(NamedTuple):
@@ -135,33 +154,23 @@ class Resolver:
         self.cues = cues
         self.demonyms = demonyms
         self.reader = reader if reader is not None else Reader(index, cues)
-        self.native = None if reference else native or native_reader(index, cues, self.reader.keys.codes)
+        self.native = None if reference else native or native_reader(index, cues, self.reader.keys)
 
-    def places(
-        self, texts: Sequence[str], mentions: Sequence[Sequence[Mention]]
-    ) -> list[tuple[int, int, int, GazetteerEntry, int]]:
-        """``(field, start, end, entry, how)`` of the accepted mentions of every field, in field then
-        text order (what :meth:`resolve` says), in native code unless ``reference``."""
-        if self.native is None:
-            return [
-                (r.field, r.mention.start, r.mention.end, r.entry, r.how)
-                for r in self.resolve(texts, mentions)
-            ]
-        mentions = mentions[: len(texts)]
-        if not any(mentions):
-            return []
-        keys = self.reader.keys
-        known, facts = keys.known, keys.facts
-        natives = [[(known.get(m.number) or facts(m.key, m.number)).native for m in ms] for ms in mentions]
-        wide = ["" if t.isascii() else "".join(c for c in non_ascii_chars(t) if c.isalnum()) for t in texts]
-        probe = Probe(Article(texts), self.reader)
-        entries = self.index.entries
-        return [
-            (field, start, end, entries[index], how)
-            for field, start, end, index, how in self.native.tag(
-                texts, wide, mentions, natives, probe, self.demonyms
-            )
-        ]
+    def matches(self, texts: Sequence[str], mentions: Sequence[Sequence[Mention]]) -> list[list[PlaceMatch]]:
+        """The places of each text (``mentions[f]``: those of ``texts[f]``), in text order: what
+        :meth:`resolve` accepts, in native code unless ``reference``."""
+        if self.native is not None:
+            return self.native.matches(texts, mentions, Probe(Article(texts), self.reader), self.demonyms)
+        out: list[list[PlaceMatch]] = [[] for _ in texts]
+        new = tuple.__new__  # PlaceMatch(...) without the Python-level __new__ (tens per article)
+        for field, m, e, how in self.resolve(texts, mentions):
+            out[field].append(
+                new(PlaceMatch, (
+                    e.name, texts[field][m.start : m.end], e.geonames_id, e.country_code, e.kind,
+                    m.start, m.end, e.admin1, how == HOW_DEMONYM, e.lat, e.lon,
+                ))
+            )  # fmt: skip
+        return out
 
     def resolve(self, texts: Sequence[str], mentions: Sequence[Sequence[Mention]]) -> list[Resolved]:
         """Accepted mentions of every field, in field then text order (the Python definition)."""
@@ -415,10 +424,10 @@ def _town_of_city(
     return Mention(m.start, end, base.key, base.cands[0].mention.number, m.shouted), base.picked
 
 
-def native_reader(index: GazetteerIndex, cues: Cues, codes: Codes) -> PlaceReader:
-    """The native reader and resolver of ``index`` with ``cues`` and this module's constants
-    (``codes``: the numbers that the key facts use)."""
-    countries, admin1s = codes.countries, codes.admin1s
+def native_reader(index: GazetteerIndex, cues: Cues, keys: KeyFactsCache) -> PlaceReader:
+    """The native reader and resolver of ``index`` with ``cues`` and this module's constants; it
+    asks ``keys`` the facts of a key once and keeps them, and returns :class:`PlaceMatch` tuples."""
+    countries, admin1s = keys.codes.countries, keys.codes.admin1s
     flags = {kind: (kind in _TOWNS) | (kind == "admin1") << 1 | (kind == "country") << 2 for kind in KINDS}
     limits = SimpleNamespace(
         admin1_bonus=ADMIN1_BONUS, admin1_possible_bonus=ADMIN1_POSSIBLE_BONUS,
@@ -437,7 +446,12 @@ def native_reader(index: GazetteerIndex, cues: Cues, codes: Codes) -> PlaceReade
         {countries[cc]: [countries[n] for n in near] for cc, near in index.neighbours.items()},
         limits,
     )
-    return PlaceReader(resolver, cues, native_rules(OF_WORDS, TO_WORD, POSSESSIVE_ENDINGS, cues.place_words))
+    rules = native_rules(OF_WORDS, TO_WORD, POSSESSIVE_ENDINGS, cues.place_words)
+    _, char_flags, char_letters = char_tables()
+    return PlaceReader(
+        resolver, cues, rules, keys.native, CACHE_KEYS, char_flags, char_letters, PlaceMatch, index.entries,
+        HOW_DEMONYM,
+    )  # fmt: skip
 
 
 def _other(keys: set[str] | None, key: str) -> bool:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from types import SimpleNamespace
 
-__all__ = ["Article", "has_word", "native_rules", "sentence_initial", "shouted_nearby"]
+__all__ = ["Article", "has_word", "lower_case_word", "native_rules", "sentence_initial", "shouted_nearby"]
 
 WORD = re.compile(r"[^\W\d_][\w'’]*")
 """A word as the rules read it: a letter, then letters, digits, underscores and apostrophes."""
@@ -25,6 +26,7 @@ _OPENERS = frozenset("\"“‘'([*_#>«")
 _ENDERS = frozenset(".!?:;\n|—")
 _JOINERS = frozenset("_'’")  # word characters of WORD besides letters and digits
 _TITLE_LINE_MAX = 300  # a longer line is prose, never a title
+_BMP = 0x10000
 
 
 class Article:
@@ -50,8 +52,7 @@ class Article:
         left to right ("cottage" in "the cottage", not in "Cottage" or "cottages")."""
         known = self.lower_case.get(word)
         if known is None:
-            known = word.islower() and WORD.fullmatch(word) is not None
-            known = known and any(has_word(text, word) for text in self.texts)
+            known = lower_case_word(word) and any(has_word(text, word) for text in self.texts)
             self.lower_case[word] = known
         return known
 
@@ -71,6 +72,12 @@ class Article:
         return known
 
 
+def lower_case_word(word: str) -> bool:
+    """Whether ``word`` is in lower case and one :data:`WORD` (what :meth:`Article.uses_in_lower_case`
+    may find)."""
+    return word.islower() and WORD.fullmatch(word) is not None
+
+
 def native_rules(
     of_words: Iterable[str], to_word: str, possessive_endings: Iterable[str], place_words: Iterable[str]
 ) -> SimpleNamespace:
@@ -79,7 +86,11 @@ def native_rules(
     of"), ``to_word`` ("according to"), ``possessive_endings`` ("'s") and the ``place_words`` that
     may stand before ``of_words`` in ASCII text: the ASCII ones, lower case (``None`` when a word
     has spaces, starts with no letter, or is not ASCII yet could match ASCII text: Python reads
-    every case)."""
+    every case); ``wide_place_words``, the length of the longest place word beyond ASCII (where one
+    may end, Python reads the text). For the characters of the Basic Multilingual Plane beyond
+    ASCII: ``upper``, those for which ``str.isupper`` holds; ``lower``, those whose lower case is one
+    character of a small word, with it (no other character lowers into a small word:
+    ``w.lower()`` is a small word exactly when the lower cases of its characters make one)."""
     words = frozenset(place_words)
     simple = all(w and w[0].isalpha() and not any(c.isspace() for c in w) for w in words)
     simple = simple and not any(_matches_ascii(w) for w in words if not w.isascii())
@@ -92,7 +103,25 @@ def native_rules(
         to_word=to_word,
         possessive_endings=[e for e in possessive_endings if e.isascii()],
         place_words=frozenset(w.lower() for w in words if w.isascii()) if simple else None,
+        wide_place_words=max((len(w) for w in words if not w.isascii()), default=0),
+        upper=_upper_chars(),
+        lower=_small_lower(_SMALL_WORDS),
     )
+
+
+@lru_cache(maxsize=1)
+def _upper_chars() -> str:
+    """The characters of the Basic Multilingual Plane beyond ASCII for which ``str.isupper`` holds."""
+    return "".join(c for c in map(chr, range(128, _BMP)) if c.isupper())
+
+
+@lru_cache(maxsize=4)
+def _small_lower(small_words: frozenset[str]) -> dict[str, str]:
+    """The characters of the Basic Multilingual Plane beyond ASCII whose lower case is one character
+    of one of ``small_words``, with that character."""
+    letters = frozenset("".join(small_words))
+    pairs = ((c, c.lower()) for c in map(chr, range(128, _BMP)))
+    return {c: lower for c, lower in pairs if len(lower) == 1 and lower in letters}
 
 
 def _matches_ascii(word: str) -> bool:
