@@ -227,10 +227,34 @@ async def test_processing_error_goes_to_the_dlq(rig: Rig, monkeypatch: pytest.Mo
         raise RuntimeError("bug")
 
     monkeypatch.setattr("newswatch.processor.agents.enrich", broken)
+    monkeypatch.setattr("newswatch.processor.agents.enrich_batch", broken)  # then article by article
     assert await rig.feed(_article("a1", "Daesh")) == "failed"
     (dlq,) = rig.outputs.on(ARTICLES_RAW_DLQ)
     assert contracts.header(dlq[3], DLQ_REASON_HEADER) == "processing_error"
     assert len(rig.seen) == 0
+
+
+async def test_an_article_failing_in_the_batch_enrichment_alone_goes_to_the_dlq(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gazetteer = rig.processor._gazetteer
+    tag = gazetteer.tag_fields
+
+    def tag_unless_poisoned(texts: Sequence[str]) -> Any:
+        if "poison" in texts[0]:
+            raise RuntimeError("bug")
+        return tag(texts)
+
+    monkeypatch.setattr(gazetteer, "tag_fields", tag_unless_poisoned)
+    messages = []
+    for n, title in enumerate(("Daesh near Palmyra", "poison", "Daesh again")):
+        value, headers = contracts.encode(_article(f"mix-{n}", title))
+        messages.append(RawMessage(f"mix-{n}".encode(), value, headers))
+    # Also a copy of the poisoned article later in the batch: its first failed, so it is tried alone.
+    messages.append(messages[1])
+    assert await rig.processor.process_batch(messages) == ["processed", "failed", "processed", "failed"]
+    assert len(rig.outputs.on(ARTICLES_RAW_DLQ)) == 2
+    assert "mix-0" in rig.seen and "mix-2" in rig.seen and "mix-1" not in rig.seen
 
 
 async def test_watchlist_hot_reload_swaps_the_matcher(rig: Rig) -> None:

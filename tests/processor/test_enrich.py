@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import pytest
 
 from newswatch import contracts
-from newswatch.processor.enrich import alert_id, alerts_for, enrich, score, term_weights
-from newswatch.processor.keywords import Matcher, RegexMatcher, build_matcher
+from newswatch.processor.enrich import alert_id, alerts_for, enrich, enrich_batch, score, term_weights
+from newswatch.processor.keywords import Match, Matcher, RegexMatcher, ResolvedPlace, build_matcher
 from newswatch.processor.language import detect_masked_language
 from newswatch.processor.normalize import mask_boilerplate
 from newswatch.processor.places import default_gazetteer
@@ -187,6 +188,26 @@ def test_enrich_equals_its_plain_definition(seed_text: str, matcher: Matcher) ->
         got = enrich(article, matcher, GAZ, now=NOW)
         assert got == _reference_enrich(article, matcher)
     assert got.language == "" and not got.matches  # the empty article too
+    # The batch, step by step, gives each article what enrich gives it alone.
+    alone = [enrich(a, matcher, GAZ, now=NOW) for a in articles]
+    assert enrich_batch(articles, matcher, GAZ, now=NOW) == alone
+
+
+def test_an_article_failing_a_batch_step_gets_its_exception_and_the_others_go_on(seed_text: str) -> None:
+    class Picky(RegexMatcher):
+        def match(self, text: str, places: Sequence[ResolvedPlace] = ()) -> list[Match]:
+            if "poison" in text:
+                raise RuntimeError("bug")
+            return super().match(text, places)
+
+    articles = [_article(title="ISIS in Palmyra"), _article(title="poison"), _article(content=seed_text)]
+    got = enrich_batch(articles, Picky([DEFAULT]), GAZ, now=NOW)
+    assert isinstance(got[1], RuntimeError)
+    assert got[0] == enrich(articles[0], MATCHER, GAZ, now=NOW)
+    assert got[2] == enrich(articles[2], MATCHER, GAZ, now=NOW)
+    with pytest.raises(RuntimeError):
+        enrich(articles[1], Picky([DEFAULT]), GAZ, now=NOW)
+    assert enrich_batch([], MATCHER, GAZ) == []
 
 
 def test_alerts_with_kept_weights_equal_alerts_without(seed_text: str) -> None:

@@ -7,9 +7,11 @@
    bytes and headers as received, to ``newswatch.articles.raw.dlq.v1`` with the headers
    ``newswatch-dlq-reason`` (``invalid_message``) and ``newswatch-dlq-error`` (the detail);
 2. skip it if its article_id was processed before, or earlier in the batch (outcome ``duplicate``);
-3. enrich it, find its near-duplicate cluster (:class:`~newswatch.processor.dedupe.Deduplicator`),
-   derive alerts from the current :class:`WatchlistRegistry` snapshot and drop those for watch lists
-   another article of the cluster was already alerted for ("alerted once"); index it locally;
+3. enrich it (the batch's articles to process are enriched together beforehand, step by step:
+   :func:`~newswatch.processor.enrich.enrich_batch`), find its near-duplicate cluster
+   (:class:`~newswatch.processor.dedupe.Deduplicator`), derive alerts from the current
+   :class:`WatchlistRegistry` snapshot and drop those for watch lists another article of the cluster
+   was already alerted for ("alerted once"); index it locally;
 4. encode the EnrichedArticle (``duplicate_of`` = the cluster's first article, empty for the first) and
    every Alert (key = article_id) once, into the batch's outputs.
 
@@ -45,7 +47,7 @@ from newswatch import contracts
 from newswatch.errors import InvalidMessageError
 from newswatch.processor.dedupe import Assessment, Deduplicator, Done
 from newswatch.processor.dupindex import Entry
-from newswatch.processor.enrich import alerts_for, enrich, term_weights
+from newswatch.processor.enrich import alerts_for, enrich, enrich_batch, term_weights
 from newswatch.processor.keywords import Matcher, build_matcher
 from newswatch.processor.metrics import NEAR_DUPLICATE_MATCHES, ProcessorMetrics
 from newswatch.processor.places import Gazetteer
@@ -166,6 +168,17 @@ class RawMessage:
     partition: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class _Decoded:
+    """A message as decoded: its article and seen key, or the reason it is invalid (``error``)."""
+
+    message: RawMessage
+    started: float
+    article: Article | None = None
+    seen_key: str = ""
+    error: str = ""
+
+
 @dataclass(slots=True)
 class _Done:
     """What to record once a message's outputs are acknowledged."""
@@ -218,7 +231,14 @@ class ArticleProcessor:
         await self._check_changelog()
         outgoing: list[Outgoing] = []
         in_batch: set[str] = set()
-        done = [self._prepare(message, in_batch, outgoing) for message in messages]
+        started = time.monotonic()
+        decoded = [self._decode(message, started) for message in messages]
+        snapshot = self._registry.snapshot
+        enriched = self._enrich_ahead(decoded, snapshot)
+        done = [
+            self._prepare(item, enriched.pop(at, None), in_batch, outgoing, snapshot)
+            for at, item in enumerate(decoded)
+        ]
         if outgoing:
             await (await self._outputs.publish(outgoing))
         records = self._dedupe.commit(
@@ -242,27 +262,71 @@ class ArticleProcessor:
         if changelog is not None:
             await changelog
 
-    def _prepare(self, message: RawMessage, in_batch: set[str], outgoing: list[Outgoing]) -> _Done:
-        """Decide one message and add its outputs to ``outgoing``."""
-        started = time.monotonic()
-        key, value, headers = message.key, message.value, message.headers
+    def _decode(self, message: RawMessage, started: float) -> _Decoded:
+        """The message's article and seen key, or why it goes to the DLQ."""
+        value, headers = message.value, message.headers
         try:
             article = contracts.decode(Article, value, headers)
             if not article.article_id:
                 raise InvalidMessageError("article_id is empty")
         except InvalidMessageError as exc:
-            log.warning("invalid raw article sent to the DLQ", extra={"key": _text(key), "error": str(exc)})
-            outgoing.append(self._dead_letter(message, "invalid_message", str(exc)))
-            return _Done(message, "invalid", started, dlq_reason="invalid_message")
+            return _Decoded(message, started, error=str(exc))
         # A replayed article (`newswatch replay`) is examined again once per replay id; alert ids stay
         # derived from (cluster, watch list), so subscribers are not told twice about the same alert.
         replay = contracts.header(headers, REPLAY_HEADER)
         seen_key = article.article_id if replay is None else f"{article.article_id}@replay:{replay}"
+        return _Decoded(message, started, article, seen_key)
+
+    def _enrich_ahead(
+        self, decoded: Sequence[_Decoded], snapshot: Snapshot
+    ) -> dict[int, EnrichedArticle | Exception]:
+        """The enrichment of the first message of each seen key not seen before, for the whole batch at
+        once (``enrich_batch``: step by step, faster than article by article), keyed by the message's
+        position. Later copies in the batch are enriched only if needed (their first failed), as one
+        by one they always were."""
+        first: dict[str, tuple[int, Article]] = {}
+        for at, item in enumerate(decoded):
+            key, article = item.seen_key, item.article
+            if article is not None and key not in first and not self._dedupe.seen(key):
+                first[key] = (at, article)
+        if not first:
+            return {}
+        positions = [at for at, _ in first.values()]
+        try:
+            results = enrich_batch(
+                [article for _, article in first.values()], snapshot.matcher, self._gazetteer, self._regions
+            )
+        except Exception:  # a fault outside any one article's steps: each is enriched alone instead
+            log.exception("batch enrichment failed; enriching article by article")
+            return {}
+        return dict(zip(positions, results, strict=True))
+
+    def _prepare(
+        self,
+        item: _Decoded,
+        ahead: EnrichedArticle | Exception | None,
+        in_batch: set[str],
+        outgoing: list[Outgoing],
+        snapshot: Snapshot,
+    ) -> _Done:
+        """Decide one message and add its outputs to ``outgoing``; ``ahead``: its enrichment computed
+        with the batch's (None: computed here when needed)."""
+        message, started, article, seen_key = item.message, item.started, item.article, item.seen_key
+        if article is None:
+            log.warning(
+                "invalid raw article sent to the DLQ", extra={"key": _text(message.key), "error": item.error}
+            )
+            outgoing.append(self._dead_letter(message, "invalid_message", item.error))
+            return _Done(message, "invalid", started, dlq_reason="invalid_message")
         if seen_key in in_batch or self._dedupe.seen(seen_key):
             return _Done(message, "duplicate", started)
-        snapshot = self._registry.snapshot
         try:
-            enriched = enrich(article, snapshot.matcher, self._gazetteer, self._regions)
+            if ahead is None:
+                enriched = enrich(article, snapshot.matcher, self._gazetteer, self._regions)
+            elif isinstance(ahead, Exception):
+                raise ahead
+            else:
+                enriched = ahead
             assessment = self._dedupe.assess(article)
             enriched.duplicate_of = assessment.duplicate_of
             alerts = []
