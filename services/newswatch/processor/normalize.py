@@ -25,6 +25,7 @@ from typing import overload
 from newswatch_native import Folding
 
 __all__ = [
+    "MASK_CACHE_TEXTS",
     "NATIVE_MIN_CHARS",
     "FoldedText",
     "boilerplate_spans",
@@ -346,7 +347,13 @@ def _may_have_footer(text: str) -> bool:
     return any(marker in lowered for marker in _FOOTER_MARKERS)
 
 
-@lru_cache(maxsize=32)
+#: Masked texts remembered: every field of a processor batch (``processor_batch_max_articles``, 200 by
+#: default, three fields each) is masked by the toponym scan, again for its language and once more for
+#: its near-duplicate signature, steps apart (``enrich.enrich_batch``): about 8 MB at most.
+MASK_CACHE_TEXTS = 1024
+
+
+@lru_cache(maxsize=MASK_CACHE_TEXTS)
 def mask_boilerplate(text: str) -> str:
     """``text`` with boilerplate replaced by spaces (newlines kept): same length, same offsets."""
     few_lines = text.count("\n") <= _PREFILTER_LINES  # then trying each line start costs less
