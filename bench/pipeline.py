@@ -596,7 +596,11 @@ def serve(args: argparse.Namespace) -> int:
             out.article.CopyFrom(article)
             return out
 
+        def stub_batch(articles: list[Article], *_: Any, **__: Any) -> list[EnrichedArticle]:
+            return [stub_enrich(article) for article in articles]
+
         agents.enrich = stub_enrich  # type: ignore[attr-defined]
+        agents.enrich_batch = stub_batch  # type: ignore[attr-defined]
     if args.serve == "faust-nosig":  # near-duplicates by exact fingerprint only: what signatures cost
         from newswatch.processor import dedupe
 
