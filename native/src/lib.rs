@@ -19,6 +19,7 @@ mod engine;
 mod field;
 mod fold;
 mod fxhash;
+mod keycache;
 mod keys;
 mod minhash;
 mod names;

@@ -2,25 +2,22 @@
 //! (given once) so that tagging returns them ready: `(name, matched_text, geonames_id,
 //! country_code, kind, start, end, admin1, demonym, lat, lon)`.
 
-use std::sync::{Mutex, PoisonError};
-
 use pyo3::ffi;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyString, PyType};
 
-use crate::fxhash::FxHashMap as HashMap;
+use crate::keycache::KeyCache;
 use crate::tuples::TupleClass;
 use crate::value_error;
 
-/// Builds the results: the named-tuple class, its `tp_alloc`, the entries (`GazetteerEntry`
+/// Builds the results: the named-tuple class, the entries (`GazetteerEntry`
 /// objects, read by attribute: what the results take of an entry is kept for the `limit` entries
 /// met last, the cache emptied when full) and the `how` code of a demonym.
 pub(crate) struct MatchFactory {
     factory: TupleClass,
     entries: Vec<Py<PyAny>>,
-    known: Mutex<HashMap<u32, Attributes>>,
-    limit: usize,
+    known: KeyCache<Attributes>,
     how_demonym: u8,
 }
 
@@ -42,8 +39,7 @@ impl MatchFactory {
         Ok(MatchFactory {
             factory: TupleClass::new(factory, "the match factory")?,
             entries,
-            known: Mutex::new(HashMap::default()),
-            limit: limit.max(1),
+            known: KeyCache::new(limit),
             how_demonym,
         })
     }
@@ -89,11 +85,12 @@ impl MatchFactory {
     /// What a result takes of entry `index` (new references), from the cache or else read (then
     /// kept; Python is never called with the lock held).
     fn attributes<'py>(&self, py: Python<'py>, index: u32) -> PyResult<[Bound<'py, PyAny>; 7]> {
-        let known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(found) = known.get(&index) {
-            return Ok(found.each_ref().map(|a| a.bind(py).clone()));
+        if let Some(found) = self
+            .known
+            .get(index, |found| found.each_ref().map(|a| a.bind(py).clone()))
+        {
+            return Ok(found);
         }
-        drop(known);
         let entry = self
             .entries
             .get(index as usize)
@@ -108,18 +105,8 @@ impl MatchFactory {
             entry.getattr(intern!(py, "lat"))?,
             entry.getattr(intern!(py, "lon"))?,
         ];
-        let kept: Attributes = read.each_ref().map(|a| a.clone().unbind());
-        let dropped = {
-            let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
-            let dropped = if known.len() >= self.limit {
-                std::mem::take(&mut *known)
-            } else {
-                HashMap::default()
-            };
-            known.insert(index, kept);
-            dropped
-        };
-        drop(dropped); // released without the lock held
+        self.known
+            .insert(index, read.each_ref().map(|a| a.clone().unbind()));
         Ok(read)
     }
 }

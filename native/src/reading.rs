@@ -14,12 +14,12 @@
 //! ([`crate::placematch`]).
 
 use crate::fxhash::{FxHashMap as HashMap, FxHashSet as HashSet};
-use std::sync::{Mutex, PoisonError};
 
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString, PyTuple, PyType};
 
+use crate::keycache::KeyCache;
 use crate::placematch::MatchFactory;
 
 use crate::field::{CharInfo, Field};
@@ -122,8 +122,7 @@ pub struct PlaceReader {
     /// `keyfacts.KeyFactsCache.native`: the facts of a key, asked once per key number and kept here
     /// (at most `cache_keys`; emptied when full). Never called with the lock held.
     facts_of: Py<PyAny>,
-    known: Mutex<HashMap<u32, Py<PlaceFacts>>>,
-    cache_keys: usize,
+    known: KeyCache<Py<PlaceFacts>>,
     /// What the rules ask of characters beyond ASCII.
     chars: CharInfo,
     results: MatchFactory,
@@ -245,8 +244,7 @@ impl PlaceReader {
             lists,
             rules,
             facts_of,
-            known: Mutex::new(HashMap::default()),
-            cache_keys: cache_keys.max(1),
+            known: KeyCache::new(cache_keys),
             chars,
             results: MatchFactory::new(factory, entries, cache_keys, how_demonym)?,
         })
@@ -368,13 +366,7 @@ impl PlaceReader {
         number: u32,
     ) -> PyResult<Bound<'py, PlaceFacts>> {
         let py = mention.py();
-        let cached = self
-            .known
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&number)
-            .map(|f| f.clone_ref(py));
-        if let Some(facts) = cached {
+        if let Some(facts) = self.known.get(number, |f| f.clone_ref(py)) {
             return Ok(facts.into_bound(py));
         }
         let key = mention.get_borrowed_item(2)?;
@@ -383,17 +375,7 @@ impl PlaceReader {
             .bind(py)
             .call1((key, number))?
             .cast_into::<PlaceFacts>()?;
-        let dropped = {
-            let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
-            let dropped = if known.len() >= self.cache_keys {
-                std::mem::take(&mut *known)
-            } else {
-                HashMap::default()
-            };
-            known.insert(number, facts.clone().unbind());
-            dropped
-        };
-        drop(dropped); // released without the lock held
+        self.known.insert(number, facts.clone().unbind());
         Ok(facts)
     }
 }

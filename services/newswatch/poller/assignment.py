@@ -29,7 +29,6 @@ from collections.abc import Callable, Iterable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
-from aiokafka.partitioner import DefaultPartitioner
 
 from newswatch import kafka
 from newswatch.poller.metrics import PollerMetrics
@@ -61,8 +60,6 @@ FIRST_ASSIGNMENT_WAIT_SECONDS = 30.0
 AssignmentListener = Callable[[frozenset[int], int], None]
 """Called with (assigned partitions, partition count of the feeds topic) when the assignment changes."""
 
-_PARTITIONER = DefaultPartitioner()
-
 
 def partition_for(feed_id: str, partitions: int) -> int:
     """The partition of ``newswatch.feeds.v1`` (with ``partitions`` partitions) that holds ``feed_id``.
@@ -72,8 +69,7 @@ def partition_for(feed_id: str, partitions: int) -> int:
     """
     if partitions < 1:
         raise ValueError(f"a topic has at least one partition, got {partitions}")
-    every = list(range(partitions))
-    return int(_PARTITIONER(feed_id.encode("utf-8"), every, every))
+    return kafka.key_partition(feed_id.encode("utf-8"), range(partitions))
 
 
 class FeedAssignment(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokafka is untyped

@@ -5,7 +5,7 @@ not the article body. The processor writes the enriched article (with the body) 
 keyed by the same ``article_id``, so :class:`ArticleLookup` finds it without an index:
 
 1. the partition is the one every producer picks for that key (murmur2, as
-   :class:`~newswatch.kafka.CachedPartitioner` and the Java clients);
+   :func:`~newswatch.kafka.key_partition` and the Java clients);
 2. the offset is the first record of that partition written at or after the alert's ``created_at``
    minus :data:`LOOKBACK_SECONDS` (``offsets_for_times``), or the partition's last :data:`MAX_RECORDS`
    records when the alert has no ``created_at``;
@@ -70,8 +70,7 @@ class ArticleSource(Protocol):
 
 def partition_for(key: bytes, partitions: list[int]) -> int:
     """The partition a producer using the default partitioner writes ``key`` to."""
-    ordered = sorted(partitions)
-    return kafka.CachedPartitioner(size=1)(key, ordered, ordered)
+    return kafka.key_partition(key, sorted(partitions))
 
 
 class ArticleLookup:
