@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from newswatch.processor import resolve, toponyms
+from newswatch.processor import resolve, sensenative, toponyms
 from newswatch.processor.gazetteer import HOW_ABBREV, HOW_ALT, HOW_DEMONYM, NameAutomaton
 from newswatch.processor.overrides import default_cues
 from newswatch.processor.places import Gazetteer, GazetteerEntry, default_gazetteer, index_from_places
@@ -164,7 +164,7 @@ def test_the_native_reader_keeps_the_facts_of_keys(
         return native(key, number)
 
     monkeypatch.setattr(reader.keys, "native", counting)
-    monkeypatch.setattr(resolve, "CACHE_KEYS", cache_keys)
+    monkeypatch.setattr(sensenative, "CACHE_KEYS", cache_keys)
     resolver = resolve.Resolver(INDEX, default_cues(), demonyms=True, reader=reader)
     texts = ["Paris, Texas", "Gainesville, Ga. and Paris"]
     mentions = [SMALL.scanner.scan(t) for t in texts]

@@ -32,33 +32,40 @@ the same id as the first, and the alerter delivers an alert id once.
 
 An unexpected error in step 3 sends the message to the DLQ (``processing_error``) and is logged; Kafka
 send errors propagate (the worker stops and the batch is consumed again after a restart).
+
+The records in and out and the :class:`Outputs` protocol live in :mod:`newswatch.processor.messages`,
+the watch lists in :mod:`newswatch.processor.registry` (their names are importable from here too),
+and the outcomes of a batch with the metrics they add up to in :mod:`newswatch.processor.outcomes`.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
-from collections.abc import Awaitable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import Awaitable, Sequence
+from typing import Any
 
-from newswatch import contracts
-from newswatch.errors import InvalidMessageError
-from newswatch.processor.dedupe import Assessment, Deduplicator, Done
-from newswatch.processor.dupindex import Entry
-from newswatch.processor.enrich import alerts_for, enrich, enrich_batch, term_weights
-from newswatch.processor.keywords import Matcher, build_matcher
-from newswatch.processor.metrics import NEAR_DUPLICATE_MATCHES, ProcessorMetrics
+from newswatch.processor.dedupe import Deduplicator, Done
+from newswatch.processor.enrich import alerts_for, enrich, enrich_batch
+from newswatch.processor.messages import (
+    DLQ_ERROR_HEADER,
+    DLQ_REASON_HEADER,
+    Outgoing,
+    Outputs,
+    RawMessage,
+    _dead_letter,
+    _decode,
+    _Decoded,
+    _encoded,
+)
+from newswatch.processor.metrics import ProcessorMetrics
+from newswatch.processor.outcomes import _account, _Done
 from newswatch.processor.places import Gazetteer
 from newswatch.processor.regions import RegionTable, default_regions
-from newswatch.processor.watchlist import validate_watchlist
-from newswatch.replay import REPLAY_HEADER
-from newswatch.topics import ALERTS, ARTICLES_ENRICHED, ARTICLES_RAW_DLQ, TopicSpec
-from newswatch.v1.alert_pb2 import Alert
+from newswatch.processor.registry import Snapshot, WatchlistRegistry
+from newswatch.topics import ALERTS, ARTICLES_ENRICHED
 from newswatch.v1.article_pb2 import Article
 from newswatch.v1.enriched_pb2 import EnrichedArticle
-from newswatch.v1.watchlist_pb2 import Watchlist
 
 __all__ = [
     "DLQ_ERROR_HEADER",
@@ -72,126 +79,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-DLQ_REASON_HEADER = "newswatch-dlq-reason"
-DLQ_ERROR_HEADER = "newswatch-dlq-error"
-_MAX_ERROR_BYTES = 1000
-
-
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    """One record to write. ``partition`` None = by key (the producer's partitioner)."""
-
-    topic: TopicSpec
-    key: bytes | None
-    value: bytes | None
-    headers: Sequence[tuple[str, bytes]] = ()
-    partition: int | None = None
-
-
-class Outputs(Protocol):
-    """Where the processor writes. ``publish`` queues records (in order per partition) and returns one
-    awaitable that completes once every one of them is acknowledged, raising the first failure; it may
-    wait while the producer's buffer is full (backpressure)."""
-
-    async def publish(self, records: Sequence[Outgoing]) -> Awaitable[Any]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """A matcher and the enabled watch lists it was built from; replaced as a whole on reload.
-    ``weights``: watch-list id -> ``term_weights`` of that list (computed once per reload)."""
-
-    matcher: Matcher
-    watchlists: tuple[Watchlist, ...]
-    weights: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
-
-
-class WatchlistRegistry:
-    """The built-in default list plus every list on ``newswatch.watchlists.v1``.
-
-    A list on Kafka with the default's id replaces it; a disabled list takes part in nothing; an invalid
-    one is logged, counted and ignored (its previous version stays). ``snapshot`` is swapped in one
-    assignment, so a reader always sees a matcher and lists that belong together.
-    """
-
-    def __init__(self, default: Watchlist, metrics: ProcessorMetrics) -> None:
-        self._default = default
-        self._metrics = metrics
-        self._remote: dict[str, Watchlist] = {}
-        self._loaded = False
-        self.snapshot = self._build()
-
-    def mark_loaded(self) -> None:
-        """The topic was read to its end: from now on, enabled lists get their metric label at once
-        (not the lists only seen while replaying the topic's history, which may be deleted ones)."""
-        self._loaded = True
-        self._metrics.watchlist_label.register(w.watchlist_id for w in self.snapshot.watchlists)
-
-    def on_change(self, watchlist_id: str, watchlist: Watchlist | None) -> None:
-        """Apply one record of the watch-list topic (None = removed) and rebuild the matcher."""
-        if watchlist is not None:
-            problems = validate_watchlist(watchlist)
-            if watchlist.watchlist_id and watchlist.watchlist_id != watchlist_id:
-                problems.append(f"key {watchlist_id!r} differs from watchlist_id {watchlist.watchlist_id!r}")
-            if problems:
-                self._metrics.watchlist_errors.inc()
-                log.warning("watch list refused", extra={"watchlist_id": watchlist_id, "problems": problems})
-                return
-            self._remote[watchlist_id] = watchlist
-        else:
-            self._remote.pop(watchlist_id, None)
-        self.snapshot = self._build()
-        self._metrics.watchlist_reloads.inc()
-        log.info(
-            "watch lists reloaded",
-            extra={"watchlist_ids": [w.watchlist_id for w in self.snapshot.watchlists]},
-        )
-
-    def _build(self) -> Snapshot:
-        merged = {self._default.watchlist_id: self._default, **self._remote}
-        active = tuple(w for _, w in sorted(merged.items()) if w.enabled)
-        self._metrics.watchlists_active.set(len(active))
-        if self._loaded:
-            self._metrics.watchlist_label.register(w.watchlist_id for w in active)
-        weights = {w.watchlist_id: term_weights(w) for w in active}
-        return Snapshot(build_matcher(active), active, weights)
-
-
-@dataclass(frozen=True, slots=True)
-class RawMessage:
-    """One record of ``newswatch.articles.raw.v1`` as consumed (``partition`` is its source partition)."""
-
-    key: bytes | None
-    value: bytes | None
-    headers: Sequence[tuple[str, bytes]]
-    partition: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class _Decoded:
-    """A message as decoded: its article and seen key, or the reason it is invalid (``error``)."""
-
-    message: RawMessage
-    started: float
-    article: Article | None = None
-    seen_key: str = ""
-    error: str = ""
-
-
-@dataclass(slots=True)
-class _Done:
-    """What to record once a message's outputs are acknowledged."""
-
-    message: RawMessage
-    outcome: str
-    started: float
-    seen_key: str = ""
-    entry: Entry | None = None
-    enriched: EnrichedArticle | None = None
-    alerts: Sequence[Alert] = ()
-    assessment: Assessment | None = None
-    dlq_reason: str = ""
 
 
 class ArticleProcessor:
@@ -232,7 +119,7 @@ class ArticleProcessor:
         outgoing: list[Outgoing] = []
         in_batch: set[str] = set()
         started = time.monotonic()
-        decoded = [self._decode(message, started) for message in messages]
+        decoded = [_decode(message, started) for message in messages]
         snapshot = self._registry.snapshot
         enriched = self._enrich_ahead(decoded, snapshot)
         done = [
@@ -254,28 +141,13 @@ class ArticleProcessor:
             self._changelog = await self._outputs.publish(
                 [Outgoing(r.topic, r.key, r.value, (), r.partition) for r in records]
             )
-        self._account(done, time.monotonic(), len(messages))
+        _account(self._metrics, done, time.monotonic(), len(messages))
         return [item.outcome for item in done]
 
     async def _check_changelog(self) -> None:
         changelog, self._changelog = self._changelog, None
         if changelog is not None:
             await changelog
-
-    def _decode(self, message: RawMessage, started: float) -> _Decoded:
-        """The message's article and seen key, or why it goes to the DLQ."""
-        value, headers = message.value, message.headers
-        try:
-            article = contracts.decode(Article, value, headers)
-            if not article.article_id:
-                raise InvalidMessageError("article_id is empty")
-        except InvalidMessageError as exc:
-            return _Decoded(message, started, error=str(exc))
-        # A replayed article (`newswatch replay`) is examined again once per replay id; alert ids stay
-        # derived from (cluster, watch list), so subscribers are not told twice about the same alert.
-        replay = contracts.header(headers, REPLAY_HEADER)
-        seen_key = article.article_id if replay is None else f"{article.article_id}@replay:{replay}"
-        return _Decoded(message, started, article, seen_key)
 
     def _enrich_ahead(
         self, decoded: Sequence[_Decoded], snapshot: Snapshot
@@ -316,7 +188,7 @@ class ArticleProcessor:
             log.warning(
                 "invalid raw article sent to the DLQ", extra={"key": _text(message.key), "error": item.error}
             )
-            outgoing.append(self._dead_letter(message, "invalid_message", item.error))
+            outgoing.append(_dead_letter(message, "invalid_message", item.error))
             return _Done(message, "invalid", started, dlq_reason="invalid_message")
         if seen_key in in_batch or self._dedupe.seen(seen_key):
             return _Done(message, "duplicate", started)
@@ -337,7 +209,7 @@ class ArticleProcessor:
                 alerts.append(alert)
         except Exception as exc:
             log.exception("article could not be processed", extra={"article_id": article.article_id})
-            outgoing.append(self._dead_letter(message, "processing_error", repr(exc)))
+            outgoing.append(_dead_letter(message, "processing_error", repr(exc)))
             return _Done(message, "failed", started, dlq_reason="processing_error")
         in_batch.add(seen_key)
         entry = self._dedupe.remember(assessment, (a.watchlist_id for a in alerts))
@@ -345,66 +217,6 @@ class ArticleProcessor:
         outgoing.append(_encoded(ARTICLES_ENRICHED, article_key, enriched))
         outgoing += [_encoded(ALERTS, article_key, alert) for alert in alerts]
         return _Done(message, "processed", started, seen_key, entry, enriched, alerts, assessment)
-
-    def _account(self, done: Sequence[_Done], finished: float, batch_size: int) -> None:
-        """Metrics (added up per batch) and debug logs once the batch's outputs are acknowledged."""
-        metrics = self._metrics
-        outcomes: Counter[str] = Counter()
-        dlq: Counter[str] = Counter()
-        matches: Counter[tuple[str, str]] = Counter()
-        alerts: Counter[str] = Counter()
-        near: Counter[str] = Counter()
-        places = 0
-        debug = log.isEnabledFor(logging.DEBUG)
-        observe = metrics.processing_duration.observe
-        for item in done:
-            outcomes[item.outcome] += 1
-            if item.dlq_reason:
-                dlq[item.dlq_reason] += 1
-            enriched = item.enriched
-            if enriched is None or item.assessment is None:
-                continue
-            matches.update((m.kind, m.watchlist_id) for m in enriched.matches)
-            alerts.update(a.watchlist_id for a in item.alerts)
-            if item.assessment.match in NEAR_DUPLICATE_MATCHES:
-                near[item.assessment.match] += 1
-            places += len(enriched.places)
-            observe(finished - item.started)
-            if debug:
-                log.debug(
-                    "article processed",
-                    extra={
-                        "article_id": item.assessment.article_id,
-                        "alerts": len(item.alerts),
-                        "matches": len(enriched.matches),
-                        "duplicate_of": enriched.duplicate_of,
-                    },
-                )
-        for outcome, n in outcomes.items():
-            metrics.article(outcome, n)
-        for reason, n in dlq.items():
-            metrics.dlq_messages.labels(reason=reason).inc(n)
-        for (kind, watchlist_id), n in matches.items():
-            metrics.match(kind, watchlist_id, n)
-        for watchlist_id, n in alerts.items():
-            metrics.alert(watchlist_id, n)
-        for match, n in near.items():
-            metrics.near_duplicates.labels(match=match).inc(n)
-        if places:
-            metrics.places.inc(places)
-        metrics.batch_articles.observe(batch_size)
-
-    @staticmethod
-    def _dead_letter(message: RawMessage, reason: str, error: str) -> Outgoing:
-        kept = [(k, v) for k, v in message.headers if k not in (DLQ_REASON_HEADER, DLQ_ERROR_HEADER)]
-        kept.append((DLQ_REASON_HEADER, reason.encode()))
-        kept.append((DLQ_ERROR_HEADER, error.encode("utf-8", "replace")[:_MAX_ERROR_BYTES]))
-        return Outgoing(ARTICLES_RAW_DLQ, message.key, message.value, kept)
-
-
-def _encoded(topic: TopicSpec, key: bytes, message: Any) -> Outgoing:
-    value, headers = contracts.encode(message)
-    return Outgoing(topic, key, value, headers)
 
 
 def _text(key: bytes | None) -> str:
