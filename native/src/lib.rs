@@ -20,7 +20,9 @@ mod field;
 mod fold;
 mod fxhash;
 mod keycache;
+mod keyfacts;
 mod keys;
+mod mention;
 mod minhash;
 mod names;
 mod partition;
@@ -30,12 +32,15 @@ mod resolve;
 mod rules;
 mod scan;
 mod scoring;
+mod sensegroups;
+mod sensepairs;
 mod snippet;
 mod textcues;
 mod toponyms;
 mod tuples;
 mod view;
 mod wire;
+mod wordcues;
 
 pub use engine::Engine;
 

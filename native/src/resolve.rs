@@ -1,5 +1,6 @@
-//! Toponym disambiguation for `newswatch.processor.resolve` (rules 3 and 4 of its docstring): pairs,
-//! one sense per name, the rounds of choices; scores and evidence are in [`crate::scoring`]. The
+//! Toponym disambiguation for `newswatch.processor.resolve` (rules 3 and 4 of its docstring): pairs
+//! ([`crate::sensepairs`]), one sense per name ([`crate::sensegroups`]), the rounds of choices;
+//! scores and evidence are in [`crate::scoring`], the options of a key in [`crate::keyfacts`]. The
 //! reader ([`crate::reading`]) hands over the candidates (rules 1 and 2); this is the Python
 //! `Resolver.resolve` step for step, with the places and thresholds given by Python once
 //! (`PlaceResolver::new`). Nothing here touches Python objects: it runs without the GIL.
@@ -7,76 +8,20 @@
 //! Country and first-level subdivision codes are numbers here: Python numbers the country codes in
 //! their sort order ("" first, as 0) and the subdivision codes in any order ("" as 0).
 
-use std::borrow::Cow;
-
-use crate::fxhash::{FxHashMap as HashMap, FxHashSet};
+use crate::fxhash::FxHashMap as HashMap;
 use crate::scoring::{add, Context, Support};
 
 use pyo3::prelude::*;
 
+pub(crate) use crate::keyfacts::Opt;
+pub use crate::keyfacts::PlaceReadings;
+pub(crate) use crate::sensegroups::Group;
+use crate::sensegroups::{group_of, join};
 use crate::value_error;
 
 pub(crate) const TOWN: u8 = 1;
 pub(crate) const ADMIN1: u8 = 2;
 pub(crate) const COUNTRY: u8 = 4;
-
-/// An option of a key: entry index, how it names it, prior score, big kind, weakness.
-#[derive(Clone, Copy, PartialEq)]
-pub(crate) struct Opt {
-    pub(crate) index: u32,
-    pub(crate) how: u8,
-    pub(crate) prior: f64,
-    pub(crate) big: bool,
-    pub(crate) weak: u8,
-}
-
-/// The options of a key under one reading (`keyfacts.Readings`), built once per key.
-#[pyclass(frozen, module = "newswatch_native")]
-pub struct PlaceReadings {
-    opts: Vec<Opt>,
-    admin1s: Vec<u32>,
-    country: bool,
-    pub(crate) big: bool,
-    pub(crate) capital: bool,
-}
-
-impl PlaceReadings {
-    pub(crate) fn is_empty(&self) -> bool {
-        self.opts.is_empty()
-    }
-}
-
-#[pymethods]
-impl PlaceReadings {
-    /// `scored`: `(entry index, how, prior, big kind, weak)`; `admin1s`: the subdivision numbers
-    /// of the options (0 left out); `country`, `big`, `capital`: as `keyfacts.Readings` says.
-    #[new]
-    fn new(
-        scored: Vec<(u32, u8, f64, bool, u8)>,
-        admin1s: Vec<u32>,
-        country: bool,
-        big: bool,
-        capital: bool,
-    ) -> Self {
-        let opts = scored
-            .into_iter()
-            .map(|(index, how, prior, big, weak)| Opt {
-                index,
-                how,
-                prior,
-                big,
-                weak,
-            })
-            .collect();
-        PlaceReadings {
-            opts,
-            admin1s,
-            country,
-            big,
-            capital,
-        }
-    }
-}
 
 /// The numbers the rules compare with (the Python module constants).
 #[derive(FromPyObject)]
@@ -131,159 +76,16 @@ pub(crate) struct Cand<'a> {
     pub(crate) pair_bonus: Vec<(u32, f64)>,
 }
 
+#[inline]
 pub(crate) fn bonus_of(pairs: &[(u32, f64)], index: u32) -> Option<f64> {
     pairs.iter().find(|p| p.0 == index).map(|p| p.1)
 }
 
 impl Cand<'_> {
+    #[inline]
     pub(crate) fn options(&self) -> &[Opt] {
         &self.readings.opts
     }
-
-    /// A common word with no evidence for any reading.
-    fn unsupported(&self) -> bool {
-        self.common
-            && !self.place_word
-            && self.pair_bonus.is_empty()
-            && !(self.prep && !self.initial && !self.loose)
-    }
-}
-
-/// The mentions of one name (one sense per article).
-pub(crate) struct Group<'a> {
-    pub(crate) key: usize,
-    pub(crate) cands: Vec<usize>,
-    pub(crate) first: usize,
-    pub(crate) options: Cow<'a, [Opt]>,
-    pub(crate) admin1s: Cow<'a, [u32]>,
-    pub(crate) country: bool,
-    pub(crate) pairs: Vec<(u32, f64)>,
-    pub(crate) local: bool,
-    pub(crate) live: bool,
-    pub(crate) merged: bool,
-    pub(crate) picked: Option<(u32, u8)>,
-    pub(crate) settled: bool,
-    pub(crate) viable: Vec<(usize, Opt)>,
-}
-
-impl PlaceResolver {
-    fn pair(&self, cands: &mut [Cand<'_>], inner: usize, outer: usize) {
-        let bonus = self.limits.pair_bonus;
-        let (mut to_inner, mut to_outer) = (Vec::new(), Vec::new());
-        for li in cands[inner].options() {
-            let x = li.index as usize;
-            for ri in cands[outer].options() {
-                let y = ri.index as usize;
-                if x == y || self.country[x] == 0 {
-                    continue;
-                }
-                if (self.kind[y] & ADMIN1 != 0
-                    && self.admin1[x] == self.admin1[y]
-                    && self.kind[x] & ADMIN1 == 0)
-                    || (self.kind[y] & COUNTRY != 0
-                        && self.country[x] == self.country[y]
-                        && self.kind[x] & COUNTRY == 0)
-                {
-                    to_inner.push(li.index);
-                    to_outer.push(ri.index);
-                }
-            }
-        }
-        for (at, found) in [(inner, to_inner), (outer, to_outer)] {
-            for index in found {
-                let pairs = &mut cands[at].pair_bonus;
-                match pairs.iter_mut().find(|p| p.0 == index) {
-                    Some(p) => p.1 = bonus,
-                    None => pairs.push((index, bonus)),
-                }
-            }
-        }
-    }
-
-    /// "X, Y" where Y contains X, and "Y's X": both sides get the pair bonus on agreeing options.
-    fn pairs(&self, texts: &[Vec<char>], cands: &mut [Cand<'_>]) {
-        for n in 1..cands.len() {
-            let (left, right) = (&cands[n - 1], &cands[n]);
-            if left.field != right.field {
-                continue;
-            }
-            let text = &texts[left.field];
-            let (lo, hi) = (left.end.min(text.len()), right.start.min(text.len()));
-            let gap = if lo <= hi { &text[lo..hi] } else { &[][..] };
-            let blank = |c: &char| *c == ' ' || *c == '\t';
-            match gap.first() {
-                Some('\'' | '’')
-                    if gap.len() >= 3 && gap[1] == 's' && gap[2..].iter().all(blank) =>
-                {
-                    self.pair(cands, n, n - 1);
-                }
-                Some(' ' | '\t' | ',') => {
-                    // blanks, a comma, blanks (read no further than the first other character)
-                    let at = gap.iter().take_while(|c| blank(c)).count();
-                    if gap.get(at) == Some(&',') && gap[at + 1..].iter().all(blank) {
-                        self.pair(cands, n - 1, n);
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-}
-
-fn group_of<'a>(cand: &Cand<'a>, c: usize, key: usize) -> PyResult<Group<'a>> {
-    let readings = cand.readings;
-    Ok(Group {
-        key,
-        cands: vec![c],
-        first: c,
-        options: Cow::Borrowed(&readings.opts),
-        admin1s: Cow::Borrowed(&readings.admin1s),
-        country: readings.country,
-        pairs: cand.pair_bonus.clone(),
-        local: cand.local,
-        live: !cand.unsupported(),
-        merged: false,
-        picked: None,
-        settled: false,
-        viable: Vec::new(),
-    })
-}
-
-fn join(group: &mut Group<'_>, cands: &[Cand<'_>], c: usize) -> PyResult<()> {
-    let cand = &cands[c];
-    group.cands.push(c);
-    let first = &cands[group.first].readings;
-    if !std::ptr::eq(cand.readings, *first)
-        && (group.merged || cand.options() != &group.options[..])
-    {
-        for o in cand.options() {
-            if !group
-                .options
-                .iter()
-                .any(|g| g.index == o.index && g.how == o.how)
-            {
-                group.options.to_mut().push(*o);
-            }
-        }
-        for code in &cand.readings.admin1s {
-            if !group.admin1s.contains(code) {
-                group.admin1s.to_mut().push(*code);
-            }
-        }
-        group.country = group.country || cand.readings.country;
-        group.merged = true;
-    }
-    for &(index, bonus) in &cand.pair_bonus {
-        match group.pairs.iter_mut().find(|p| p.0 == index) {
-            Some(p) if bonus > p.1 => p.1 = bonus,
-            Some(_) => {}
-            None if bonus > 0.0 => group.pairs.push((index, bonus)),
-            None => {}
-        }
-    }
-    group.local = group.local || cand.local;
-    group.live = group.live || !cand.unsupported();
-    Ok(())
 }
 
 /// A resolved candidate: its position, the entry and how; for "X City" read as the town X, the
@@ -419,44 +221,6 @@ impl PlaceResolver {
             }
         }
         Ok(out)
-    }
-}
-
-impl PlaceResolver {
-    /// The viable options of each live name with several (`resolve._prune`).
-    fn prune(&self, groups: &mut [Group<'_>], live: &[usize], cands: &[Cand<'_>]) {
-        let codes: usize = groups.iter().map(|g| g.admin1s.len()).sum();
-        let mut seen = FxHashSet::with_capacity_and_hasher(codes, Default::default());
-        let mut shared = FxHashSet::default();
-        for group in groups.iter() {
-            for &code in group.admin1s.iter() {
-                if !seen.insert(code) {
-                    shared.insert(code);
-                }
-            }
-        }
-        for &g in live {
-            let group = &mut groups[g];
-            if group.options.len() == 1 {
-                continue;
-            }
-            let limit = if group.cands.iter().any(|&c| cands[c].place_word) {
-                self.limits.weak_always
-            } else {
-                self.limits.weak_place_word
-            };
-            group.viable = group
-                .options
-                .iter()
-                .copied()
-                .enumerate()
-                .filter(|(_, o)| {
-                    o.weak < limit
-                        || shared.contains(&self.admin1[o.index as usize])
-                        || bonus_of(&group.pairs, o.index).is_some_and(|b| b > 0.0)
-                })
-                .collect();
-        }
     }
 
     /// "X City" read as a subdivision where the article reads X as a town: the group of X and
