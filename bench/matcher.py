@@ -12,7 +12,12 @@ its line against the goal of issue 4 (15,000 articles/s).
 Articles are built like ``bench/enrich.py`` (seed article + labelled dev sentences from ../shared), with
 ``--planted`` synthetic aliases per article so that the rules path runs. Usage:
 ``python bench/matcher.py [--terms N] [--articles N] [--seconds S] [--baseline-sample N] [--no-gazetteer]
-[--profile]``.
+[--profile] [--against DIR]``.
+
+``--against DIR`` compares two builds of the compiled engine in one process (separate runs of this
+bench swing by 15-25 % on a shared machine, more than most changes to the engine): DIR holds another
+build of ``newswatch_native`` (``pip install --target DIR ./native``); each case then also builds its
+matcher with that module and times the two in alternating passes, printing both rates and their ratio.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from __future__ import annotations
 import argparse
 import cProfile
 import gc
+import importlib
+import importlib.util
 import pstats
 import random
 import re
@@ -216,6 +223,58 @@ def timed(fn: Callable[[str], object], texts: list[str], seconds: float) -> tupl
     return statistics.median(rates), laps
 
 
+def other_matcher_class(directory: str) -> type[AutomatonMatcher]:
+    """``AutomatonMatcher`` of a second copy of the keyword modules bound to the ``newswatch_native``
+    build in ``directory`` (the modules of this process are left as they were)."""
+    names = ("newswatch_native", "newswatch_native.newswatch_native",
+             "newswatch.processor.automaton", "newswatch.processor.keywords")  # fmt: skip
+    saved = {name: sys.modules.pop(name) for name in names if name in sys.modules}
+    try:
+        spec = importlib.util.spec_from_file_location(
+            "newswatch_native",
+            f"{directory}/newswatch_native/__init__.py",
+            submodule_search_locations=[f"{directory}/newswatch_native"],
+        )
+        if spec is None or spec.loader is None:
+            raise SystemExit(f"--against: no newswatch_native build in {directory}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["newswatch_native"] = module
+        spec.loader.exec_module(module)
+        keywords = importlib.import_module("newswatch.processor.keywords")
+        other: type[AutomatonMatcher] = keywords.AutomatonMatcher
+    finally:
+        for name in names:
+            sys.modules.pop(name, None)
+        sys.modules.update(saved)
+    return other
+
+
+def alternate(fns: Sequence[Callable[[str], object]], texts: list[str], seconds: float) -> list[float]:
+    """Median rate (texts per CPU second) of each of ``fns``, timed in alternating passes."""
+    rates: list[list[float]] = [[] for _ in fns]
+    cpu = time.process_time
+    gc.collect()
+    started = time.perf_counter()
+    while time.perf_counter() - started < seconds * len(fns) or not rates[-1]:
+        for fn, out in zip(fns, rates, strict=True):
+            cpu0 = cpu()
+            for text in texts:
+                fn(text)
+            out.append(len(texts) / max(cpu() - cpu0, 1e-9))
+    return [statistics.median(r) for r in rates]
+
+
+def compare(lists: list[Watchlist], texts: list[str], matcher: Matcher, args: argparse.Namespace) -> None:
+    """The ``--against`` lines: this build against the build in ``args.against``, alternating."""
+    other = other_matcher_class(args.against)(lists)
+    mine = [list(m) for m in map(matcher.match, texts)]
+    theirs = [list(m) for m in map(other.match, texts)]
+    same = "same matches" if mine == theirs else "MATCHES DIFFER"
+    this_rate, other_rate = alternate([matcher.match, other.match], texts, args.seconds)
+    print(f"  A/B, alternating passes:  {this_rate:10.0f} articles/s this build, {other_rate:.0f} "
+          f"{args.against}: ratio {this_rate / other_rate:.3f} ({same})")  # fmt: skip
+
+
 def pct(laps: list[float], q: float) -> float:
     ordered = sorted(laps)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -253,6 +312,8 @@ def measure(name: str, lists: list[Watchlist], texts: list[str], args: argparse.
     print(f"  ratio automaton / baseline: {rate / baseline:8.0f}x")
     verdict = "goal met" if rate >= GOAL else "goal NOT met"
     print(f"  goal >= {GOAL:,} articles/s on one core: {verdict} ({rate / GOAL:.2f} of the goal)")
+    if args.against:
+        compare(lists, texts, matcher, args)
     if args.profile:
         profiler = cProfile.Profile()
         profiler.enable()
@@ -273,6 +334,7 @@ def main() -> None:
     parser.add_argument("--baseline-sample", type=int, default=300, help="terms timed for the baseline")
     parser.add_argument("--no-gazetteer", action="store_true", help="watch terms only (skip the second case)")
     parser.add_argument("--profile", action="store_true", help="print the matcher's cProfile top 25")
+    parser.add_argument("--against", metavar="DIR", help="also time the newswatch_native build in DIR")
     args = parser.parse_args()
 
     terms = [default_watchlist(), *synthetic_watchlists(args.terms)]

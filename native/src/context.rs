@@ -1,8 +1,13 @@
 //! Context rules: the context words and negative-context words of a term, searched in a window
 //! around a hit with the semantics of `(?<!\w)(?:word|prefix\w*)(?!\w)` over the folded text (see
 //! `newswatch.processor.automaton`). An occurrence lying inside the hit itself is ignored.
+//!
+//! The patterns of every rule are found by one automaton ([`Contexts`]): each verdict walks it (a
+//! small table that stays in the CPU caches, where one table per rule would be read cold), and a
+//! rule keeps the words of its own patterns only.
 
-use crate::scan::{automaton, Scanner};
+use crate::fxhash::FxHashMap;
+use crate::scan::{anchored_automaton, Scanner};
 use crate::view::View;
 
 pub const VETOED: u8 = 0;
@@ -18,44 +23,76 @@ pub struct Word {
     pub negative: bool,
 }
 
-pub struct ContextRule {
+/// One rule as given: its patterns (framed keys without their closing space), the words behind each
+/// (`words[i]` for `patterns[i]`) and whether a context word is required.
+pub type RuleWords = (Vec<Vec<u8>>, Vec<Vec<Word>>, bool);
+
+/// The context rules of an engine and the automaton of all their patterns.
+pub struct Contexts {
     automaton: Option<Scanner>,
-    words: Vec<Vec<Word>>,
+    pub rules: Vec<ContextRule>,
+}
+
+/// One rule: the words behind each of its patterns, by pattern id of the shared automaton (sorted).
+pub struct ContextRule {
+    words: Vec<(u32, Vec<Word>)>,
     needs_context: bool,
     has_negative: bool,
 }
 
-impl ContextRule {
-    /// `patterns[i]` (a framed key without its closing space) stands for `words[i]`.
-    pub fn new(
-        patterns: &[Vec<u8>],
-        words: Vec<Vec<Word>>,
-        needs_context: bool,
-    ) -> Result<Self, String> {
-        if patterns.len() != words.len() {
-            return Err("context patterns and words differ in number".into());
+impl Contexts {
+    /// The rules (see [`RuleWords`]), in order.
+    pub fn new(rules: Vec<RuleWords>) -> Result<Self, String> {
+        let mut ids: FxHashMap<Vec<u8>, u32> = FxHashMap::default();
+        let mut patterns: Vec<Vec<u8>> = Vec::new();
+        let mut built = Vec::with_capacity(rules.len());
+        for (keys, words, needs_context) in rules {
+            if keys.len() != words.len() {
+                return Err("context patterns and words differ in number".into());
+            }
+            let has_negative = words.iter().flatten().any(|w| w.negative);
+            let mut by_id: Vec<(u32, Vec<Word>)> = Vec::with_capacity(keys.len());
+            for (key, ws) in keys.into_iter().zip(words) {
+                let id = *ids.entry(key.clone()).or_insert_with(|| {
+                    patterns.push(key);
+                    patterns.len() as u32 - 1
+                });
+                by_id.push((id, ws));
+            }
+            by_id.sort_by_key(|(id, _)| *id); // stable: the words of a repeated pattern keep their order
+            let mut words: Vec<(u32, Vec<Word>)> = Vec::with_capacity(by_id.len());
+            for (id, ws) in by_id {
+                match words.last_mut() {
+                    Some((last, merged)) if *last == id => merged.extend(ws),
+                    _ => words.push((id, ws)),
+                }
+            }
+            built.push(ContextRule {
+                words,
+                needs_context,
+                has_negative,
+            });
         }
-        let has_negative = words.iter().flatten().any(|w| w.negative);
-        Ok(ContextRule {
-            automaton: automaton(patterns)?,
-            words,
-            needs_context,
-            has_negative,
+        Ok(Contexts {
+            automaton: anchored_automaton(&patterns)?,
+            rules: built,
         })
     }
 
     /// `VETOED` (a negative word within `window`), `MISSING` (context words required, none there)
-    /// or `OK`, for a hit at `view.data[d_start..d_end]`. `exact(word, d_start, d_end)` compares a
-    /// lossy word with the folded text there.
+    /// or `OK`, for a hit at `view.data[d_start..d_end]` under rule `rule`. `exact(word, d_start,
+    /// d_end)` compares a lossy word with the folded text there.
     pub fn verdict<E>(
         &self,
+        rule: usize,
         view: &View<'_>,
         d_start: i64,
         d_end: i64,
         window: i64,
         mut exact: impl FnMut(&str, i64, i64) -> Result<bool, E>,
     ) -> Result<u8, E> {
-        let Some(ac) = &self.automaton else {
+        let this = &self.rules[rule];
+        let Some(ac) = self.automaton.as_ref().filter(|_| !this.words.is_empty()) else {
             return Ok(OK);
         };
         let (d_lo, d_hi) = view.window(d_start, d_end, window);
@@ -64,11 +101,19 @@ impl ContextRule {
         let hay = &view.data[base as usize..d_hi as usize];
         let at = |i: usize| if i < hay.len() { hay[i] } else { b' ' };
         let mut found = false;
-        let mut hits = Vec::new();
-        ac.overlapping(hay, |pid, s, e| hits.push((pid, s, e)));
+        // Every pattern starts with a space: walks from the spaces of the window find them all (most
+        // end after a byte or two), in fewer steps than a scan of every byte.
+        let spaces = hay.iter().enumerate().filter(|&(_, &b)| b == b' ');
+        let mut hits = Vec::new(); // the outcome does not depend on their order
+        ac.anchored(hay, spaces.map(|(i, _)| i), |pid, s, e| {
+            hits.push((pid, s, e))
+        });
         for (pid, s, e) in hits {
+            let Ok(k) = this.words.binary_search_by_key(&pid, |(id, _)| *id) else {
+                continue; // another rule's pattern
+            };
             let w_start = base + s as i64 + 1;
-            for word in &self.words[pid as usize] {
+            for word in &this.words[k].1 {
                 let w_end = if word.prefix {
                     base + hay[e..]
                         .iter()
@@ -94,12 +139,12 @@ impl ContextRule {
                     return Ok(VETOED);
                 }
                 found = true;
-                if !self.has_negative {
+                if !this.has_negative {
                     return Ok(OK); // no negative word can come later
                 }
             }
         }
-        Ok(if found || !self.needs_context {
+        Ok(if found || !this.needs_context {
             OK
         } else {
             MISSING

@@ -5,7 +5,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString, PyTuple, PyType};
 
 use crate::chars::CharTables;
-use crate::context::{ContextRule, Word};
+use crate::context::{Contexts, Word};
 use crate::keys::{Key, KeyIndex, Pattern, RawHits};
 use crate::rules::{Probe, ProbeObject, Text};
 use crate::scan::DFA_MAX_KEY_BYTES;
@@ -45,7 +45,7 @@ pub struct Engine {
     /// The rules of group `g`: `group_rules[group_starts[g]..group_starts[g + 1]]`.
     pub(crate) group_starts: Vec<u32>,
     pub(crate) group_rules: Vec<u32>,
-    pub(crate) contexts: Vec<ContextRule>,
+    pub(crate) contexts: Contexts,
     pub(crate) rules: Vec<Rule>,
     /// Per-character tables for `match_text` (None: it always declines).
     pub(crate) chars: Option<CharTables>,
@@ -147,9 +147,10 @@ impl Engine {
                             .collect()
                     })
                     .collect();
-                ContextRule::new(&patterns, words, needs).map_err(value_error)
+                (patterns, words, needs)
             })
-            .collect::<PyResult<Vec<_>>>()?;
+            .collect();
+        let contexts = Contexts::new(contexts).map_err(value_error)?;
         let rules: Vec<Rule> = rules
             .into_iter()
             .map(|(context, window, place_id, exclusive, rank)| Rule {
@@ -169,9 +170,10 @@ impl Engine {
                 Pattern::Direct(g) => *g as usize >= groups.len(),
                 Pattern::Checked(ks) => ks.iter().any(|k| k.group as usize >= groups.len()),
             });
-        let bad_context = rules
-            .iter()
-            .any(|r| r.context.is_some_and(|c| c as usize >= contexts.len()));
+        let bad_context = rules.iter().any(|r| {
+            r.context
+                .is_some_and(|c| c as usize >= contexts.rules.len())
+        });
         if bad_rule || bad_group || bad_context {
             return Err(value_error(
                 "a rule, group or context index is out of range".into(),
@@ -309,11 +311,9 @@ impl Engine {
         }
         let points = masked_points.as_deref().unwrap_or(&points);
         let make = || -> PyResult<Bound<'py, PyAny>> {
-            let masked = if points.len() == text.len()? && masked_points.is_none() {
-                text.clone()
-            } else {
-                let string: String = points.iter().filter_map(|&c| char::from_u32(c)).collect();
-                PyString::new(py, &string)
+            let masked = match &masked_points {
+                None => text.clone(),
+                Some(points) => from_code_points(py, points)?,
             };
             probe_class.call1((masked, py.None()))
         };
@@ -346,15 +346,38 @@ impl Engine {
 /// The code points of `text`.
 fn code_points(text: &Bound<'_, PyString>) -> PyResult<Vec<u32>> {
     let n = text.len()?;
-    let mut points = vec![0u32; n];
-    // SAFETY: `points` holds `n` code points, the length of the live str `text`; no NUL is added.
-    let out = unsafe {
-        ffi::PyUnicode_AsUCS4(text.as_ptr(), points.as_mut_ptr(), n as ffi::Py_ssize_t, 0)
-    };
-    if out.is_null() && n > 0 {
-        return Err(PyErr::fetch(text.py()));
+    let mut points: Vec<u32> = Vec::with_capacity(n);
+    // SAFETY: `points` has room for `n` code points, the length of the live str `text`, and
+    // PyUnicode_AsUCS4 writes all of them (no NUL is added) or fails; only then is the length set.
+    unsafe {
+        let out =
+            ffi::PyUnicode_AsUCS4(text.as_ptr(), points.as_mut_ptr(), n as ffi::Py_ssize_t, 0);
+        if out.is_null() && n > 0 {
+            return Err(PyErr::fetch(text.py()));
+        }
+        points.set_len(n);
     }
     Ok(points)
+}
+
+/// The str of `points` (code points of a str: lone surrogates are kept as they were).
+fn from_code_points<'py>(py: Python<'py>, points: &[u32]) -> PyResult<Bound<'py, PyString>> {
+    let mut order: std::ffi::c_int = if cfg!(target_endian = "little") {
+        -1
+    } else {
+        1
+    };
+    // SAFETY: `points` is read as 4 * len bytes of UTF-32 in native order; the result is a new
+    // reference or NULL with an exception set.
+    unsafe {
+        let out = ffi::PyUnicode_DecodeUTF32(
+            points.as_ptr().cast(),
+            (points.len() * 4) as ffi::Py_ssize_t,
+            c"surrogatepass".as_ptr(),
+            &mut order,
+        );
+        Ok(Bound::from_owned_ptr_or_err(py, out)?.cast_into_unchecked())
+    }
 }
 
 impl Engine {

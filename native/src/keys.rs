@@ -101,47 +101,59 @@ fn anchored_folded(bytes: &[u8], pattern: &Pattern) -> bool {
 ///   case in the case-kept projection `kept` (when there is one);
 /// - of its capitalised names, over `kept`: an ASCII capital (none without `kept`).
 ///
-/// The spaces are found eight bytes at a time; only they are tested.
+/// Eight bytes at a time, without branches per byte: each test is a mask of the bytes it holds for.
 fn name_starts(
     data: &[u8],
     kept: Option<&[u8]>,
     names: &mut Vec<usize>,
     capitals: &mut Vec<usize>,
 ) {
-    let lower = |b: u8| b.wrapping_sub(b'a') < 26;
     let n = kept.map_or(data.len(), |k| k.len().min(data.len()));
     let last = n.saturating_sub(1); // a start is followed by a byte
     let mut base = 0;
     while base < last {
-        let (word, _) = load(data, base);
-        let mut spaces = space_bytes(word);
+        let here = space_bytes(load(data, base).0);
+        let next = load(data, base + 1).0;
+        let mut name = here & (high_bytes(next) | in_range(next, b'a', b'z'));
+        let mut capital = 0;
         if let Some(kept) = kept {
-            spaces |= space_bytes(load(kept, base).0);
+            let next_kept = load(kept, base + 1).0;
+            name &= high_bytes(next) | !in_range(next_kept, b'a', b'z');
+            capital = space_bytes(load(kept, base).0) & in_range(next_kept, b'A', b'Z');
         }
-        while spaces != 0 {
-            let s = base + (spaces.trailing_zeros() / 8) as usize;
-            spaces &= spaces - 1;
-            if s >= last {
-                break;
-            }
-            let next = data[s + 1];
-            match kept {
-                Some(kept) => {
-                    if data[s] == b' ' && (next >= 0x80 || (lower(next) && !lower(kept[s + 1]))) {
-                        names.push(s);
-                    }
-                    if kept[s] == b' ' && kept[s + 1].is_ascii_uppercase() {
-                        capitals.push(s);
-                    }
-                }
-                None => {
-                    if data[s] == b' ' && (next >= 0x80 || lower(next)) {
-                        names.push(s);
-                    }
-                }
-            }
-        }
+        push_bytes(name, base, last, names);
+        push_bytes(capital, base, last, capitals);
         base += 8;
+    }
+}
+
+/// The bytes of `word` with the high bit set, as 0x80 in each.
+#[inline]
+fn high_bytes(word: u64) -> u64 {
+    word & 0x8080_8080_8080_8080
+}
+
+/// The bytes of `word` in `lo..=hi` (ASCII bounds), as 0x80 in each (exact: no borrow crosses bytes).
+#[inline]
+fn in_range(word: u64, lo: u8, hi: u8) -> u64 {
+    const LOW: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let seven = word & LOW; // the high bit of each byte is tested apart
+    let at_least = (seven + ONES * u64::from(0x80 - lo)) & !LOW; // byte >= lo
+    let above = (seven + ONES * u64::from(0x7F - hi)) & !LOW; // byte > hi
+    at_least & !above & !word & !LOW
+}
+
+/// `base` plus the index of each byte marked in `mask` (0x80 per byte), up to `last`, pushed in order.
+#[inline]
+fn push_bytes(mut mask: u64, base: usize, last: usize, out: &mut Vec<usize>) {
+    while mask != 0 {
+        let s = base + (mask.trailing_zeros() / 8) as usize;
+        if s >= last {
+            return;
+        }
+        out.push(s);
+        mask &= mask - 1;
     }
 }
 

@@ -33,10 +33,15 @@ const FREE: Slot = Slot {
     head: [0; HEAD],
 };
 
-/// Every pattern (framed by spaces) and its space-ended prefixes, in an open-addressing table.
+/// Every pattern (framed by spaces) and its space-ended prefixes, in an open-addressing table, and
+/// a bit set of the first words of the patterns (by hash, [`FILTER_BITS_PER_WORD`] bits each): most
+/// words of a text start no pattern, and the bit set, small enough to stay in the CPU caches, turns
+/// them away without a load from the large table.
 pub struct Names {
     slots: Vec<Slot>,
     mask: usize,
+    filter: Vec<u64>,
+    filter_mask: u64,
     /// The patterns, one after another (entries point into them).
     bytes: Vec<u8>,
 }
@@ -134,9 +139,14 @@ impl Names {
             return Err("too many name bytes".into());
         }
         let size = (entries + entries / 3 + 1).next_power_of_two();
+        let filter_bits = (patterns.len() * FILTER_BITS_PER_WORD)
+            .next_power_of_two()
+            .max(4096);
         let mut names = Names {
             slots: huge_vec(size, FREE),
             mask: size - 1,
+            filter: vec![0; filter_bits / 64],
+            filter_mask: filter_bits as u64 - 1,
             bytes: Vec::with_capacity(total),
         };
         for (id, pattern) in patterns.iter().enumerate() {
@@ -145,15 +155,32 @@ impl Names {
             let ends: Vec<usize> = (1..pattern.len()).filter(|&k| pattern[k] == b' ').collect();
             for (n, &end) in ends.iter().enumerate() {
                 let last = n + 1 == ends.len() && end + 1 == pattern.len();
-                names.insert(start, end, if last { id as u32 } else { NONE }, !last);
+                let hash = names.insert(start, end, if last { id as u32 } else { NONE }, !last);
+                if n == 0 {
+                    let bit = names.filter_bit(hash);
+                    names.filter[bit / 64] |= 1 << (bit % 64);
+                }
             }
         }
         Ok(names)
     }
 
+    /// The filter bit of a first word's hash (bits the slot index does not use).
+    #[inline]
+    fn filter_bit(&self, hash: u64) -> usize {
+        ((hash >> 24) & self.filter_mask) as usize
+    }
+
+    /// Whether some pattern may start with the word of `hash` (no: none does).
+    #[inline]
+    fn may_start(&self, hash: u64) -> bool {
+        let bit = self.filter_bit(hash);
+        self.filter[bit / 64] & (1 << (bit % 64)) != 0
+    }
+
     /// Record `bytes[start..start + len]` as pattern `pattern` (unless [`NONE`]) and / or as the
-    /// prefix of a longer pattern.
-    fn insert(&mut self, start: usize, len: usize, pattern: u32, longer: bool) {
+    /// prefix of a longer pattern; returns the key's hash.
+    fn insert(&mut self, start: usize, len: usize, pattern: u32, longer: bool) -> u64 {
         // The key and the space after it, word by word (as lookups hash the text).
         let framed = &self.bytes[start..=start + len];
         let (mut at, mut state) = (0, SEED);
@@ -178,7 +205,7 @@ impl Names {
                     pattern,
                     head,
                 };
-                return;
+                return hash;
             }
             if slot.check == check && self.key(&slot) == key {
                 let slot = &mut self.slots[i];
@@ -186,7 +213,7 @@ impl Names {
                     slot.pattern = pattern;
                 }
                 slot.len |= flag;
-                return;
+                return hash;
             }
             i = (i + 1) & self.mask;
         }
@@ -219,8 +246,9 @@ impl Names {
     }
 
     /// Every pattern occurring in `hay` at one of `starts`, as `(pattern, start, end)`, by start
-    /// then end (what anchored automaton walks from those starts would report). The slot of the first
-    /// word from each start is fetched [`AHEAD`] starts in advance (the lookups are cache misses).
+    /// then end (what anchored automaton walks from those starts would report). A start whose first
+    /// word no pattern begins with (by the filter) is passed over; the slot of the first word from
+    /// each other start is fetched [`AHEAD`] starts in advance (the lookups are cache misses).
     pub fn find(
         &self,
         hay: &[u8],
@@ -233,7 +261,11 @@ impl Names {
             let Some((end, state)) = word(hay, start, SEED) else {
                 continue; // no closing space: no pattern starts here
             };
-            self.prefetch(finish(state));
+            let hash = finish(state);
+            if !self.may_start(hash) {
+                continue;
+            }
+            self.prefetch(hash);
             let slot = &mut ring[queued % AHEAD];
             if queued >= AHEAD {
                 let (s, e, st) = *slot;
@@ -279,6 +311,10 @@ impl Names {
         crate::scan::prefetch(&self.slots[hash as usize & self.mask]);
     }
 }
+
+/// Bits of the first-word filter per pattern (rounded up to a power of two): about one word in 16
+/// that starts no pattern passes it.
+const FILTER_BITS_PER_WORD: usize = 16;
 
 /// Lookups under way at once in [`Names::find`].
 const AHEAD: usize = 8;

@@ -1,7 +1,7 @@
 //! The term rules applied to each selected hit (span, shouted acronyms, context verdicts, place
 //! rescue) and the emission order; [`Probe`] holds the Python-side checks of one text.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple};
@@ -9,6 +9,7 @@ use pyo3::types::{PyString, PyTuple};
 use crate::chars::CharTables;
 use crate::context;
 use crate::engine::Engine;
+use crate::fxhash::FxHashMap;
 use crate::keys::{Hit, Key};
 use crate::scan::prefetch;
 use crate::view::View;
@@ -36,18 +37,21 @@ impl Text<'_, '_> {
         })
     }
 
-    /// The code points of `[lo, hi)` (`0 <= lo <= hi <= len`).
-    fn points(&self, lo: i64, hi: i64) -> Vec<u32> {
+    /// The code points of `[lo, hi)` (`0 <= lo <= hi <= len`): borrowed when the text is given as
+    /// code points (no copy per short hit).
+    fn points(&self, lo: i64, hi: i64) -> Cow<'_, [u32]> {
         match self {
-            Text::Str(text) => (lo..hi)
-                .map(|i| {
-                    // SAFETY: `text` is a live str and 0 <= i < len(text).
-                    unsafe {
-                        pyo3::ffi::PyUnicode_ReadChar(text.as_ptr(), i as pyo3::ffi::Py_ssize_t)
-                    }
-                })
-                .collect(),
-            Text::Points(points) => points[lo as usize..hi as usize].to_vec(),
+            Text::Str(text) => Cow::Owned(
+                (lo..hi)
+                    .map(|i| {
+                        // SAFETY: `text` is a live str and 0 <= i < len(text).
+                        unsafe {
+                            pyo3::ffi::PyUnicode_ReadChar(text.as_ptr(), i as pyo3::ffi::Py_ssize_t)
+                        }
+                    })
+                    .collect(),
+            ),
+            Text::Points(points) => Cow::Borrowed(&points[lo as usize..hi as usize]),
         }
     }
 }
@@ -192,7 +196,8 @@ impl Engine {
             {
                 let rule = &self.rules[r as usize];
                 if let Some(c) = rule.context {
-                    let verdict = self.contexts[c as usize].verdict(
+                    let verdict = self.contexts.verdict(
+                        c as usize,
                         view,
                         hit.s,
                         hit.e,
@@ -248,7 +253,7 @@ impl Engine {
     fn emit(&self, mut found: Vec<(i64, i64, u32, u32)>) -> Vec<(u32, i64, i64)> {
         found.sort_by_key(|&(start, end, rank, _)| (start, -end, rank)); // stable: ties keep their order
         let mut out = Vec::with_capacity(found.len());
-        let mut reach: HashMap<u32, i64> = HashMap::new();
+        let mut reach: FxHashMap<u32, i64> = FxHashMap::default();
         let mut regroup = false;
         let mut previous = -1;
         for (start, end, rank, r) in found {

@@ -70,6 +70,18 @@ def test_random_watch_lists_match_like_the_reference(
     assert AutomatonMatcher(lists).match(text, places) == RegexMatcher(lists).match(text, places)
 
 
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(watchlists(), texts(), st.lists(st.tuples(st.integers(0, 80), st.integers(1, 10)), max_size=3))
+def test_keys_looked_up_from_word_starts_match_like_the_reference(
+    lists: list[Watchlist], text: str, spans: list[tuple[int, int]]
+) -> None:
+    """The path of large key sets (names hashed from word starts behind a first-word filter, word
+    starts found eight bytes at a time) taken with any number of keys."""
+    places = [_Place(start, start + length, "95788") for start, length in spans]
+    walked = AutomatonMatcher(lists, anchored_above=0)
+    assert walked.match(text, places) == RegexMatcher(lists).match(text, places)
+
+
 @settings(max_examples=150, deadline=None)
 @given(watchlists(), st.text(max_size=80))
 def test_arbitrary_unicode_never_raises_and_slices_the_text(lists: list[Watchlist], text: str) -> None:
