@@ -2,8 +2,9 @@
 //! case-sensitive ones) and the *cased* patterns (lossless case-sensitive keys in their letter case),
 //! the per-pattern checks, and the leftmost-longest selection per letter-case class.
 
-use crate::names::{load, space_bytes, Names};
+use crate::names::Names;
 use crate::scan::{automaton, Scanner};
+use crate::swar::{high_bytes, in_range, load, space_bytes};
 use crate::view::View;
 
 /// One key behind a folded pattern: `exact` (the folded key of a lossy pattern, compared with the
@@ -125,23 +126,6 @@ fn name_starts(
         push_bytes(capital, base, last, capitals);
         base += 8;
     }
-}
-
-/// The bytes of `word` with the high bit set, as 0x80 in each.
-#[inline]
-fn high_bytes(word: u64) -> u64 {
-    word & 0x8080_8080_8080_8080
-}
-
-/// The bytes of `word` in `lo..=hi` (ASCII bounds), as 0x80 in each (exact: no borrow crosses bytes).
-#[inline]
-fn in_range(word: u64, lo: u8, hi: u8) -> u64 {
-    const LOW: u64 = 0x7F7F_7F7F_7F7F_7F7F;
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    let seven = word & LOW; // the high bit of each byte is tested apart
-    let at_least = (seven + ONES * u64::from(0x80 - lo)) & !LOW; // byte >= lo
-    let above = (seven + ONES * u64::from(0x7F - hi)) & !LOW; // byte > hi
-    at_least & !above & !word & !LOW
 }
 
 /// `base` plus the index of each byte marked in `mask` (0x80 per byte), up to `last`, pushed in order.

@@ -35,6 +35,7 @@ mod scoring;
 mod sensegroups;
 mod sensepairs;
 mod snippet;
+mod swar;
 mod textcues;
 mod toponyms;
 mod tuples;

@@ -4,6 +4,8 @@
 //! its spaces, so the lookups from a start stop at the first text no pattern begins with: about
 //! two lookups per start, where an automaton walk takes one dependent load per byte.
 
+use crate::swar::{load, space_bytes};
+
 /// One table entry (32 bytes, one per half cache line): a pattern, or a prefix of patterns, as
 /// `bytes[start..start + len]` (`len` 0: a free slot; keys are never empty), with its first bytes
 /// inline (most keys are whole there: a lookup takes no second cache miss).
@@ -44,29 +46,6 @@ pub struct Names {
     filter_mask: u64,
     /// The patterns, one after another (entries point into them).
     bytes: Vec<u8>,
-}
-
-/// The bytes of `word` that are spaces (0x20), as 0x80 in each (exact: no borrow crosses bytes).
-#[inline]
-pub(crate) fn space_bytes(word: u64) -> u64 {
-    const LOW: u64 = 0x7F7F_7F7F_7F7F_7F7F;
-    let x = word ^ 0x2020_2020_2020_2020;
-    !(((x & LOW) + LOW) | x | LOW)
-}
-
-/// Up to 8 bytes of `hay` from `at`, little-endian, zero-padded past its end, and how many are
-/// the text's.
-#[inline]
-pub(crate) fn load(hay: &[u8], at: usize) -> (u64, usize) {
-    if let Some(bytes) = hay.get(at..at + 8) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(bytes);
-        return (u64::from_le_bytes(word), 8);
-    }
-    let rest = hay.get(at..).unwrap_or(&[]);
-    let mut word = [0u8; 8];
-    word[..rest.len()].copy_from_slice(rest);
-    (u64::from_le_bytes(word), rest.len())
 }
 
 #[inline]

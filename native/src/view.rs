@@ -4,6 +4,8 @@
 //! `data[d]` (`1 <= d <= data.len() - 2`) is collapsed character `d - 1`; the `runs_*` arrays map
 //! collapsed <-> folded indexes exactly as the Python module documents them.
 
+use crate::swar::{load, space_bytes};
+
 /// The four byte tables of one projection path: projection, separators (space / `x`), strict
 /// projection (non-separator punctuation as 0x01) and the case-kept projection.
 pub struct Tables {
@@ -13,6 +15,9 @@ pub struct Tables {
     pub cased: [u8; 256],
     /// 1 for the separator bytes (`separators` 0x20), else 0.
     separator: [u8; 256],
+    /// Every separator byte projects to a space (then two separators in a row are two spaces of
+    /// the projection: runs are looked for where it has those, eight bytes at a time).
+    separators_project_to_space: bool,
 }
 
 impl Tables {
@@ -22,14 +27,31 @@ impl Tables {
                 .map_err(|_| format!("a projection table has {} bytes, not 256", t.len()))
         };
         let separators = one(tables[1])?;
+        let project = one(tables[0])?;
         Ok(Tables {
-            project: one(tables[0])?,
+            separators_project_to_space: (0..256)
+                .all(|b| separators[b] != 0x20 || project[b] == b' '),
+            project,
             separator: separators.map(|s| u8::from(s == 0x20)),
             separators,
             strict: one(tables[2])?,
             cased: one(tables[3])?,
         })
     }
+}
+
+/// The first `i` in `from..until` where `data[i]` and `data[i + 1]` are both spaces (`until` if
+/// none), eight bytes at a time. Bytes past `data`'s end read as zero.
+fn double_space(data: &[u8], from: usize, until: usize) -> usize {
+    let mut at = from;
+    while at < until {
+        let pairs = space_bytes(load(data, at).0) & space_bytes(load(data, at + 1).0);
+        if pairs != 0 {
+            return (at + (pairs.trailing_zeros() / 8) as usize).min(until);
+        }
+        at += 8;
+    }
+    until
 }
 
 /// One projected text. `folded`: the source is a folded text (original offsets need the fold map).
@@ -74,9 +96,14 @@ impl<'a> View<'a> {
             |i: usize| separator[source[i - 1] as usize] & separator[source[i] as usize] != 0;
         let (mut i, mut w, mut removed) = (1usize, 1usize, 0i64);
         let mut copied = 0usize; // source bytes before this index are in place
+        let fast = tables.separators_project_to_space;
         while i < n {
             if !pair(i) {
-                i += 1;
+                i = if fast {
+                    double_space(&data, i + 1, n)
+                } else {
+                    i + 1
+                };
                 continue;
             }
             let mut stop = i + 1;
