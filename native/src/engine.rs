@@ -5,8 +5,10 @@ use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString, PyTuple, PyType};
 
 use crate::chars::CharTables;
-use crate::context::{Contexts, Word};
-use crate::keys::{Key, KeyIndex, Pattern, RawHits};
+use crate::context::Contexts;
+use crate::enginebuild::{build, ContextArg, KeyArg, RuleArg};
+use crate::keys::{KeyIndex, RawHits};
+use crate::pytext::{code_points, from_code_points};
 use crate::rules::{Probe, ProbeObject, Text};
 use crate::scan::DFA_MAX_KEY_BYTES;
 use crate::tuples::TupleClass;
@@ -22,11 +24,6 @@ pub(crate) struct Rule {
     pub(crate) exclusive: bool,
     pub(crate) rank: u32,
 }
-
-type KeyArg = (Option<String>, bool, bool, String, u32);
-type WordArg = (Option<String>, bool, bool, bool);
-type ContextArg = (Vec<Vec<u8>>, Vec<Vec<WordArg>>, bool);
-type RuleArg = (i64, i64, String, bool, u32);
 
 /// The immutable matching engine (safe to share between threads).
 #[pyclass(frozen, module = "newswatch_native")]
@@ -49,28 +46,6 @@ pub struct Engine {
     pub(crate) rules: Vec<Rule>,
     /// Per-character tables for `match_text` (None: it always declines).
     pub(crate) chars: Option<CharTables>,
-}
-
-fn tables(bytes: Vec<Vec<u8>>) -> PyResult<Tables> {
-    let [a, b, c, d]: [Vec<u8>; 4] = bytes
-        .try_into()
-        .map_err(|_| value_error("four tables expected".into()))?;
-    Tables::new([&a, &b, &c, &d]).map_err(value_error)
-}
-
-/// Hand the heap memory freed after a build (the automaton builders' intermediate tries: ~100 MB
-/// with the whole gazetteer) back to the system (glibc keeps it otherwise).
-fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        extern "C" {
-            fn malloc_trim(pad: usize) -> std::ffi::c_int;
-        }
-        // SAFETY: glibc's malloc_trim only returns unused pages of the heap to the system.
-        unsafe {
-            malloc_trim(0);
-        }
-    }
 }
 
 #[pymethods]
@@ -96,127 +71,21 @@ impl Engine {
         anchored_above: usize,
         char_tables: Option<(Vec<u8>, Vec<u8>, Vec<u8>)>,
     ) -> PyResult<Self> {
-        let chars = char_tables
-            .map(|(stand_in, flags, letter)| CharTables::new(stand_in, flags, letter))
-            .transpose()
-            .map_err(value_error)?;
-        if folded_patterns.len() != folded_keys.len() || cased_patterns.len() != cased_keys.len() {
-            return Err(value_error("patterns and keys differ in number".into()));
-        }
-        let patterns = folded_keys
-            .into_iter()
-            .map(|(direct, keys)| {
-                if direct >= 0 {
-                    Pattern::Direct(direct as u32)
-                } else {
-                    Pattern::Checked(
-                        keys.into_iter()
-                            .map(|(exact, gaps, sensitive, cased, group)| Key {
-                                exact,
-                                gaps,
-                                sensitive,
-                                cased,
-                                group,
-                            })
-                            .collect(),
-                    )
-                }
-            })
-            .collect();
-        let keys = KeyIndex::new(
+        build(
+            factory,
+            heads,
+            raw_tables,
+            folded_tables,
             folded_patterns,
-            patterns,
+            folded_keys,
             cased_patterns,
             cased_keys,
-            anchored_above,
-        )
-        .map_err(value_error)?;
-        let contexts = contexts
-            .into_iter()
-            .map(|(patterns, words, needs)| {
-                let words = words
-                    .into_iter()
-                    .map(|ws| {
-                        ws.into_iter()
-                            .map(|(exact, gaps, prefix, negative)| Word {
-                                exact,
-                                gaps,
-                                prefix,
-                                negative,
-                            })
-                            .collect()
-                    })
-                    .collect();
-                (patterns, words, needs)
-            })
-            .collect();
-        let contexts = Contexts::new(contexts).map_err(value_error)?;
-        let rules: Vec<Rule> = rules
-            .into_iter()
-            .map(|(context, window, place_id, exclusive, rank)| Rule {
-                context: u32::try_from(context).ok(),
-                window,
-                place_id,
-                exclusive,
-                rank,
-            })
-            .collect();
-        let bad_rule = groups.iter().flatten().any(|&r| r as usize >= rules.len());
-        let bad_group = keys
-            .cased_keys
-            .iter()
-            .any(|&(_, g)| g as usize >= groups.len())
-            || keys.patterns.iter().any(|p| match p {
-                Pattern::Direct(g) => *g as usize >= groups.len(),
-                Pattern::Checked(ks) => ks.iter().any(|k| k.group as usize >= groups.len()),
-            });
-        let bad_context = rules.iter().any(|r| {
-            r.context
-                .is_some_and(|c| c as usize >= contexts.rules.len())
-        });
-        if bad_rule || bad_group || bad_context {
-            return Err(value_error(
-                "a rule, group or context index is out of range".into(),
-            ));
-        }
-        if heads.len() != rules.len() {
-            return Err(value_error("heads and rules differ in number".into()));
-        }
-        let factory = TupleClass::new(&factory, "the factory")?;
-        let mut head_starts = Vec::with_capacity(heads.len() + 1);
-        let mut head_items = Vec::new();
-        head_starts.push(0);
-        for head in &heads {
-            head_items.extend(head.iter().map(Bound::unbind));
-            head_starts.push(head_items.len() as u32);
-        }
-        let mut group_starts = Vec::with_capacity(groups.len() + 1);
-        group_starts.push(0);
-        for group in &groups {
-            group_starts.push(group_starts[group_starts.len() - 1] + group.len() as u32);
-        }
-        let group_rules = groups.into_iter().flatten().collect();
-        let raw_tables = tables(raw_tables)?;
-        release_free_memory();
-        let raw_lower_is_data = raw_tables
-            .cased
-            .iter()
-            .zip(&raw_tables.project)
-            .all(|(c, p)| c.to_ascii_lowercase() == *p);
-        Ok(Engine {
-            factory,
-            head_items,
-            head_starts,
-            raw_tables,
-            folded_tables: tables(folded_tables)?,
-            raw_lower_is_data,
-            keys,
-            group_starts,
-            group_rules,
+            groups,
             contexts,
             rules,
-            chars,
-        })
+            anchored_above,
+            char_tables,
+        )
     }
 
     /// Whether `match` needs the case-kept source (there are case-sensitive keys it compares there).
@@ -340,43 +209,6 @@ impl Engine {
             return Ok(None);
         }
         Ok(Some(chars.boilerplate_spans(&points)))
-    }
-}
-
-/// The code points of `text`.
-fn code_points(text: &Bound<'_, PyString>) -> PyResult<Vec<u32>> {
-    let n = text.len()?;
-    let mut points: Vec<u32> = Vec::with_capacity(n);
-    // SAFETY: `points` has room for `n` code points, the length of the live str `text`, and
-    // PyUnicode_AsUCS4 writes all of them (no NUL is added) or fails; only then is the length set.
-    unsafe {
-        let out =
-            ffi::PyUnicode_AsUCS4(text.as_ptr(), points.as_mut_ptr(), n as ffi::Py_ssize_t, 0);
-        if out.is_null() && n > 0 {
-            return Err(PyErr::fetch(text.py()));
-        }
-        points.set_len(n);
-    }
-    Ok(points)
-}
-
-/// The str of `points` (code points of a str: lone surrogates are kept as they were).
-fn from_code_points<'py>(py: Python<'py>, points: &[u32]) -> PyResult<Bound<'py, PyString>> {
-    let mut order: std::ffi::c_int = if cfg!(target_endian = "little") {
-        -1
-    } else {
-        1
-    };
-    // SAFETY: `points` is read as 4 * len bytes of UTF-32 in native order; the result is a new
-    // reference or NULL with an exception set.
-    unsafe {
-        let out = ffi::PyUnicode_DecodeUTF32(
-            points.as_ptr().cast(),
-            (points.len() * 4) as ffi::Py_ssize_t,
-            c"surrogatepass".as_ptr(),
-            &mut order,
-        );
-        Ok(Bound::from_owned_ptr_or_err(py, out)?.cast_into_unchecked())
     }
 }
 
