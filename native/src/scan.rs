@@ -37,6 +37,17 @@ pub enum Scanner {
 /// The scanner of `patterns` (None when there are none). Every pattern starts with a space, so a
 /// start-byte prefilter would only cost: none is built.
 pub fn automaton(patterns: &[Vec<u8>]) -> Result<Option<Scanner>, String> {
+    scanner(patterns, StartKind::Unanchored)
+}
+
+/// The scanner of `patterns` for anchored walks only ([`Scanner::anchored`]; None when there are
+/// none): its DFA has an anchored start only.
+pub fn anchored_automaton(patterns: &[Vec<u8>]) -> Result<Option<Scanner>, String> {
+    scanner(patterns, StartKind::Anchored)
+}
+
+/// A DFA with starts `starts` up to `DFA_MAX_KEY_BYTES` pattern bytes, a contiguous NFA above.
+fn scanner(patterns: &[Vec<u8>], starts: StartKind) -> Result<Option<Scanner>, String> {
     if patterns.is_empty() {
         return Ok(None);
     }
@@ -55,32 +66,7 @@ pub fn automaton(patterns: &[Vec<u8>]) -> Result<Option<Scanner>, String> {
         builder
             .match_kind(MatchKind::Standard)
             .prefilter(false)
-            .start_kind(StartKind::Unanchored);
-        Scanner::Dfa(builder.build(patterns).map_err(failed)?, longest)
-    };
-    Ok(Some(scanner))
-}
-
-/// The scanner of `patterns` for anchored walks only ([`Scanner::anchored`]; None when there are
-/// none): a DFA with an anchored start only up to `DFA_MAX_KEY_BYTES` pattern bytes, a contiguous NFA
-/// above.
-pub fn anchored_automaton(patterns: &[Vec<u8>]) -> Result<Option<Scanner>, String> {
-    if patterns.is_empty() {
-        return Ok(None);
-    }
-    let total: usize = patterns.iter().map(Vec::len).sum();
-    let longest = patterns.iter().map(Vec::len).max().unwrap_or(0);
-    let failed = |e: BuildError| format!("cannot build an automaton: {e}");
-    let scanner = if total > DFA_MAX_KEY_BYTES {
-        let mut builder = contiguous::NFA::builder();
-        builder.match_kind(MatchKind::Standard).prefilter(false);
-        Scanner::Nfa(builder.build(patterns).map_err(failed)?, longest)
-    } else {
-        let mut builder = dfa::DFA::builder();
-        builder
-            .match_kind(MatchKind::Standard)
-            .prefilter(false)
-            .start_kind(StartKind::Anchored);
+            .start_kind(starts);
         Scanner::Dfa(builder.build(patterns).map_err(failed)?, longest)
     };
     Ok(Some(scanner))
