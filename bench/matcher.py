@@ -17,7 +17,8 @@ Articles are built like ``bench/enrich.py`` (seed article + labelled dev sentenc
 ``--against DIR`` compares two builds of the compiled engine in one process (separate runs of this
 bench swing by 15-25 % on a shared machine, more than most changes to the engine): DIR holds another
 build of ``newswatch_native`` (``pip install --target DIR ./native``); each case then also builds its
-matcher with that module and times the two in alternating passes, printing both rates and their ratio.
+matchers with that module and times two instances of each build in alternating passes, printing
+both rates and their ratio.
 """
 
 from __future__ import annotations
@@ -265,14 +266,23 @@ def alternate(fns: Sequence[Callable[[str], object]], texts: list[str], seconds:
 
 
 def compare(lists: list[Watchlist], texts: list[str], matcher: Matcher, args: argparse.Namespace) -> None:
-    """The ``--against`` lines: this build against the build in ``args.against``, alternating."""
-    other = other_matcher_class(args.against)(lists)
+    """The ``--against`` lines: this build against the build in ``args.against``, alternating.
+
+    Two instances of each build (made this, other, other, this) are timed: where one instance's
+    tables land in memory moves its rate by a few per cent, so one instance per build would decide
+    small ratios by placement. Each build's rate is the geometric mean of its two instances."""
+    other_class = other_matcher_class(args.against)
+    others = [other_class(lists), other_class(lists)]
+    second = AutomatonMatcher(lists)
     mine = [list(m) for m in map(matcher.match, texts)]
-    theirs = [list(m) for m in map(other.match, texts)]
+    theirs = [list(m) for m in map(others[0].match, texts)]
     same = "same matches" if mine == theirs else "MATCHES DIFFER"
-    this_rate, other_rate = alternate([matcher.match, other.match], texts, args.seconds)
+    fns = [matcher.match, others[0].match, others[1].match, second.match]
+    rates = alternate(fns, texts, args.seconds / 2)
+    this_rate, other_rate = (rates[0] * rates[3]) ** 0.5, (rates[1] * rates[2]) ** 0.5
     print(f"  A/B, alternating passes:  {this_rate:10.0f} articles/s this build, {other_rate:.0f} "
-          f"{args.against}: ratio {this_rate / other_rate:.3f} ({same})")  # fmt: skip
+          f"{args.against}: ratio {this_rate / other_rate:.3f} ({same}; two instances each: "
+          f"{rates[0]:.0f}, {rates[3]:.0f} against {rates[1]:.0f}, {rates[2]:.0f})")  # fmt: skip
 
 
 def pct(laps: list[float], q: float) -> float:
