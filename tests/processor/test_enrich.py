@@ -18,6 +18,8 @@ from newswatch.processor.watchlist import default_watchlist, parse_watchlists
 from newswatch.v1.article_pb2 import Article
 from newswatch.v1.enriched_pb2 import EnrichedArticle, TextField
 
+from .entry_adds import add_match, add_place
+
 DEFAULT = default_watchlist()
 MATCHER = RegexMatcher([DEFAULT])
 GAZ = default_gazetteer()
@@ -142,27 +144,9 @@ def _reference_enrich(article: Article, matcher: Matcher) -> EnrichedArticle:
         if not text:
             continue
         for m in matcher.match(text, field_places):
-            out.matches.add(
-                watchlist_id=m.watchlist_id,
-                term_id=m.term_id,
-                term_label=m.term_label,
-                kind=m.kind,
-                matched_text=m.matched_text,
-                field=field,
-                start=m.start,
-                end=m.end,
-                snippet=m.snippet,
-            )
+            add_match(out, m, field, m.matched_text, m.snippet)
         for p in field_places:
-            out.places.add(
-                name=p.name,
-                matched_text=p.matched_text,
-                geonames_id=p.geonames_id,
-                country_code=p.country_code,
-                field=field,
-                start=p.start,
-                end=p.end,
-            )
+            add_place(out, p, field)
     countries = sorted({p.country_code for p in out.places if p.country_code})
     out.countries.extend(countries)
     out.regions.extend(default_regions().regions_for_countries(countries))

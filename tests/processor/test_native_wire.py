@@ -22,6 +22,8 @@ from newswatch.processor.watchlist import default_watchlist
 from newswatch.v1.article_pb2 import Article
 from newswatch.v1.enriched_pb2 import EnrichedArticle
 
+from .entry_adds import add_match, add_place
+
 WRITER = entry_writer()
 NOW = datetime(2016, 4, 5, 12, 0, tzinfo=UTC)
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "enrich.py"
@@ -82,15 +84,7 @@ _PLACE = st.builds(
 def test_places_equal_their_adds(places: list[PlaceMatch], field: int) -> None:
     def build(out: EnrichedArticle) -> None:
         for p in places:
-            out.places.add(
-                name=p.name,
-                matched_text=p.matched_text,
-                geonames_id=p.geonames_id,
-                country_code=p.country_code,
-                field=field,
-                start=p.start,
-                end=p.end,
-            )
+            add_place(out, p, field)
 
     expected = _added(build)
     got = WRITER.places(places, field)
@@ -119,17 +113,8 @@ def test_matches_equal_their_adds(case: tuple[str, list[Match]], field: int, wid
 
     def build(out: EnrichedArticle) -> None:
         for m in found:
-            out.matches.add(
-                watchlist_id=m.watchlist_id,
-                term_id=m.term_id,
-                term_label=m.term_label,
-                kind=m.kind,
-                matched_text=text[m.start : m.end],
-                field=field,
-                start=m.start,
-                end=m.end,
-                snippet=snippet(text, m.start, m.end, width),  # the Python definition
-            )
+            # The Python definition of the snippet.
+            add_match(out, m, field, text[m.start : m.end], snippet(text, m.start, m.end, width))
 
     expected = _added(build)
     got = WRITER.matches(text, field, found, width)
