@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, disable_created_metrics, generate_latest
 
-__all__ = ["HealthServer", "JsonFormatter", "setup_logging"]
+__all__ = ["LIFECYCLE_LOGGERS", "HealthServer", "JsonFormatter", "setup_logging"]
 
 # No `*_created` series: they double every counter's series count and no dashboard or rule uses them.
 disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in prometheus_client
@@ -62,6 +62,10 @@ class TextFormatter(logging.Formatter):
         return line
 
 
+#: Library loggers kept at the process's level although their parents are quieted.
+LIFECYCLE_LOGGERS = ("aiokafka.consumer.group_coordinator", "faust.tables.recovery")
+
+
 def setup_logging(fmt: str, level: str) -> None:
     """Configure the root logger once for the process (idempotent)."""
     handler = logging.StreamHandler(sys.stderr)
@@ -71,9 +75,13 @@ def setup_logging(fmt: str, level: str) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    # Library chatter stays at WARNING unless we debug.
+    # Library chatter stays at WARNING unless we debug ...
     for noisy in ("aiokafka", "faust", "mode", "kafka"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
+    # ... except the few lines ops need to follow a worker: group joins, partition assignments, table
+    # recovery (a worker that never gets partitions or never finishes recovery says so at INFO).
+    for lifecycle in LIFECYCLE_LOGGERS:
+        logging.getLogger(lifecycle).setLevel(level)
     # Article-page extraction: its own warnings repeat what the poller logs and counts per page.
     for chatty in ("trafilatura", "htmldate", "justext", "courlan"):
         logging.getLogger(chatty).setLevel(logging.DEBUG if level == "DEBUG" else logging.ERROR)

@@ -287,6 +287,13 @@ class Settings:
         metadata=_help("YAML table country -> regions replacing the packaged one; empty = packaged table"),
     )
     # Alerter
+    alerter_group_id: str = field(
+        default="newswatch-alerter",
+        metadata=_help(
+            "consumer group of the alerters on newswatch.alerts.v1 (also names their retry-schedule group)",
+            _pattern(r"^[A-Za-z0-9._-]+$"),
+        ),
+    )
     webhook_timeout_seconds: float = field(
         default=10.0, metadata=_help("total time allowed for one webhook delivery", _range(0.1, 300))
     )

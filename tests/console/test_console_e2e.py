@@ -26,7 +26,7 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select
 
 from tests.console.browser import chromium, page_errors, screenshot, wait
-from tests.e2e.harness import FeedItem, FeedServer, Pipeline, pipeline_env, processor_starts_at_end
+from tests.e2e.harness import FeedItem, FeedServer, Pipeline, consumers_start_at_end, pipeline_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -141,7 +141,7 @@ async def test_the_console_shows_a_live_alert_and_its_detail_and_creates_a_subsc
     created: list[str] = []
     try:
         await pipe.cli("feeds", "add", feed.url, "--title", feed_title, "--interval", "2")
-        await processor_starts_at_end(pipe.env)
+        await consumers_start_at_end(pipe.env)
         for name in ("alerter", "processor", "poller"):
             pipe.start(name, "run", name)
         await _wait_for_console(base, pipe)

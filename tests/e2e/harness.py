@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -204,6 +205,8 @@ def pipeline_env(kafka_bootstrap: str, data_dir: Path, **extra: str) -> dict[str
             "NEWSWATCH_POLLER_GROUP_ID": f"newswatch-poller-e2e-{uuid.uuid4().hex[:12]}",
             # the processor too: its near-duplicate index would hold other runs' copies of the same texts
             "NEWSWATCH_PROCESSOR_GROUP_ID": f"newswatch-processor-e2e-{uuid.uuid4().hex[:12]}",
+            # and the alerter, which consumers_start_at_end commits at the alerts topic's end
+            "NEWSWATCH_ALERTER_GROUP_ID": f"newswatch-alerter-e2e-{uuid.uuid4().hex[:12]}",
             "NEWSWATCH_TOPIC_PARTITIONS": "3",
             "NEWSWATCH_POLL_INTERVAL_SECONDS": "2",
             "NEWSWATCH_POLLER_METRICS_PORT": str(free_port()),
@@ -213,32 +216,43 @@ def pipeline_env(kafka_bootstrap: str, data_dir: Path, **extra: str) -> dict[str
             "NEWSWATCH_DELIVERY_RETRY_SCHEDULE": "0.2s,0.4s,0.8s,1s",
             "NEWSWATCH_SHUTDOWN_DEADLINE_SECONDS": "15",
             "NEWSWATCH_LOG_FORMAT": "json",
+            # E2E_LOG_LEVEL=DEBUG also logs Faust's and aiokafka's group joins and table recovery
+            "NEWSWATCH_LOG_LEVEL": os.environ.get("E2E_LOG_LEVEL", "INFO"),
         }
     )
     env.update(extra)
     return env
 
 
-async def processor_starts_at_end(env: dict[str, str]) -> None:
-    """Commit the pipeline's processor group at the raw topic's current end, so that its processor
-    reads what the test publishes rather than the broker's whole history."""
+async def consumers_start_at_end(env: dict[str, str]) -> None:
+    """Commit the pipeline's processor group at the raw topic's current end and its alerter group at the
+    alerts topic's end, so that they read what the test publishes rather than the broker's history
+    (other tests' alerts would otherwise reach this test's subscriptions first)."""
     from newswatch.kafka import assign_all_partitions, ensure_topics, make_consumer
     from newswatch.settings import load_settings
-    from newswatch.topics import ARTICLES_RAW
+    from newswatch.topics import ALERTS, ARTICLES_RAW
 
     settings = load_settings(environ={k: v for k, v in env.items() if k.startswith("NEWSWATCH_")})
     await ensure_topics(settings)
-    consumer = make_consumer(settings, "e2e-offsets", group_id=settings.processor_group_id)
-    await consumer.start()
-    try:
-        tps = await assign_all_partitions(consumer, ARTICLES_RAW)
-        await consumer.seek_to_end(*tps)
-        await consumer.commit({tp: await consumer.position(tp) for tp in tps})
-    finally:
-        await consumer.stop()
+    for group, topic in (
+        (settings.processor_group_id, ARTICLES_RAW),
+        (settings.alerter_group_id, ALERTS),
+    ):
+        consumer = make_consumer(settings, "e2e-offsets", group_id=group)
+        await consumer.start()
+        try:
+            tps = await assign_all_partitions(consumer, topic)
+            await consumer.seek_to_end(*tps)
+            await consumer.commit({tp: await consumer.position(tp) for tp in tps})
+        finally:
+            await consumer.stop()
 
 
-async def wait_for(predicate: Any, seconds: float, what: str, pipeline: Pipeline | None = None) -> None:
+async def wait_for(
+    predicate: Any, seconds: float, what: str | Callable[[], str], pipeline: Pipeline | None = None
+) -> None:
+    """Poll ``predicate`` until it holds; on time-out fail with ``what`` (a callable is asked then) and
+    the pipeline's logs."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if predicate():
@@ -247,4 +261,5 @@ async def wait_for(predicate: Any, seconds: float, what: str, pipeline: Pipeline
     logs = ""
     if pipeline is not None:
         logs = "\n".join(f"--- {n}\n{pipeline.log(n)}" for n in ("poller", "processor", "alerter", "all"))
-    raise AssertionError(f"timed out after {seconds:g}s waiting for {what}\n{logs}")
+    described = what() if callable(what) else what
+    raise AssertionError(f"timed out after {seconds:g}s waiting for {described}\n{logs}")

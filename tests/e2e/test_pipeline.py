@@ -19,8 +19,8 @@ from tests.e2e.harness import (
     FeedServer,
     Pipeline,
     WebhookReceiver,
+    consumers_start_at_end,
     pipeline_env,
-    processor_starts_at_end,
     verify_standard_webhook,
     wait_for,
 )
@@ -82,20 +82,25 @@ async def test_seed_article_reaches_a_signed_webhook_and_survives_a_processor_ki
             "subscriptions", "add", "--id", f"e2e-{run}", "--name", f"e2e {run}",
             "--webhook", receiver.url, "--secret", SECRET,
         )  # fmt: skip
-        await processor_starts_at_end(pipe.env)
+        await consumers_start_at_end(pipe.env)
         pipe.start("alerter", "run", "alerter")
         pipe.start("processor", "run", "processor")
         pipe.start("poller", "run", "poller")
 
         first_urls = {i.link for i in feed.items}
-        await wait_for(lambda: len(receiver.received) >= 1, 150, "a first delivered alert", pipe)
+        await wait_for(
+            lambda: bool(first_urls & set(alerts_by_url(receiver))), 150, "a first alert of this run", pipe
+        )
         # Kill the processor half-way, add articles while it is down, start it again.
         pipe.kill("processor")
         feed.items.extend(written_items(run, 5, 5))
         pipe.start("processor", "run", "processor")
         expected = first_urls | {i.link for i in feed.items}
         await wait_for(
-            lambda: expected <= set(alerts_by_url(receiver)), 180, "an alert for every article", pipe
+            lambda: expected <= set(alerts_by_url(receiver)),
+            180,
+            lambda: f"an alert for every article; missing: {sorted(expected - set(alerts_by_url(receiver)))}",
+            pipe,
         )
 
         by_url = alerts_by_url(receiver)
@@ -139,7 +144,7 @@ async def test_run_all_shows_an_alert_from_the_sample_feed(kafka_bootstrap: str,
         await pipe.cli("feeds", "add", feed.url, "--interval", "5")
         listed = [json.loads(line) for line in (await pipe.cli("feeds", "list", "--json")).splitlines()]
         feed_id = next(f["feed_id"] for f in listed if f.get("url") == feed.url)
-        await processor_starts_at_end(pipe.env)
+        await consumers_start_at_end(pipe.env)
         started = time.monotonic()
         pipe.start("all", "run", "all")
         titles: set[str] = set()

@@ -7,7 +7,7 @@ Start order (intake last): broker reachable, topics exist, health/metrics endpoi
 ``newswatch.feeds.v1`` and the article lookup, :mod:`~newswatch.alerter.console`), the HTTP API and console
 on ``api_host:api_port`` (:mod:`~newswatch.alerter.api`), the durable schedule
 (:mod:`~newswatch.alerter.schedule`: retries, deferred and replayed deliveries), then the alerts consumer
-(group ``newswatch-alerter``, manual commits) and the consume loop.
+(group ``NEWSWATCH_ALERTER_GROUP_ID``, default ``newswatch-alerter``; manual commits) and the consume loop.
 
 Consume loop: every record read is handled in its own task — decoded (a record that does not decode goes,
 as received, to ``newswatch.alerts.dlq.v1`` with a ``newswatch-dlq-reason`` header), matched against the
@@ -77,14 +77,12 @@ __all__ = [
     "COMMIT_INTERVAL_SECONDS",
     "DLQ_SOURCE_HEADER",
     "GAUGE_INTERVAL_SECONDS",
-    "GROUP_ID",
     "MAX_IN_FLIGHT_RECORDS",
     "AlerterService",
 ]
 
 log = logging.getLogger(__name__)
 
-GROUP_ID = "newswatch-alerter"
 DLQ_SOURCE_HEADER = "newswatch-dlq-source"
 BATCH_MAX_RECORDS = 100
 MAX_IN_FLIGHT_RECORDS = 500
@@ -108,19 +106,20 @@ class AlerterService:
         settings: Settings,
         registry: CollectorRegistry | None = None,
         *,
-        group_id: str = GROUP_ID,
+        group_id: str | None = None,
         channels: Sequence[Channel] | Mapping[str, Channel] | None = None,
         scope: Callable[[str], bool] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        """``scope(subscription_id)`` restricts this process to some subscriptions (separate alerter
-        deployments splitting them, or tests sharing one broker); by default it serves all. ``clock``
+        """``group_id`` defaults to ``settings.alerter_group_id``. ``scope(subscription_id)`` restricts
+        this process to some subscriptions (separate alerter deployments splitting them, or tests
+        sharing one broker); by default it serves all. ``clock``
         (epoch seconds) drives every policy decision: failure windows, rate limits, quiet hours, digests
         and retry times (tests advance it)."""
         self._settings = settings
         self._registry = registry if registry is not None else CollectorRegistry()
         self.metrics = AlerterMetrics(self._registry)
-        self._group_id = group_id
+        self._group_id = group_id or settings.alerter_group_id
         self._given_channels = channels
         self._scope = scope
         self._clock = clock

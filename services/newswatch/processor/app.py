@@ -202,6 +202,8 @@ def build_app(
     async def rebalanced(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
         runtime.next_offsets.clear()
         runtime.assigned = True
+        mine = sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == ARTICLES_RAW.name)
+        log.info("processor partitions assigned", extra={"topic": ARTICLES_RAW.name, "partitions": mine})
 
     async def measure_lag() -> None:
         consumer = app.consumer
