@@ -28,6 +28,7 @@ def test_defaults_match_the_design() -> None:
         ("NEWSWATCH_POLL_INTERVAL_SECONDS", "60", 60.0),
         ("NEWSWATCH_LOG_FORMAT", "json", "json"),
         ("NEWSWATCH_DATA_DIR", "/var/lib/nw", Path("/var/lib/nw")),
+        ("NEWSWATCH_ALERTER_GROUP_ID", "alerter-eu.2", "alerter-eu.2"),
     ],
 )
 def test_environment_values_are_converted(env: str, value: str, expected: object) -> None:
@@ -47,6 +48,7 @@ def test_environment_values_are_converted(env: str, value: str, expected: object
         ("NEWSWATCH_LOG_FORMAT", "xml", "one of"),
         ("NEWSWATCH_ALLOW_PRIVATE_NETWORKS", "maybe", "true or false"),
         ("NEWSWATCH_FETCH_TIMEOUT_SECONDS", "-1", "between"),
+        ("NEWSWATCH_ALERTER_GROUP_ID", "alerters/eu", "must match"),
         ("NEWSWATCH_NO_SUCH_THING", "1", "unknown setting"),
     ],
 )

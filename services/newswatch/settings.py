@@ -290,7 +290,8 @@ class Settings:
     alerter_group_id: str = field(
         default="newswatch-alerter",
         metadata=_help(
-            "consumer group of the alerters on newswatch.alerts.v1 (also names their retry-schedule group)",
+            "consumer group of the alerters on newswatch.alerts.v1 (also names their retry-schedule "
+            "group); a new group starts at the oldest retained alert",
             _pattern(r"^[A-Za-z0-9._-]+$"),
         ),
     )
