@@ -138,11 +138,10 @@ impl Folding {
             // A run of ASCII bytes, folded through the byte table.
             let run = bytes[at..].iter().take_while(|b| b.is_ascii()).count();
             if run > 0 {
-                out.extend(
-                    bytes[at..at + run]
-                        .iter()
-                        .map(|&b| char::from(self.ascii[b as usize])),
-                );
+                // SAFETY: every entry of `ascii` is an ASCII byte (checked by `new`), so the bytes
+                // pushed are whole UTF-8 characters.
+                unsafe { out.as_mut_vec() }
+                    .extend(bytes[at..at + run].iter().map(|&b| self.ascii[b as usize]));
                 at += run;
                 index += run;
                 continue;
