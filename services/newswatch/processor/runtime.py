@@ -10,6 +10,7 @@ lifecycle (started before the app, stopped after it). :func:`consumer_lag` is th
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,11 +34,13 @@ from newswatch.settings import Settings, env_name
 from newswatch.topics import WATCHLISTS
 from newswatch.v1.watchlist_pb2 import Watchlist
 
-__all__ = ["APP_ID", "ProcessorRuntime", "Sidecar", "consumer_lag", "region_table"]
+__all__ = ["APP_ID", "NOT_READY_WARN_SECONDS", "ProcessorRuntime", "Sidecar", "consumer_lag", "region_table"]
 
 log = logging.getLogger(__name__)
 
 APP_ID = "newswatch-processor"
+#: How often a worker that is not ready says what it waits for.
+NOT_READY_WARN_SECONDS = 30.0
 
 
 def region_table(settings: Settings) -> RegionTable:
@@ -100,7 +103,18 @@ class ProcessorRuntime:
         log.warning("seen-table record skipped", extra={"reason": reason})
 
     def is_ready(self) -> bool:
-        return self._loaded and self.consuming and self.assigned
+        return not self.waiting_for()
+
+    def waiting_for(self) -> list[str]:
+        """What keeps ``/readyz`` from answering 200, in start-up order (empty once ready)."""
+        pending = []
+        if not self._loaded:
+            pending.append("watch lists and near-duplicate index")
+        if not self.assigned:
+            pending.append("partition assignment and table recovery")
+        if not self.consuming:
+            pending.append("the article agent")
+        return pending
 
     async def start(self) -> None:
         """Start the endpoint, then read the watch lists and the near-duplicate changelog to their end
@@ -132,17 +146,32 @@ class ProcessorRuntime:
 
 
 class Sidecar(mode.Service):
-    """Runs a :class:`ProcessorRuntime` inside the Faust worker's lifecycle."""
+    """Runs a :class:`ProcessorRuntime` inside the Faust worker's lifecycle, and says so every
+    ``warn_seconds`` while the worker is not ready (a worker that never gets its partitions or never
+    finishes recovering its tables would otherwise only fail ``/readyz``)."""
 
-    def __init__(self, runtime: ProcessorRuntime) -> None:
+    def __init__(self, runtime: ProcessorRuntime, warn_seconds: float = NOT_READY_WARN_SECONDS) -> None:
         super().__init__()
         self._runtime = runtime
+        self._warn_seconds = warn_seconds
 
     async def on_start(self) -> None:
         await self._runtime.start()
 
     async def on_stop(self) -> None:
         await self._runtime.stop()
+
+    @mode.Service.task
+    async def _watch_readiness(self) -> None:
+        started = time.monotonic()
+        while not self.should_stop:
+            await self.sleep(self._warn_seconds)
+            waiting = self._runtime.waiting_for()
+            if waiting and not self.should_stop:
+                log.warning(
+                    "processor not ready",
+                    extra={"waiting_for": waiting, "seconds": round(time.monotonic() - started)},
+                )
 
 
 def consumer_lag(highwaters: Mapping[Any, int | None], next_offsets: Mapping[Any, int]) -> int:
