@@ -539,9 +539,9 @@ async def _changelog_has(settings: Settings, app_id: str, key: bytes, wait_secon
         await consumer.stop()
 
 
-async def test_two_workers_find_copies_whose_first_went_to_the_other(
-    two_workers: list[Worker], seed_text: str
-) -> None:
+async def _pair_round(two_workers: list[Worker], seed_text: str) -> tuple[Article, Article, list[Any]]:
+    """Publish an original to a partition of the first worker, wait until its index entry is on the
+    changelog, then publish a copy to a partition of the second; the pair's outputs."""
     owners = await _owners(two_workers)
     first_partition = next(p for p, n in owners.items() if n == 0)
     copy_partition = next(p for p, n in owners.items() if n == 1)
@@ -562,13 +562,25 @@ async def test_two_workers_find_copies_whose_first_went_to_the_other(
         await consumer.stop()
     # The module's first worker reads the same raw articles: keep the pair's outputs only.
     pair_app = two_workers[0].app_id
-    mine = [r for r in records if contracts.header(r.headers, ORIGIN_HEADER) == pair_app]
-    enriched, alerts = _outputs(mine)
-    assert [e.duplicate_of for e in enriched[copy.article_id.encode()]] == [original.article_id]
-    assert [a.article_id for a in alerts] == [original.article_id]
+    return original, copy, [r for r in records if contracts.header(r.headers, ORIGIN_HEADER) == pair_app]
+
+
+async def test_two_workers_find_copies_whose_first_went_to_the_other(
+    two_workers: list[Worker], seed_text: str
+) -> None:
     similar = 'newswatch_processor_near_duplicates_total{match="similar"}'
-    counted = await two_workers[1].metric_reaches(similar, 1)
+    for _ in range(3):
+        original, copy, mine = await _pair_round(two_workers, seed_text)
+        enriched, alerts = _outputs(mine)
+        # Whichever worker read the copy, it is marked and alerted once.
+        assert [e.duplicate_of for e in enriched[copy.article_id.encode()]] == [original.article_id]
+        assert [a.article_id for a in alerts] == [original.article_id]
+        if await two_workers[1].metric_reaches(similar, 1) >= 1:
+            break
+        # The first worker read the copy: a rebalance after the ownership probe moved its partition.
+        # Then the round proved nothing about the changelog path: play it again with a new pair.
+    counted = two_workers[1].metric(similar)
     assert counted >= 1, (
-        f"the second worker counted no similar copy (the first counted {two_workers[0].metric(similar)}:"
-        " did its partition move in a rebalance?)"
+        f"the second worker counted no similar copy in 3 rounds (the first counted "
+        f"{two_workers[0].metric(similar)}: do partitions keep moving between the workers?)"
     )
