@@ -6,7 +6,7 @@ use pyo3::types::{PyList, PyString, PyTuple, PyType};
 
 use crate::chars::CharTables;
 use crate::context::Contexts;
-use crate::enginebuild::{build, ContextArg, KeyArg, RuleArg};
+use crate::enginebuild::{self, ContextArg, KeyArg, RuleArg};
 use crate::keys::{KeyIndex, RawHits};
 use crate::pytext::{code_points, from_code_points};
 use crate::rules::{Probe, ProbeObject, Text};
@@ -71,21 +71,46 @@ impl Engine {
         anchored_above: usize,
         char_tables: Option<(Vec<u8>, Vec<u8>, Vec<u8>)>,
     ) -> PyResult<Self> {
-        build(
-            factory,
-            heads,
-            raw_tables,
-            folded_tables,
+        let chars = char_tables
+            .map(|(stand_in, flags, letter)| CharTables::new(stand_in, flags, letter))
+            .transpose()
+            .map_err(value_error)?;
+        let keys = enginebuild::key_index(
             folded_patterns,
             folded_keys,
             cased_patterns,
             cased_keys,
-            groups,
+            anchored_above,
+        )?;
+        let contexts = enginebuild::contexts(contexts)?;
+        let rules = enginebuild::rules(rules);
+        enginebuild::check_indexes(&keys, &groups, &rules, &contexts)?;
+        if heads.len() != rules.len() {
+            return Err(value_error("heads and rules differ in number".into()));
+        }
+        let factory = TupleClass::new(&factory, "the factory")?;
+        let (head_items, head_starts) = enginebuild::flattened(
+            heads
+                .iter()
+                .map(|head| head.iter().map(Bound::unbind).collect::<Vec<_>>()),
+        );
+        let (group_rules, group_starts) = enginebuild::flattened(groups);
+        let (raw_tables, folded_tables, raw_lower_is_data) =
+            enginebuild::projection_tables(raw_tables, folded_tables)?;
+        Ok(Engine {
+            factory,
+            head_items,
+            head_starts,
+            raw_tables,
+            folded_tables,
+            raw_lower_is_data,
+            keys,
+            group_starts,
+            group_rules,
             contexts,
             rules,
-            anchored_above,
-            char_tables,
-        )
+            chars,
+        })
     }
 
     /// Whether `match` needs the case-kept source (there are case-sensitive keys it compares there).

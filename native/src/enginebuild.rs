@@ -1,14 +1,12 @@
-//! Building an [`Engine`] from the arguments of `Engine(...)` (see `newswatch_native.pyi`): the key
-//! index and its automata, the context rules, the term rules and the result heads, each checked.
+//! The steps of building an `Engine` from the arguments of `Engine(...)` (see
+//! `newswatch_native.pyi`): the key index and its automata, the context rules, the term rules, the
+//! index checks and the projection tables; `Engine::new` puts them together.
 
 use pyo3::prelude::*;
-use pyo3::types::{PyTuple, PyType};
 
-use crate::chars::CharTables;
 use crate::context::{Contexts, Word};
-use crate::engine::{Engine, Rule};
+use crate::engine::Rule;
 use crate::keys::{Key, KeyIndex, Pattern};
-use crate::tuples::TupleClass;
 use crate::value_error;
 use crate::view::Tables;
 
@@ -39,27 +37,14 @@ fn release_free_memory() {
     }
 }
 
-/// The engine of `Engine(...)`'s arguments.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn build(
-    factory: Bound<'_, PyType>,
-    heads: Vec<Bound<'_, PyTuple>>,
-    raw_tables: Vec<Vec<u8>>,
-    folded_tables: Vec<Vec<u8>>,
+/// The key index of `Engine(...)`'s pattern arguments.
+pub(crate) fn key_index(
     folded_patterns: Vec<Vec<u8>>,
     folded_keys: Vec<(i64, Vec<KeyArg>)>,
     cased_patterns: Vec<Vec<u8>>,
     cased_keys: Vec<(bool, u32)>,
-    groups: Vec<Vec<u32>>,
-    contexts: Vec<ContextArg>,
-    rules: Vec<RuleArg>,
     anchored_above: usize,
-    char_tables: Option<(Vec<u8>, Vec<u8>, Vec<u8>)>,
-) -> PyResult<Engine> {
-    let chars = char_tables
-        .map(|(stand_in, flags, letter)| CharTables::new(stand_in, flags, letter))
-        .transpose()
-        .map_err(value_error)?;
+) -> PyResult<KeyIndex> {
     if folded_patterns.len() != folded_keys.len() || cased_patterns.len() != cased_keys.len() {
         return Err(value_error("patterns and keys differ in number".into()));
     }
@@ -83,14 +68,18 @@ pub(crate) fn build(
             }
         })
         .collect();
-    let keys = KeyIndex::new(
+    KeyIndex::new(
         folded_patterns,
         patterns,
         cased_patterns,
         cased_keys,
         anchored_above,
     )
-    .map_err(value_error)?;
+    .map_err(value_error)
+}
+
+/// The context rules of `Engine(...)`'s `contexts` argument.
+pub(crate) fn contexts(contexts: Vec<ContextArg>) -> PyResult<Contexts> {
     let contexts = contexts
         .into_iter()
         .map(|(patterns, words, needs)| {
@@ -110,8 +99,12 @@ pub(crate) fn build(
             (patterns, words, needs)
         })
         .collect();
-    let contexts = Contexts::new(contexts).map_err(value_error)?;
-    let rules: Vec<Rule> = rules
+    Contexts::new(contexts).map_err(value_error)
+}
+
+/// The term rules of `Engine(...)`'s `rules` argument.
+pub(crate) fn rules(rules: Vec<RuleArg>) -> Vec<Rule> {
+    rules
         .into_iter()
         .map(|(context, window, place_id, exclusive, rank)| Rule {
             context: u32::try_from(context).ok(),
@@ -120,7 +113,16 @@ pub(crate) fn build(
             exclusive,
             rank,
         })
-        .collect();
+        .collect()
+}
+
+/// ValueError unless every group, rule and context index points at one that exists.
+pub(crate) fn check_indexes(
+    keys: &KeyIndex,
+    groups: &[Vec<u32>],
+    rules: &[Rule],
+    contexts: &Contexts,
+) -> PyResult<()> {
     let bad_rule = groups.iter().flatten().any(|&r| r as usize >= rules.len());
     let bad_group = keys
         .cased_keys
@@ -139,23 +141,27 @@ pub(crate) fn build(
             "a rule, group or context index is out of range".into(),
         ));
     }
-    if heads.len() != rules.len() {
-        return Err(value_error("heads and rules differ in number".into()));
+    Ok(())
+}
+
+/// `items` flattened, with where each one's run starts (and a final end): `(flat, starts)`.
+pub(crate) fn flattened<T>(items: impl IntoIterator<Item = Vec<T>>) -> (Vec<T>, Vec<u32>) {
+    let mut flat = Vec::new();
+    let mut starts = vec![0];
+    for item in items {
+        flat.extend(item);
+        starts.push(flat.len() as u32);
     }
-    let factory = TupleClass::new(&factory, "the factory")?;
-    let mut head_starts = Vec::with_capacity(heads.len() + 1);
-    let mut head_items = Vec::new();
-    head_starts.push(0);
-    for head in &heads {
-        head_items.extend(head.iter().map(Bound::unbind));
-        head_starts.push(head_items.len() as u32);
-    }
-    let mut group_starts = Vec::with_capacity(groups.len() + 1);
-    group_starts.push(0);
-    for group in &groups {
-        group_starts.push(group_starts[group_starts.len() - 1] + group.len() as u32);
-    }
-    let group_rules = groups.into_iter().flatten().collect();
+    (flat, starts)
+}
+
+/// The projection tables of `Engine(...)`'s `raw_tables` and `folded_tables`, and whether the raw
+/// case-kept table lower-cased is the raw projection table. Run last: it also hands the builders'
+/// freed memory back to the system.
+pub(crate) fn projection_tables(
+    raw_tables: Vec<Vec<u8>>,
+    folded_tables: Vec<Vec<u8>>,
+) -> PyResult<(Tables, Tables, bool)> {
     let raw_tables = tables(raw_tables)?;
     release_free_memory();
     let raw_lower_is_data = raw_tables
@@ -163,18 +169,5 @@ pub(crate) fn build(
         .iter()
         .zip(&raw_tables.project)
         .all(|(c, p)| c.to_ascii_lowercase() == *p);
-    Ok(Engine {
-        factory,
-        head_items,
-        head_starts,
-        raw_tables,
-        folded_tables: tables(folded_tables)?,
-        raw_lower_is_data,
-        keys,
-        group_starts,
-        group_rules,
-        contexts,
-        rules,
-        chars,
-    })
+    Ok((raw_tables, tables(folded_tables)?, raw_lower_is_data))
 }
