@@ -32,10 +32,12 @@ class Engine(Generic[_T]):
       cased key, group)``.
     - ``cased_patterns[i]`` (case kept) with ``cased_keys[i]`` = ``(gaps, group)``.
     - ``groups[g]``: rule indexes of one key, in order.
-    - ``contexts[c]``: ``(patterns, words per pattern as (exact or None, gaps, prefix, negative),
-      needs_context)``.
-    - ``rules[r]``: ``(context index or -1, window chars, place id or "", exclusive, rank)``; equal
-      ranks for one (watch list, term), ranks ordered as those pairs.
+    - ``contexts[c]``: ``(patterns, words per pattern as (exact or None, gaps, prefix, negative, own),
+      needs_context)``; an ``own`` (negative) word counts only where it overlaps the hit.
+    - ``rules[r]``: ``(context index or -1, window chars, place id or "", exclusive, rank, titled)``;
+      equal ranks for one (watch list, term), ranks ordered as those pairs; ``titled``: its
+      case-sensitive hits are dropped where ``probe.titled(start, end)`` says so (asked only when
+      the hit has a space on each side and a capital or a non-ASCII character after the space).
     - ``anchored_above``: above this many pattern bytes (default: 2,000,000), names that can only
       start at some word starts (a capital, a non-ASCII letter) are found by hash lookups from those
       starts instead of the scan of every byte; the results are the same either way.
@@ -58,8 +60,8 @@ class Engine(Generic[_T]):
         cased_patterns: Sequence[bytes],
         cased_keys: Sequence[tuple[bool, int]],
         groups: Sequence[Sequence[int]],
-        contexts: Sequence[tuple[Sequence[bytes], Sequence[Sequence[tuple[str | None, bool, bool, bool]]], bool]],
-        rules: Sequence[tuple[int, int, str, bool, int]],
+        contexts: Sequence[tuple[Sequence[bytes], Sequence[Sequence[tuple[str | None, bool, bool, bool, bool]]], bool]],
+        rules: Sequence[tuple[int, int, str, bool, int, bool]],
         anchored_above: int = ...,
         char_tables: tuple[bytes, bytes, bytes] | None = None,
     ) -> None: ...

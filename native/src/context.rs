@@ -1,6 +1,8 @@
 //! Context rules: the context words and negative-context words of a term, searched in a window
 //! around a hit with the semantics of `(?<!\w)(?:word|prefix\w*)(?!\w)` over the folded text (see
-//! `newswatch.processor.automaton`). An occurrence lying inside the hit itself is ignored.
+//! `newswatch.processor.automaton`). An occurrence lying inside the hit itself is ignored; a negative
+//! word that names the term itself ("hit by" of the term Hit) vetoes only the hit it overlaps, and
+//! only when the caller says such words apply to the hit (`own`).
 //!
 //! The patterns of every rule are found by one automaton ([`Contexts`]): each verdict walks it (a
 //! small table that stays in the CPU caches, where one table per rule would be read cold), and a
@@ -15,12 +17,13 @@ pub const OK: u8 = 1;
 pub const MISSING: u8 = 2;
 
 /// One word behind a pattern: `exact` (lossy: compared with the folded text), `gaps`, `prefix`,
-/// `negative`.
+/// `negative`, `own` (a negative word naming the term: it counts only where it overlaps the hit).
 pub struct Word {
     pub exact: Option<String>,
     pub gaps: bool,
     pub prefix: bool,
     pub negative: bool,
+    pub own: bool,
 }
 
 /// One rule as given: its patterns (framed keys without their closing space), the words behind each
@@ -52,6 +55,7 @@ pub struct ContextRule {
     words: Vec<(u32, Vec<Word>)>,
     needs_context: bool,
     has_negative: bool,
+    has_own: bool,
 }
 
 impl Contexts {
@@ -65,6 +69,7 @@ impl Contexts {
                 return Err("context patterns and words differ in number".into());
             }
             let has_negative = words.iter().flatten().any(|w| w.negative);
+            let has_own = words.iter().flatten().any(|w| w.own);
             let mut by_id: Vec<(u32, Vec<Word>)> = Vec::with_capacity(keys.len());
             for (key, ws) in keys.into_iter().zip(words) {
                 let id = *ids.entry(key.clone()).or_insert_with(|| {
@@ -85,6 +90,7 @@ impl Contexts {
                 words,
                 needs_context,
                 has_negative,
+                has_own,
             });
         }
         let mut heads = vec![0u64; HEAD_BITS / 64];
@@ -114,9 +120,16 @@ impl Contexts {
         self.heads[bit / 64] & (1 << (bit % 64)) != 0
     }
 
+    /// Whether rule `rule` has negative words naming its term.
+    pub fn has_own(&self, rule: usize) -> bool {
+        self.rules[rule].has_own
+    }
+
     /// `VETOED` (a negative word within `window`), `MISSING` (context words required, none there)
-    /// or `OK`, for a hit at `view.data[d_start..d_end]` under rule `rule`. `exact(word, d_start,
-    /// d_end)` compares a lossy word with the folded text there.
+    /// or `OK`, for a hit at `view.data[d_start..d_end]` under rule `rule`; `own`: whether the
+    /// negative words naming the term apply to this hit. `exact(word, d_start, d_end)` compares a
+    /// lossy word with the folded text there.
+    #[allow(clippy::too_many_arguments)]
     pub fn verdict<E>(
         &self,
         rule: usize,
@@ -124,6 +137,7 @@ impl Contexts {
         d_start: i64,
         d_end: i64,
         window: i64,
+        own: bool,
         mut exact: impl FnMut(&str, i64, i64) -> Result<bool, E>,
     ) -> Result<u8, E> {
         let this = &self.rules[rule];
@@ -160,6 +174,9 @@ impl Contexts {
                 };
                 if d_start <= w_start && w_end <= d_end {
                     continue; // inside the hit itself
+                }
+                if word.own && !(own && w_start < d_end && d_start < w_end) {
+                    continue; // about another occurrence of the term's word, or not for this hit
                 }
                 if let Some(key) = &word.exact {
                     if !exact(key, w_start, base + e as i64)? {

@@ -16,13 +16,15 @@ use crate::value_error;
 use crate::view::{Tables, View};
 
 /// One term of one watch list: its context rule (if any), window, the place id standing in for
-/// missing context words ("" = none), whether its hits never nest, and its (watch list, term) rank.
+/// missing context words ("" = none), whether its hits never nest, its (watch list, term) rank, and
+/// whether its case-sensitive hits are checked for title-case runs (`automaton.titled`).
 pub(crate) struct Rule {
     pub(crate) context: Option<u32>,
     pub(crate) window: i64,
     pub(crate) place_id: String,
     pub(crate) exclusive: bool,
     pub(crate) rank: u32,
+    pub(crate) titled: bool,
 }
 
 /// The immutable matching engine (safe to share between threads).

@@ -11,9 +11,9 @@ use crate::value_error;
 use crate::view::Tables;
 
 pub(crate) type KeyArg = (Option<String>, bool, bool, String, u32);
-pub(crate) type WordArg = (Option<String>, bool, bool, bool);
+pub(crate) type WordArg = (Option<String>, bool, bool, bool, bool);
 pub(crate) type ContextArg = (Vec<Vec<u8>>, Vec<Vec<WordArg>>, bool);
-pub(crate) type RuleArg = (i64, i64, String, bool, u32);
+pub(crate) type RuleArg = (i64, i64, String, bool, u32, bool);
 
 fn tables(bytes: Vec<Vec<u8>>) -> PyResult<Tables> {
     let [a, b, c, d]: [Vec<u8>; 4] = bytes
@@ -87,11 +87,12 @@ pub(crate) fn contexts(contexts: Vec<ContextArg>) -> PyResult<Contexts> {
                 .into_iter()
                 .map(|ws| {
                     ws.into_iter()
-                        .map(|(exact, gaps, prefix, negative)| Word {
+                        .map(|(exact, gaps, prefix, negative, own)| Word {
                             exact,
                             gaps,
                             prefix,
                             negative,
+                            own,
                         })
                         .collect()
                 })
@@ -106,13 +107,16 @@ pub(crate) fn contexts(contexts: Vec<ContextArg>) -> PyResult<Contexts> {
 pub(crate) fn rules(rules: Vec<RuleArg>) -> Vec<Rule> {
     rules
         .into_iter()
-        .map(|(context, window, place_id, exclusive, rank)| Rule {
-            context: u32::try_from(context).ok(),
-            window,
-            place_id,
-            exclusive,
-            rank,
-        })
+        .map(
+            |(context, window, place_id, exclusive, rank, titled)| Rule {
+                context: u32::try_from(context).ok(),
+                window,
+                place_id,
+                exclusive,
+                rank,
+                titled,
+            },
+        )
         .collect()
 }
 

@@ -1,5 +1,5 @@
-//! The term rules applied to each selected hit (span, shouted acronyms, context verdicts, place
-//! rescue) and the emission order; [`Probe`] holds the Python-side checks of one text.
+//! The term rules applied to each selected hit (span, shouted acronyms, title-case runs, context
+//! verdicts, place rescue) and the emission order; [`Probe`] holds the Python-side checks of one text.
 
 use std::borrow::Cow;
 
@@ -139,6 +139,52 @@ impl<'py> Probe<'_, 'py> {
     }
 }
 
+impl Probe<'_, '_> {
+    /// Whether `text[start]` begins a sentence or a line (`automaton.sentence_start`): before it,
+    /// past spaces and opening quotes or brackets, the text's start or one of `.!?:;…` or a line
+    /// break.
+    fn sentence_start(&self, start: i64) -> PyResult<bool> {
+        let lo = (start - SENTENCE_REACH).max(0);
+        let before = self.text.points(lo, start);
+        for &c in before.iter().rev() {
+            match char::from_u32(c) {
+                Some(
+                    ' ' | '\t' | '\u{a0}' | '"' | '\'' | '\u{201c}' | '\u{2018}' | '\u{ab}' | '('
+                    | '[',
+                ) => {}
+                Some('.' | '!' | '?' | ':' | ';' | '\u{2026}' | '\n' | '\r') => return Ok(true),
+                _ => return Ok(false),
+            }
+        }
+        Ok(lo == 0)
+    }
+
+    /// Whether the case-sensitive hit `text[start..end]` stands in a title-case run
+    /// (`automaton.titled`). Python decides, and is asked only when the hit may be in one: a space on
+    /// each side, a letter, digit or non-ASCII character before the first and a capital or non-ASCII
+    /// character after the second (most hits fail here).
+    fn titled(&self, start: i64, end: i64) -> PyResult<bool> {
+        let length = self.text.len()?;
+        if !(2 <= start && start < end && end + 1 < length) {
+            return Ok(false);
+        }
+        let before = self.text.points(start - 2, start);
+        let after = self.text.points(end, end + 2);
+        let ascii_or = |c: u32, test: fn(&u8) -> bool| c >= 0x80 || test(&(c as u8));
+        if before[1] != 0x20
+            || after[0] != 0x20
+            || !ascii_or(before[0], u8::is_ascii_alphanumeric)
+            || !ascii_or(after[1], u8::is_ascii_uppercase)
+        {
+            return Ok(false);
+        }
+        self.call("titled", (start, end))?.extract()
+    }
+}
+
+/// Characters read back from a hit for [`Probe::sentence_start`] (`automaton.SENTENCE_REACH`).
+const SENTENCE_REACH: i64 = 20;
+
 /// [`CharTables::shouting_neighbour`] for ASCII surroundings (None otherwise).
 fn ascii_neighbour(before: &[u32], after: &[u32]) -> Option<bool> {
     if !before.iter().chain(after).all(|&c| c < 0x80) {
@@ -195,13 +241,21 @@ impl Engine {
                 &self.group_rules[self.group_starts[g] as usize..self.group_starts[g + 1] as usize]
             {
                 let rule = &self.rules[r as usize];
+                if rule.titled && hit.sensitive && probe.titled(start, end)? {
+                    continue;
+                }
                 if let Some(c) = rule.context {
+                    // A capital tells the name from the word except at a sentence start: there, and
+                    // for case-insensitive hits, the negative words naming the term apply.
+                    let own = self.contexts.has_own(c as usize)
+                        && (!hit.sensitive || probe.sentence_start(start)?);
                     let verdict = self.contexts.verdict(
                         c as usize,
                         view,
                         hit.s,
                         hit.e,
                         rule.window,
+                        own,
                         |key, s, e| probe.phrase_is(s, e, key),
                     )?;
                     if verdict != context::OK

@@ -12,8 +12,17 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from newswatch.processor.automaton import Probe, _direct_bytes, _direct_stand_in, char_tables, prepare
-from newswatch.processor.keywords import AutomatonMatcher, RegexMatcher, phrase_key
+from newswatch.processor.automaton import (
+    Probe,
+    _direct_bytes,
+    _direct_stand_in,
+    char_tables,
+    prepare,
+    sentence_start,
+    title_word,
+    titled,
+)
+from newswatch.processor.keywords import AutomatonMatcher, RegexMatcher, own_words, phrase_key
 from newswatch.processor.normalize import fold, mask_boilerplate
 from newswatch.processor.watchlist import default_watchlist, parse_watchlists
 from newswatch.v1.watchlist_pb2 import Term, Watchlist
@@ -418,3 +427,130 @@ def test_character_tables_agree_with_python() -> None:
         assert bool(flags[x] & 1) == (one is not None)
         if one is not None:
             assert bytes([stand_in[x]]) == _direct_bytes("a" + chr(x))[1:]
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("Hit", True),
+        ("May", True),
+        ("Hīt", False),  # not a common word
+        ("Isis", False),
+        ("HIT", False),  # capitals throughout: the shouted-acronym rule's business
+        ("hit", False),
+        ("Hit-and-run", False),  # one alphabetic word only
+        ("A", False),
+    ],
+)
+def test_title_words(word: str, expected: bool) -> None:
+    assert title_word(word) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Mortar Rounds Hit Baghdad's Green Zone", True),
+        ("Airstrikes Hit ISIS Positions", True),
+        ("Forces from Ramadi Hit Islamic State positions", True),
+        ("Iraqi Forces Retake Hit From Islamic State", True),  # the price: title case hides the town
+        ("Iraqi troops entered Hit on Thursday", False),
+        ("Fighting in Haditha, Hit and Ramadi", False),
+        ("Rounds Hit, Baghdad Says", False),
+        ("Anbar's Hit District", False),
+        ("Anbar's Hit Province:", False),
+        ("Rounds Hit\nBaghdad", False),
+        ("Rounds\nHit Baghdad", False),
+        ("Rounds  Hit Baghdad", False),  # two spaces: no run
+        ("(Rounds) Hit Baghdad", False),
+        ("Rounds Hit \u00c9vreux", True),  # a non-ASCII capital
+        ("Rounds Hit", False),
+        ("Hit Baghdad", False),
+    ],
+)
+def test_title_case_runs(text: str, expected: bool) -> None:
+    start = text.index("Hit")
+    assert titled(text, start, start + 3) is expected
+
+
+TITLE_TOKENS = ["Hit", "May", "Rounds", "Baghdad's", "District", "on", "Iraq", "ISIS", "\u00c9vreux",
+                "\u00e9t\u00e9", "(Forces)", "Hit,", "7", "Hīt"]  # fmt: skip
+TITLE_GAPS = [" ", "  ", "\n", ", ", "-"]
+
+
+@settings(max_examples=300, deadline=None)
+@example([("Rounds", " "), ("Hit", " "), ("Baghdad's", " "), ("May", " "), ("\u00c9vreux", "-")])
+@given(st.lists(st.tuples(st.sampled_from(TITLE_TOKENS), st.sampled_from(TITLE_GAPS)), max_size=10))
+def test_title_case_runs_are_judged_like_the_reference(parts: list[tuple[str, str]]) -> None:
+    lists = [
+        Watchlist(
+            watchlist_id="w",
+            terms=[
+                Term(term_id="hit", case_sensitive_aliases=["Hit", "Hīt"]),
+                Term(term_id="may", case_sensitive_aliases=["May"], aliases=["rounds"]),
+            ],
+        )
+    ]
+    text = "".join(w + g for w, g in parts)
+    assert AutomatonMatcher(lists).match(text) == RegexMatcher(lists).match(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Hit by shells", True),
+        ("  Hit by shells", True),
+        ("Ramadi. Hit by shells", True),
+        ('Ramadi: "Hit by shells', True),
+        ("Ramadi\n(Hit by shells", True),
+        ("Ramadi\u2026 Hit", True),
+        ("out of Hit by", False),
+        ("Ramadi, Hit", False),
+        ("Ramadi - Hit", False),
+        (" " * 30 + "Hit", False),  # nothing but spaces further back than the reach: undecided, no
+    ],
+)
+def test_sentence_starts(text: str, expected: bool) -> None:
+    assert sentence_start(text, text.index("Hit")) is expected
+
+
+NEGATIVES = ["hit by", "Hit-and-run", "smash hit*", "the charts", "hitman", "islamic", "state of"]
+
+
+def test_negative_words_naming_the_term_are_told_apart() -> None:
+    term = Term(
+        term_id="hit",
+        case_sensitive_aliases=["Hit"],
+        aliases=["Islamic State"],
+        negative_context=NEGATIVES,
+    )
+    others, own = own_words(term)
+    assert own == ["hit by", "Hit-and-run", "smash hit*"]
+    assert others == ["the charts", "hitman", "islamic", "state of"]  # parts of an alias do not name it
+
+
+OWN_TOKENS = ["Hit", "hit", "by", "town", "of", "Ramadi", ".", '"', "smash", "Hit,", "(", "Isis"]
+OWN_GAPS = [" ", "  ", "\n", ", ", ". "]
+
+
+@settings(max_examples=300, deadline=None)
+@example([("Ramadi", ". "), ("Hit", " "), ("by", " "), ("town", " ")])
+@example([("hit", " "), ("by", " "), ("town", " "), ("of", " "), ("Hit", " ")])
+@given(st.lists(st.tuples(st.sampled_from(OWN_TOKENS), st.sampled_from(OWN_GAPS)), max_size=12))
+def test_negative_words_naming_the_term_are_judged_like_the_reference(parts: list[tuple[str, str]]) -> None:
+    lists = [
+        Watchlist(
+            watchlist_id="w",
+            terms=[
+                Term(
+                    term_id="hit",
+                    case_sensitive_aliases=["Hit"],
+                    context_words=["town", "Ramadi"],
+                    negative_context=["hit by", "smash hit"],
+                    context_window_chars=30,
+                ),
+                Term(term_id="isis", aliases=["isis"], negative_context=["smash", "isis town"]),
+            ],
+        )
+    ]
+    text = "".join(w + g for w, g in parts)
+    assert AutomatonMatcher(lists).match(text) == RegexMatcher(lists).match(text)

@@ -63,6 +63,28 @@ def test_dev_sentence(matcher: Matcher, case: dict[str, object]) -> None:
         ("Hit by shells, the town of Ramadi burned.", set()),
         ("The box-office hit opened in Baghdad.", set()),
         ("Fighting near the Iraqi town of HIT", set()),  # capitals only count for the written form
+        # Title-case headlines: a capitalised common word between capitalised words is the word.
+        ("Mortar Rounds Hit Baghdad's Green Zone", set()),
+        ("Suicide Bomber Hit Army Checkpoint in Anbar Province", set()),
+        ("Airstrikes Hit ISIS Positions in Syria", {"isis"}),
+        ("Iraqi troops entered Hit on Thursday", {"hit"}),  # a lower-case neighbour
+        ("Fighting in Haditha, Hit and Ramadi", {"hit"}),  # punctuation between the words
+        ("Anbar's Hit District was retaken", {"hit"}),  # a place word after it
+        ("Families returned to Hit\nAnbar Officials Said", {"hit"}),  # a line break
+        ("Police Arrest Isis Suspects in Syria", {"isis"}),  # not a common word: the capital counts
+        # A negative phrase naming the term vetoes the hit it overlaps, a capitalised one only at a
+        # sentence start.
+        ("A convoy was hit by a roadside bomb near the town of Hit.", {"hit"}),
+        ("Militants were driven out of Hit by Iraqi forces.", {"hit"}),
+        ('"Hit by shells," the town of Ramadi burned.', set()),
+        ("Near Ramadi. Hit by shells, the town burned.", set()),
+        # "l'EI" needs no context, but is not the entreprise individuelle.
+        ("Les membres de l'EI ont exécuté des prisonniers.", {"isis"}),
+        ("Le statut de l'EI protège le patrimoine personnel.", set()),
+        # A direction from the place is place context.
+        ("Fighters regrouped in the desert west of Hit.", {"hit"}),
+        ("Les combats ont repris au nord de Hit.", {"hit"}),
+        ("The troops reached the centre of Hit.", {"hit"}),
     ],
 )
 def test_rules(matcher: Matcher, text: str, expected: set[str]) -> None:

@@ -21,9 +21,9 @@ def test_default_watchlist() -> None:
     assert wl.watchlist_id == "default" and wl.enabled and wl.threshold == 1.0
     assert {t.term_id for t in wl.terms} == {"isis", "palmyra", "hit"}
     isis = [t for t in wl.terms if t.term_id == "isis"]
-    assert len(isis) == 4  # the main entry plus the Isis, IS and EI variants
+    assert len(isis) == 5  # the main entry plus the Isis, IS, l'EI and EI variants
     assert all(t.label == "ISIS" and t.kind == "organisation" for t in isis)
-    assert "EI" in {a for t in isis for a in t.case_sensitive_aliases}
+    assert {"EI", "l'EI", "L'EI"} <= {a for t in isis for a in t.case_sensitive_aliases}
     assert validate_watchlist(wl) == []
 
 

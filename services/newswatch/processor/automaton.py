@@ -56,6 +56,7 @@ from typing import NamedTuple, TypeVar
 from newswatch_native import Engine
 
 from newswatch.processor.normalize import FoldedText, fold, fold_char, non_ascii_chars
+from newswatch.processor.overrides import default_cues
 
 __all__ = [
     "CONTEXT_MISSING",
@@ -67,13 +68,17 @@ __all__ = [
     "char_tables",
     "key_bytes",
     "prepare",
+    "sentence_start",
     "shouted",
+    "title_word",
+    "titled",
 ]
 
 T = TypeVar("T", bound=tuple[object, ...])
 
 _SEP = re.compile(r"[\s\-]+")
 _SHOUT = re.compile(r"[A-Z]{2,}")
+_TITLE_REACH = 40  # characters read for each neighbouring word of a title-case run
 _BUCKET0, _BUCKETS = 0x80, 32
 _QUOTE = '"'  # stand-in of non-word characters that are not separators
 
@@ -308,6 +313,61 @@ def shouted(text: str, start: int, end: int) -> bool:
     return any(_SHOUT.fullmatch(re.sub(r"\W", "", n)) for n in neighbours)
 
 
+SENTENCE_REACH = 20
+"""Characters read back from a hit by :func:`sentence_start`."""
+_SENTENCE_GAP = frozenset(" \t\u00a0\"'\u201c\u2018\u00ab([")
+_SENTENCE_END = frozenset(".!?:;\u2026\n\r")
+
+
+def sentence_start(text: str, start: int) -> bool:
+    """Whether ``text[start]`` begins a sentence or a line: before it, past spaces and opening quotes
+    or brackets (at most :data:`SENTENCE_REACH` characters back), the text's start, one of ``.!?:;…``
+    or a line break. There a capital says nothing."""
+    lo = max(0, start - SENTENCE_REACH)
+    for char in reversed(text[lo:start]):
+        if char in _SENTENCE_END:
+            return True
+        if char not in _SENTENCE_GAP:
+            return False
+    return lo == 0
+
+
+def title_word(word: str) -> bool:
+    """Whether ``word`` is one capitalised common word ("Hit", "May": ``common_words`` of
+    ``data/toponyms.yaml``): as a case-sensitive alias, its capital is what tells the name from the
+    word, so it does not count where capitals say nothing (:func:`titled`)."""
+    return (
+        len(word) >= 2
+        and word.isalpha()
+        and word[0].isupper()
+        and word[1:].islower()
+        and word.lower() in default_cues().common_words
+    )
+
+
+def titled(text: str, start: int, end: int) -> bool:
+    """Whether the hit ``text[start:end]``, a capitalised common word (:func:`title_word`), stands in
+    a title-case run: one space on each side, the word before capitalised and ending in a letter or
+    digit, the word after capitalised and not a place word ("Mortar Rounds Hit Baghdad's Green Zone",
+    "Airstrikes Hit ISIS Positions"). There its capital is headline style, and the word is read as the
+    common word. Punctuation between the words ("Haditha, Hit, Ramadi"), a line break, a lower-case
+    neighbour ("entered Hit on Thursday") or a place word after it ("Hit District") keep the name."""
+    if not (0 < start < end < len(text) and text[start - 1] == " " and text[end] == " "):
+        return False
+    if not title_word(text[start:end]):
+        return False
+    lo = start - 1
+    while lo > 0 and lo > start - 1 - _TITLE_REACH and not text[lo - 1].isspace():
+        lo -= 1
+    hi = end + 1
+    while hi < len(text) and hi < end + 1 + _TITLE_REACH and not text[hi].isspace():
+        hi += 1
+    before, after = text[lo : start - 1], text[end + 1 : hi]
+    if not (before and before[0].isupper() and before[-1].isalnum() and after and after[0].isupper()):
+        return False
+    return re.sub(r"\W+$", "", after).lower() not in default_cues().place_words
+
+
 class Probe:
     """The engine's callbacks for one text (``newswatch_native.Probe``): what needs Unicode folding."""
 
@@ -334,12 +394,18 @@ class Probe:
     def shouted(self, start: int, end: int) -> bool:
         return shouted(self.text, start, end)
 
+    def titled(self, start: int, end: int) -> bool:
+        return titled(self.text, start, end)
 
-ContextWords = tuple[Sequence[tuple[str, bool]], Sequence[tuple[str, bool]]]
-"""``(context, negative)`` words of a rule, each ``(phrase_key(fold(word).text), is prefix)``."""
 
-Rule = tuple[int, int, str, bool, int]
-"""``(context index or -1, window chars, place id or "", exclusive, rank)``: see ``newswatch_native``."""
+ContextWords = tuple[Sequence[tuple[str, bool]], Sequence[tuple[str, bool]], Sequence[tuple[str, bool]]]
+"""``(context, negative, own negative)`` words of a rule, each ``(phrase_key(fold(word).text), is
+prefix)``; an own negative word names the term itself ("hit by" of Hit) and vetoes only a hit it
+overlaps."""
+
+Rule = tuple[int, int, str, bool, int, bool]
+"""``(context index or -1, window chars, place id or "", exclusive, rank, titled)``: see
+``newswatch_native``."""
 
 
 def _keys(
@@ -377,17 +443,17 @@ def _keys(
 
 def _context(
     words: ContextWords,
-) -> tuple[list[bytes], list[list[tuple[str | None, bool, bool, bool]]], bool]:
+) -> tuple[list[bytes], list[list[tuple[str | None, bool, bool, bool, bool]]], bool]:
     """Patterns (framed keys without the closing space) and word records of one context rule."""
-    by_pattern: dict[bytes, list[tuple[str | None, bool, bool, bool]]] = {}
+    by_pattern: dict[bytes, list[tuple[str | None, bool, bool, bool, bool]]] = {}
     needs_context = False
-    for some, negative in ((words[0], False), (words[1], True)):
+    for some, negative, own in ((words[0], False, False), (words[1], True, False), (words[2], True, True)):
         for key, prefix in dict.fromkeys(some):
             if not key:
                 continue
             needs_context |= not negative
             lossless = _lossless(key)
-            record = (None if lossless else key, lossless and " " in key, prefix, negative)
+            record = (None if lossless else key, lossless and " " in key, prefix, negative, own)
             by_pattern.setdefault(key_bytes(key)[:-1], []).append(record)
     return list(by_pattern), list(by_pattern.values()), needs_context
 

@@ -11,12 +11,20 @@ expressions; it is the reference the automaton is tested against. The rules:
   phrase are interchangeable);
 - ``context_words``: at least one must occur within ``context_window_chars`` of the hit;
 - ``negative_context``: none may (an occurrence lying entirely inside the hit does not count, one that
-  overlaps it does: ``hit by`` vetoes ``Hit``);
+  overlaps it does: ``hit by`` vetoes ``Hit``); a negative phrase that names the term itself (one of
+  its aliases as whole words: ``hit by``, ``smash hit``) vetoes only a hit it overlaps — "a convoy
+  hit by a bomb near Hit" keeps the town — and, for a case-sensitive hit, only at the start of a
+  sentence or line, where its capital says nothing ("Hit by shells, …"; "driven out of Hit by Iraqi
+  forces" keeps it);
 - a term bound to a gazetteer place (``geonames_id``) whose context words are missing is still accepted
   when the place tagger resolved that very mention to that place: ``match(text, places)`` with the
   places tagged in the same text (any that overlaps the hit counts). Negative context still vetoes;
 - a case-sensitive acronym of up to three capitals between other capitalised words (a shouted
-  headline: ``WHAT IS NEXT``) does not count.
+  headline: ``WHAT IS NEXT``) does not count;
+- a case-sensitive alias that is one capitalised common word (``Hit``; ``common_words`` of
+  ``data/toponyms.yaml``) does not count in a title-case run, where capitals are headline style
+  (``Mortar Rounds Hit Baghdad's Green Zone``; :func:`~newswatch.processor.automaton.titled` says
+  which neighbours make one).
 
 Context words are case- and accent-insensitive; a trailing ``*`` makes one a prefix. Offsets in
 :class:`Match` are code points into the ORIGINAL text; boilerplate footers are never matched. A match
@@ -43,7 +51,10 @@ from newswatch.processor.automaton import (
     Rule,
     build_engine,
     prepare,
+    sentence_start,
     shouted,
+    title_word,
+    titled,
 )
 from newswatch.processor.normalize import FoldedText, fold, mask_boilerplate
 from newswatch.v1.watchlist_pb2 import Term, Watchlist
@@ -201,6 +212,8 @@ class _Rule:
     window: int
     context: re.Pattern[str] | None
     negative: re.Pattern[str] | None
+    own: re.Pattern[str] | None  # negative words naming the term: they veto an overlapped hit only
+    titled: bool  # a case-sensitive alias is a capitalised common word (see the module docstring)
 
 
 class RegexMatcher:
@@ -213,12 +226,15 @@ class RegexMatcher:
         self._sensitive: dict[str, list[_Rule]] = {}
         for watchlist in self.watchlists:
             for term in watchlist.terms:
+                others, own = own_words(term)
                 rule = _Rule(
                     watchlist.watchlist_id,
                     term,
                     int(term.context_window_chars),
                     context_pattern(term.context_words),
-                    context_pattern(term.negative_context),
+                    context_pattern(others),
+                    context_pattern(own),
+                    any(title_word(a) for a in term.case_sensitive_aliases),
                 )
                 for alias in term.aliases:
                     key = phrase_key(fold(alias).text)
@@ -251,7 +267,10 @@ class RegexMatcher:
                     key = (rule.watchlist_id, rule.term.term_id, start, end)
                     if key in found:
                         continue
-                    verdict = _context_verdict(rule, lower, start, end)
+                    if view is not lower and rule.titled and titled(masked, start, end):
+                        continue
+                    own = view is lower or sentence_start(masked, start)
+                    verdict = _context_verdict(rule, lower, start, end, own)
                     if verdict != CONTEXT_OK and (
                         verdict == CONTEXT_VETOED or not _resolved(places, rule.term.geonames_id, start, end)
                     ):
@@ -283,9 +302,10 @@ def _outermost(matches: Iterable[Match]) -> list[Match]:
     return sorted(kept, key=lambda m: (m.start, m.watchlist_id, m.term_id, m.end))
 
 
-def _context_verdict(rule: _Rule, lower: FoldedText, start: int, end: int) -> int:
-    """``CONTEXT_VETOED`` / ``CONTEXT_MISSING`` / ``CONTEXT_OK`` (see :mod:`.automaton`)."""
-    if rule.context is None and rule.negative is None:
+def _context_verdict(rule: _Rule, lower: FoldedText, start: int, end: int, own: bool = True) -> int:
+    """``CONTEXT_VETOED`` / ``CONTEXT_MISSING`` / ``CONTEXT_OK`` (see :mod:`.automaton`); ``own``:
+    whether the negative words naming the term apply to this hit."""
+    if rule.context is None and rule.negative is None and rule.own is None:
         return CONTEXT_OK
     fstart, fend = lower.position(start), lower.position(end)
     lo, hi = max(0, fstart - rule.window), min(len(lower.text), fend + rule.window)
@@ -293,11 +313,32 @@ def _context_verdict(rule: _Rule, lower: FoldedText, start: int, end: int) -> in
         for neg in rule.negative.finditer(lower.text, lo, hi):
             if not (fstart <= neg.start() and neg.end() <= fend):
                 return CONTEXT_VETOED
+    if rule.own is not None and own:
+        for neg in rule.own.finditer(lower.text, lo, hi):
+            inside = fstart <= neg.start() and neg.end() <= fend
+            if not inside and neg.start() < fend and fstart < neg.end():
+                return CONTEXT_VETOED
     if rule.context is None or any(
         not (fstart <= ctx.start() and ctx.end() <= fend) for ctx in rule.context.finditer(lower.text, lo, hi)
     ):
         return CONTEXT_OK
     return CONTEXT_MISSING
+
+
+def own_words(term: Term) -> tuple[list[str], list[str]]:
+    """The term's negative words split into the others and those naming the term itself: their folded
+    words hold one of its aliases' folded words in a row ("hit by" and "hit-and-run" name ``Hit``)."""
+    names = [phrase_key(fold(alias).text).split() for alias in (*term.aliases, *term.case_sensitive_aliases)]
+    others: list[str] = []
+    own: list[str] = []
+    for word in term.negative_context:
+        words = phrase_key(fold(word.rstrip("*")).text).split()
+        named = any(
+            name and any(words[i : i + len(name)] == name for i in range(len(words) - len(name) + 1))
+            for name in names
+        )
+        (own if named else others).append(word)
+    return others, own
 
 
 def _context_words(words: Iterable[str]) -> list[tuple[str, bool]]:
@@ -328,15 +369,17 @@ class AutomatonMatcher:
         self.watchlists: tuple[Watchlist, ...] = tuple(watchlists)
         contexts: dict[ContextWords, int] = {}
         heads: list[tuple[str, str, str, str, float]] = []
-        rules: list[tuple[int, int, str]] = []  # context index, window, place id
+        rules: list[tuple[int, int, str, bool]] = []  # context index, window, place id, titled
         entries: list[tuple[str, bool, int]] = []
         weights: dict[float, float] = {}  # one float object per weight: fewer objects to touch per match
         for watchlist in self.watchlists:
             watchlist_id = intern(watchlist.watchlist_id)  # one string for every match of the list
             for term in watchlist.terms:
+                others, own = own_words(term)
                 words = (
                     tuple(_context_words(term.context_words)),
-                    tuple(_context_words(term.negative_context)),
+                    tuple(_context_words(others)),
+                    tuple(_context_words(own)),
                 )
                 context = contexts.setdefault(words, len(contexts)) if any(words) else -1
                 needs_context = context >= 0 and any(words[0])
@@ -345,7 +388,12 @@ class AutomatonMatcher:
                      weights.setdefault(term.weight, term.weight))
                 )  # fmt: skip
                 rules.append(
-                    (context, int(term.context_window_chars), term.geonames_id if needs_context else "")
+                    (
+                        context,
+                        int(term.context_window_chars),
+                        term.geonames_id if needs_context else "",
+                        any(title_word(a) for a in term.case_sensitive_aliases),
+                    )
                 )
                 rule = len(heads) - 1
                 entries += [(phrase_key(fold(a).text), False, rule) for a in term.aliases]
@@ -375,12 +423,12 @@ class AutomatonMatcher:
 
 def _term_rules(
     heads: list[tuple[str, str, str, str, float]],
-    rules: list[tuple[int, int, str]],
+    rules: list[tuple[int, int, str, bool]],
     entries: list[tuple[str, bool, int]],
 ) -> list[Rule]:
-    """The engine's rules: each with its rank (order of (watch list id, term id)) and whether its
+    """The engine's rules: each with its rank (order of (watch list id, term id)), whether its
     selected hits can never nest (all keys of its term in one letter-case class, none twice: then no
-    nesting check is needed)."""
+    nesting check is needed) and whether its case-sensitive hits are checked for title-case runs."""
     terms = sorted({head[:2] for head in heads})
     rank = {term: n for n, term in enumerate(terms)}
     classes: dict[tuple[str, str], set[bool]] = {}
@@ -394,8 +442,8 @@ def _term_rules(
         seen.add((key, sensitive, *term))
     shared |= {term for term, kinds in classes.items() if len(kinds) > 1}
     return [
-        (context, window, place_id, head[:2] not in shared, rank[head[:2]])
-        for head, (context, window, place_id) in zip(heads, rules, strict=True)
+        (context, window, place_id, head[:2] not in shared, rank[head[:2]], titled)
+        for head, (context, window, place_id, titled) in zip(heads, rules, strict=True)
     ]
 
 
