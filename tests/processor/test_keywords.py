@@ -59,6 +59,7 @@ def test_dev_sentence(matcher: Matcher, case: dict[str, object]) -> None:
         ("Pa\u0301lmyra was shelled", {"palmyra"}),  # accents are folded, even decomposed ones
         ("Palmyras were shelled", set()),  # whole words only
         ("Palmyra, NJ officials met.", set()),
+        ("Palmyra High School won the state title.", set()),  # an American Palmyra's school
         ("Hit, on the Euphrates, was retaken.", {"hit"}),
         ("Hit by shells, the town of Ramadi burned.", set()),
         ("The box-office hit opened in Baghdad.", set()),
