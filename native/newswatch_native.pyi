@@ -37,7 +37,7 @@ class Engine(Generic[_T]):
     - ``rules[r]``: ``(context index or -1, window chars, place id or "", exclusive, rank, titled)``;
       equal ranks for one (watch list, term), ranks ordered as those pairs; ``titled``: its
       case-sensitive hits are dropped where ``probe.titled(start, end)`` says so (asked only when
-      the hit has a space on each side and a capital or a non-ASCII character after the space).
+      a space and a capital or a non-ASCII character follow the hit).
     - ``anchored_above``: above this many pattern bytes (default: 2,000,000), names that can only
       start at some word starts (a capital, a non-ASCII letter) are found by hash lookups from those
       starts instead of the scan of every byte; the results are the same either way.

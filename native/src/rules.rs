@@ -159,23 +159,17 @@ impl Probe<'_, '_> {
         Ok(lo == 0)
     }
 
-    /// Whether the case-sensitive hit `text[start..end]` stands in a title-case run
-    /// (`automaton.titled`). Python decides, and is asked only when the hit may be in one: a space on
-    /// each side, a letter, digit or non-ASCII character before the first and a capital or non-ASCII
-    /// character after the second (most hits fail here).
+    /// Whether the capital of the case-sensitive hit `text[start..end]` says nothing about the name
+    /// (`automaton.titled`: a title-case run, or the first word of another name). Python decides, and
+    /// is asked only when a space and a capital or non-ASCII character follow the hit (most hits
+    /// fail here).
     fn titled(&self, start: i64, end: i64) -> PyResult<bool> {
         let length = self.text.len()?;
-        if !(2 <= start && start < end && end + 1 < length) {
+        if !(0 <= start && start < end && end + 1 < length) {
             return Ok(false);
         }
-        let before = self.text.points(start - 2, start);
         let after = self.text.points(end, end + 2);
-        let ascii_or = |c: u32, test: fn(&u8) -> bool| c >= 0x80 || test(&(c as u8));
-        if before[1] != 0x20
-            || after[0] != 0x20
-            || !ascii_or(before[0], u8::is_ascii_alphanumeric)
-            || !ascii_or(after[1], u8::is_ascii_uppercase)
-        {
+        if after[0] != 0x20 || !(after[1] >= 0x80 || (0x41..=0x5A).contains(&after[1])) {
             return Ok(false);
         }
         self.call("titled", (start, end))?.extract()

@@ -86,6 +86,11 @@ def test_dev_sentence(matcher: Matcher, case: dict[str, object]) -> None:
         ("Fighters regrouped in the desert west of Hit.", {"hit"}),
         ("Les combats ont repris au nord de Hit.", {"hit"}),
         ("The troops reached the centre of Hit.", {"hit"}),
+        # So is a preposition just before the name, unless it begins another name.
+        ("Fighters had planted mines around Hit before retreating.", {"hit"}),
+        ("The battle for Hit lasted nearly a month.", {"hit"}),
+        ("The band recorded at Hit Factory studios.", set()),
+        ("Fans tuned in to Hit FM all night.", set()),
     ],
 )
 def test_rules(matcher: Matcher, text: str, expected: set[str]) -> None:
@@ -197,21 +202,22 @@ def _places_at(text: str, word: str, geonames_id: str) -> list[_Place]:
 @pytest.mark.parametrize(
     ("text", "resolved_to", "expected"),
     [
-        # no context word within the window: the tagger's resolution decides
+        # no context word within the window (nor a preposition just before): the tagger's resolution
+        # decides
         (
-            "Fighting resumed around Hit on Sunday, a spokesman told reporters at a long briefing.",
+            "Fighting resumed as Hit braced for Sunday, a spokesman told reporters at a briefing.",
             HIT_ID,
             True,
         ),
-        ("Fighting resumed around Hit on Sunday, a spokesman told reporters at a long briefing.", "", False),
-        ("Fighting resumed around Hit on Sunday, a spokesman told reporters at a long briefing.", "1", False),
+        ("Fighting resumed as Hit braced for Sunday, a spokesman told reporters at a briefing.", "", False),
+        ("Fighting resumed as Hit braced for Sunday, a spokesman told reporters at a briefing.", "1", False),
         (
-            "Les combats ont repris autour de Hit dimanche matin, selon un porte-parole militaire.",
+            "Les combats ont repris et Hit a tenu dimanche matin, selon un porte-parole militaire.",
             HIT_ID,
             True,
         ),
-        ("Des familles sont rentrées à Hit jeudi, après des mois passés loin de chez elles.", HIT_ID, True),
-        ("Des familles sont rentrées à Hit jeudi, après des mois passés loin de chez elles.", "", False),
+        ("Des familles ont quitté Hit jeudi, après des mois passés loin de chez elles.", HIT_ID, True),
+        ("Des familles ont quitté Hit jeudi, après des mois passés loin de chez elles.", "", False),
         # negative context still vetoes, resolved or not
         ("Hit by a roadside bomb, the convoy stopped for the night.", HIT_ID, False),
         ("Hit hard by the storm, farmers counted their losses for weeks.", HIT_ID, False),
@@ -235,7 +241,7 @@ def test_hit_needs_place_context_or_a_resolution_to_hit_iraq(
 
 
 def test_a_resolution_elsewhere_in_the_text_does_not_count() -> None:
-    text = "Fighting resumed around Hit on Sunday, a spokesman told reporters at a long briefing in Hit."
+    text = "Fighting resumed as Hit braced for Sunday, a spokesman told reporters at a briefing; Hit is calm."
     elsewhere = [_Place(text.rindex("Hit"), text.rindex("Hit") + 3, HIT_ID)]
     found = [m.start for m in AUTOMATON.match(text, elsewhere) if m.term_id == "hit"]
     assert found == [text.rindex("Hit")]
@@ -249,15 +255,16 @@ def test_terms_without_context_words_ignore_places() -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        # Ramadi lies outside the context window, yet tells the tagger which Hit this is
+        # Ramadi lies outside the context window, yet tells the tagger which Hit this is (the tagger
+        # reads "across" and "through" as locative; the term's own context does not list them)
         (
-            "Fighting resumed around Hit on Sunday, a spokesman told reporters at a briefing, as troops "
+            "Fighting spread across Hit on Sunday, a spokesman told reporters at a briefing, as troops "
             "pushed on toward Ramadi.",
             True,
         ),
         (
-            "Les combats ont repris autour de Hit dimanche matin, selon un porte-parole militaire cit\u00e9 "
-            "par l'agence, tandis que les troupes avan\u00e7aient vers Ramadi.",
+            "Convoys moved through Hit on Sunday morning, a military spokesman told the agency, as "
+            "troops pushed on toward Ramadi.",
             True,
         ),
         ("Hit by a roadside bomb, the convoy stopped while soldiers secured the road near Ramadi.", False),

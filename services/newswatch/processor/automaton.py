@@ -346,26 +346,35 @@ def title_word(word: str) -> bool:
 
 
 def titled(text: str, start: int, end: int) -> bool:
-    """Whether the hit ``text[start:end]``, a capitalised common word (:func:`title_word`), stands in
-    a title-case run: one space on each side, the word before capitalised and ending in a letter or
-    digit, the word after capitalised and not a place word ("Mortar Rounds Hit Baghdad's Green Zone",
-    "Airstrikes Hit ISIS Positions"). There its capital is headline style, and the word is read as the
-    common word. Punctuation between the words ("Haditha, Hit, Ramadi"), a line break, a lower-case
-    neighbour ("entered Hit on Thursday") or a place word after it ("Hit District") keep the name."""
-    if not (0 < start < end < len(text) and text[start - 1] == " " and text[end] == " "):
+    """Whether the capital of the hit ``text[start:end]``, a capitalised common word
+    (:func:`title_word`), says nothing about it being the name it matches. The word after it (one
+    space on) is capitalised, and either
+    - it is no common word: the hit begins another name ("Hit Factory", "Hit FM"); or
+    - the words stand in a title-case run: one space before the hit too, the word before capitalised
+      and ending in a letter or digit, the word after not a place word ("Mortar Rounds Hit Baghdad's
+      Green Zone", "Suicide Bomber Hit Army Checkpoint").
+    There the word is read as the common word. Punctuation between the words ("Haditha, Hit,
+    Ramadi"), a line break, a lower-case word after it ("entered Hit on Thursday"), or a place word
+    or weekday after it ("Hit District", "entered Hit Sunday") keep the name."""
+    if not (0 <= start < end < len(text) - 1 and text[end] == " " and title_word(text[start:end])):
         return False
-    if not title_word(text[start:end]):
+    hi = end + 1
+    while hi < len(text) and hi < end + 1 + _TITLE_REACH and not text[hi].isspace():
+        hi += 1
+    after = text[end + 1 : hi]
+    if not (after and after[0].isupper()):
+        return False
+    following = re.sub(r"\W+$", "", after).lower()
+    cues = default_cues()
+    if following not in cues.common_words:
+        return True  # the first word of another name
+    if following in cues.place_words or start < 2 or text[start - 1] != " ":
         return False
     lo = start - 1
     while lo > 0 and lo > start - 1 - _TITLE_REACH and not text[lo - 1].isspace():
         lo -= 1
-    hi = end + 1
-    while hi < len(text) and hi < end + 1 + _TITLE_REACH and not text[hi].isspace():
-        hi += 1
-    before, after = text[lo : start - 1], text[end + 1 : hi]
-    if not (before and before[0].isupper() and before[-1].isalnum() and after and after[0].isupper()):
-        return False
-    return re.sub(r"\W+$", "", after).lower() not in default_cues().place_words
+    before = text[lo : start - 1]
+    return bool(before) and before[0].isupper() and before[-1].isalnum()
 
 
 class Probe:
