@@ -486,15 +486,18 @@ TITLE_GAPS = [" ", "  ", "\n", ", ", "-"]
 @example([("Rounds", " "), ("Hit", " "), ("Baghdad's", " "), ("May", " "), ("\u00c9vreux", "-")])
 @given(st.lists(st.tuples(st.sampled_from(TITLE_TOKENS), st.sampled_from(TITLE_GAPS)), max_size=10))
 def test_title_case_runs_are_judged_like_the_reference(parts: list[tuple[str, str]]) -> None:
-    lists = [
-        Watchlist(
-            watchlist_id="w",
-            terms=[
-                Term(term_id="hit", case_sensitive_aliases=["Hit", "Hīt"]),
-                Term(term_id="may", case_sensitive_aliases=["May"], aliases=["rounds"]),
-            ],
-        )
-    ]
+    _agrees_with_the_reference(
+        [
+            Term(term_id="hit", case_sensitive_aliases=["Hit", "Hīt"]),
+            Term(term_id="may", case_sensitive_aliases=["May"], aliases=["rounds"]),
+        ],
+        parts,
+    )
+
+
+def _agrees_with_the_reference(terms: list[Term], parts: list[tuple[str, str]]) -> None:
+    """The engine and the reference find the same matches of ``terms`` in the text of ``parts``."""
+    lists = [Watchlist(watchlist_id="w", terms=terms)]
     text = "".join(w + g for w, g in parts)
     assert AutomatonMatcher(lists).match(text) == RegexMatcher(lists).match(text)
 
@@ -542,20 +545,16 @@ OWN_GAPS = [" ", "  ", "\n", ", ", ". "]
 @example([("hit", " "), ("by", " "), ("town", " "), ("of", " "), ("Hit", " ")])
 @given(st.lists(st.tuples(st.sampled_from(OWN_TOKENS), st.sampled_from(OWN_GAPS)), max_size=12))
 def test_negative_words_naming_the_term_are_judged_like_the_reference(parts: list[tuple[str, str]]) -> None:
-    lists = [
-        Watchlist(
-            watchlist_id="w",
-            terms=[
-                Term(
-                    term_id="hit",
-                    case_sensitive_aliases=["Hit"],
-                    context_words=["town", "Ramadi"],
-                    negative_context=["hit by", "smash hit"],
-                    context_window_chars=30,
-                ),
-                Term(term_id="isis", aliases=["isis"], negative_context=["smash", "isis town"]),
-            ],
-        )
-    ]
-    text = "".join(w + g for w, g in parts)
-    assert AutomatonMatcher(lists).match(text) == RegexMatcher(lists).match(text)
+    _agrees_with_the_reference(
+        [
+            Term(
+                term_id="hit",
+                case_sensitive_aliases=["Hit"],
+                context_words=["town", "Ramadi"],
+                negative_context=["hit by", "smash hit"],
+                context_window_chars=30,
+            ),
+            Term(term_id="isis", aliases=["isis"], negative_context=["smash", "isis town"]),
+        ],
+        parts,
+    )
