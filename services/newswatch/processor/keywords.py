@@ -22,9 +22,9 @@ expressions; it is the reference the automaton is tested against. The rules:
 - a case-sensitive acronym of up to three capitals between other capitalised words (a shouted
   headline: ``WHAT IS NEXT``) does not count;
 - a case-sensitive alias that is one capitalised common word (``Hit``; ``common_words`` of
-  ``data/toponyms.yaml``) does not count in a title-case run, where capitals are headline style
-  (``Mortar Rounds Hit Baghdad's Green Zone``; :func:`~newswatch.processor.automaton.titled` says
-  which neighbours make one).
+  ``data/toponyms.yaml``) does not count where its capital says nothing about the name: in a
+  title-case run (``Mortar Rounds Hit Baghdad's Green Zone``) or as the first word of another name
+  (``Hit Factory``); :func:`~newswatch.processor.automaton.titled` says which neighbours make one.
 
 Context words are case- and accent-insensitive; a trailing ``*`` makes one a prefix. Offsets in
 :class:`Match` are code points into the ORIGINAL text; boilerplate footers are never matched. A match
