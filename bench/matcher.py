@@ -272,7 +272,13 @@ def compare(lists: list[Watchlist], texts: list[str], matcher: Matcher, args: ar
     tables land in memory moves its rate by a few per cent, so one instance per build would decide
     small ratios by placement. Each build's rate is the geometric mean of its two instances."""
     other_class = other_matcher_class(args.against)
-    others = [other_class(lists), other_class(lists)]
+    try:
+        others = [other_class(lists), other_class(lists)]
+    except (TypeError, ValueError) as exc:  # e.g. a build from before a change of the rule tuples
+        raise SystemExit(
+            f"--against: the build in {args.against} does not take this tree's engine arguments ({exc}); "
+            "compare builds made from trees with the same newswatch_native.pyi"
+        ) from exc
     second = AutomatonMatcher(lists)
     mine = [list(m) for m in map(matcher.match, texts)]
     theirs = [list(m) for m in map(others[0].match, texts)]
