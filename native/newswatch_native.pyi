@@ -45,6 +45,9 @@ class Engine(Generic[_T]):
       stand-in byte, flags (1: it has one, 2: ``str.isspace``, 4: regular-expression ``\\w``, 8:
       ``\\d``) and the lower-case ASCII letter or 0xE9 ("é") it matches under ``re.IGNORECASE``
       (``automaton.char_tables``); without them ``match_text`` always returns None.
+    - ``title_words``: ``(common words, place words)`` in lower case, the lists of ``automaton.titled``:
+      with them the engine decides that check itself where the words around a hit are ASCII (without
+      them, or around other characters, ``probe.titled`` answers).
 
     Raises ValueError for inconsistent arguments.
     """
@@ -64,6 +67,7 @@ class Engine(Generic[_T]):
         rules: Sequence[tuple[int, int, str, bool, int, bool]],
         anchored_above: int = ...,
         char_tables: tuple[bytes, bytes, bytes] | None = None,
+        title_words: tuple[Sequence[str], Sequence[str]] | None = None,
     ) -> None: ...
     @property
     def needs_cased(self) -> bool:

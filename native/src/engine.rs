@@ -11,6 +11,7 @@ use crate::keys::{KeyIndex, RawHits};
 use crate::pytext::{code_points, from_code_points};
 use crate::rules::{Probe, ProbeObject, Text};
 use crate::scan::DFA_MAX_KEY_BYTES;
+use crate::titlewords::TitleWords;
 use crate::tuples::TupleClass;
 use crate::value_error;
 use crate::view::{Tables, View};
@@ -48,6 +49,8 @@ pub struct Engine {
     pub(crate) rules: Vec<Rule>,
     /// Per-character tables for `match_text` (None: it always declines).
     pub(crate) chars: Option<CharTables>,
+    /// The word lists of `automaton.titled` (None: Python decides every title-case check).
+    pub(crate) title_words: Option<TitleWords>,
 }
 
 #[pymethods]
@@ -56,7 +59,7 @@ impl Engine {
     #[new]
     #[pyo3(signature = (factory, heads, raw_tables, folded_tables, folded_patterns, folded_keys,
         cased_patterns, cased_keys, groups, contexts, rules, anchored_above = DFA_MAX_KEY_BYTES,
-        char_tables = None))]
+        char_tables = None, title_words = None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         factory: Bound<'_, PyType>,
@@ -72,6 +75,7 @@ impl Engine {
         rules: Vec<RuleArg>,
         anchored_above: usize,
         char_tables: Option<(Vec<u8>, Vec<u8>, Vec<u8>)>,
+        title_words: Option<(Vec<String>, Vec<String>)>,
     ) -> PyResult<Self> {
         let chars = char_tables
             .map(|(stand_in, flags, letter)| CharTables::new(stand_in, flags, letter))
@@ -112,6 +116,7 @@ impl Engine {
             contexts,
             rules,
             chars,
+            title_words: title_words.map(|(common, places)| TitleWords::new(common, places)),
         })
     }
 
@@ -155,6 +160,7 @@ impl Engine {
             view: &view,
             text: Text::Str(text),
             chars: self.chars.as_ref(),
+            title_words: self.title_words.as_ref(),
         };
         self.finish(py, &raw, &places, &probe, original)
     }
@@ -218,6 +224,7 @@ impl Engine {
             view: &view,
             text: Text::Points(points),
             chars: Some(chars),
+            title_words: self.title_words.as_ref(),
         };
         self.finish(py, &raw, &places, &probe, text).map(Some)
     }

@@ -39,6 +39,7 @@ mod sensepairs;
 mod snippet;
 mod swar;
 mod textcues;
+mod titlewords;
 mod toponyms;
 mod tuples;
 mod view;

@@ -12,6 +12,7 @@ use crate::engine::Engine;
 use crate::fxhash::FxHashMap;
 use crate::keys::{Hit, Key};
 use crate::scan::prefetch;
+use crate::titlewords::{self, TitleWords};
 use crate::view::View;
 
 /// The Python probe of one text: given, or made on first use by `make` (most texts need none).
@@ -62,6 +63,7 @@ pub(crate) struct Probe<'a, 'py> {
     pub(crate) view: &'a View<'a>,
     pub(crate) text: Text<'a, 'py>,
     pub(crate) chars: Option<&'a CharTables>,
+    pub(crate) title_words: Option<&'a TitleWords>,
 }
 
 impl<'py> Probe<'_, 'py> {
@@ -160,9 +162,10 @@ impl Probe<'_, '_> {
     }
 
     /// Whether the capital of the case-sensitive hit `text[start..end]` says nothing about the name
-    /// (`automaton.titled`: a title-case run, or the first word of another name). Python decides, and
-    /// is asked only when a space and a capital or non-ASCII character follow the hit (most hits
-    /// fail here).
+    /// (`automaton.titled`: a title-case run, or the first word of another name). Nothing to decide
+    /// unless a space and a capital or non-ASCII character follow the hit (most hits fail here);
+    /// then decided here with the engine's word lists when the words around are ASCII, else by
+    /// Python.
     fn titled(&self, start: i64, end: i64) -> PyResult<bool> {
         let length = self.text.len()?;
         if !(0 <= start && start < end && end + 1 < length) {
@@ -171,6 +174,15 @@ impl Probe<'_, '_> {
         let after = self.text.points(end, end + 2);
         if after[0] != 0x20 || !(after[1] >= 0x80 || (0x41..=0x5A).contains(&after[1])) {
             return Ok(false);
+        }
+        if let Some(words) = self.title_words {
+            let reach = titlewords::REACH as i64 + 1;
+            let (lo, hi) = ((start - reach).max(0), (end + reach).min(length));
+            let window = self.text.points(lo, hi);
+            let (at, len) = ((start - lo) as usize, (end - start) as usize);
+            if let Some(answer) = words.titled(&window, at, len, hi == length) {
+                return Ok(answer);
+            }
         }
         self.call("titled", (start, end))?.extract()
     }
@@ -213,6 +225,7 @@ impl Engine {
         // (start, end, rank, rule) in the order found.
         let mut found: Vec<(i64, i64, u32, u32)> = Vec::new();
         let mut last: Option<(i64, i64, bool, i64, i64, bool)> = None; // span, sensitive -> offsets, shouted
+        let mut titled: Option<(i64, i64, bool)> = None; // offsets -> the last title-case answer
         for hit in hits {
             let (start, end, skip) = match last {
                 Some((s, e, sens, start, end, skip))
@@ -235,8 +248,16 @@ impl Engine {
                 &self.group_rules[self.group_starts[g] as usize..self.group_starts[g + 1] as usize]
             {
                 let rule = &self.rules[r as usize];
-                if rule.titled && hit.sensitive && probe.titled(start, end)? {
-                    continue;
+                if rule.titled && hit.sensitive {
+                    // One answer per span: the hits of one span (several keys) all read it.
+                    let answer = match titled {
+                        Some((s, e, answer)) if s == start && e == end => answer,
+                        _ => probe.titled(start, end)?,
+                    };
+                    titled = Some((start, end, answer));
+                    if answer {
+                        continue;
+                    }
                 }
                 if let Some(c) = rule.context {
                     // A capital tells the name from the word except at a sentence start: there, and

@@ -478,7 +478,8 @@ def test_title_case_runs(text: str, expected: bool) -> None:
 
 
 TITLE_TOKENS = ["Hit", "May", "Rounds", "Baghdad's", "District", "on", "Iraq", "ISIS", "\u00c9vreux",
-                "\u00e9t\u00e9", "(Forces)", "Hit,", "7", "Hīt"]  # fmt: skip
+                "\u00e9t\u00e9", "(Forces)", "Hit,", "7", "Hīt", "From", "Sunday", "FM.", "Factory",
+                "Zone:", "Anbar's"]  # fmt: skip
 TITLE_GAPS = [" ", "  ", "\n", ", ", "-"]
 
 

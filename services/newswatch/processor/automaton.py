@@ -79,6 +79,7 @@ T = TypeVar("T", bound=tuple[object, ...])
 _SEP = re.compile(r"[\s\-]+")
 _SHOUT = re.compile(r"[A-Z]{2,}")
 _TITLE_REACH = 40  # characters read for each neighbouring word of a title-case run
+_TRAILING = re.compile(r"\W+$")
 _BUCKET0, _BUCKETS = 0x80, 32
 _QUOTE = '"'  # stand-in of non-word characters that are not separators
 
@@ -364,7 +365,7 @@ def titled(text: str, start: int, end: int) -> bool:
     after = text[end + 1 : hi]
     if not (after and after[0].isupper()):
         return False
-    following = re.sub(r"\W+$", "", after).lower()
+    following = _TRAILING.sub("", after).lower()
     cues = default_cues()
     if following not in cues.common_words:
         return True  # the first word of another name
@@ -496,5 +497,6 @@ def build_engine(
         [_context(words) for words in contexts],
         rules,
         char_tables=char_tables(),
+        title_words=(sorted(default_cues().common_words), sorted(default_cues().place_words)),
         **extra,
     )

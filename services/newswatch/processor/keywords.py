@@ -234,7 +234,7 @@ class RegexMatcher:
                     context_pattern(term.context_words),
                     context_pattern(others),
                     context_pattern(own),
-                    any(title_word(a) for a in term.case_sensitive_aliases),
+                    _title_term(term),
                 )
                 for alias in term.aliases:
                     key = phrase_key(fold(alias).text)
@@ -269,7 +269,7 @@ class RegexMatcher:
                         continue
                     if view is not lower and rule.titled and titled(masked, start, end):
                         continue
-                    own = view is lower or sentence_start(masked, start)
+                    own = view is lower or (rule.own is not None and sentence_start(masked, start))
                     verdict = _context_verdict(rule, lower, start, end, own)
                     if verdict != CONTEXT_OK and (
                         verdict == CONTEXT_VETOED or not _resolved(places, rule.term.geonames_id, start, end)
@@ -328,6 +328,8 @@ def _context_verdict(rule: _Rule, lower: FoldedText, start: int, end: int, own: 
 def own_words(term: Term) -> tuple[list[str], list[str]]:
     """The term's negative words split into the others and those naming the term itself: their folded
     words hold one of its aliases' folded words in a row ("hit by" and "hit-and-run" name ``Hit``)."""
+    if not term.negative_context:
+        return [], []  # most terms: no alias folded for nothing (a build of the whole gazetteer)
     names = [phrase_key(fold(alias).text).split() for alias in (*term.aliases, *term.case_sensitive_aliases)]
     others: list[str] = []
     own: list[str] = []
@@ -339,6 +341,12 @@ def own_words(term: Term) -> tuple[list[str], list[str]]:
         )
         (own if named else others).append(word)
     return others, own
+
+
+def _title_term(term: Term) -> bool:
+    """Whether a case-sensitive alias of ``term`` is a capitalised common word (its hits are checked
+    for capitals that say nothing: :func:`~newswatch.processor.automaton.titled`)."""
+    return any(title_word(alias) for alias in term.case_sensitive_aliases)
 
 
 def _context_words(words: Iterable[str]) -> list[tuple[str, bool]]:
@@ -392,7 +400,7 @@ class AutomatonMatcher:
                         context,
                         int(term.context_window_chars),
                         term.geonames_id if needs_context else "",
-                        any(title_word(a) for a in term.case_sensitive_aliases),
+                        _title_term(term),
                     )
                 )
                 rule = len(heads) - 1
