@@ -4,12 +4,12 @@
 //! word that names the term itself ("hit by" of the term Hit) vetoes only the hit it overlaps, and
 //! only when the caller says such words apply to the hit (`own`).
 //!
-//! The patterns of every rule are found by one automaton ([`Contexts`]): each verdict walks it (a
-//! small table that stays in the CPU caches, where one table per rule would be read cold), and a
-//! rule keeps the words of its own patterns only.
+//! The patterns of every rule ([`Contexts::patterns`]) are found in the whole text by the scan
+//! that finds the keys ([`crate::keys::KeyIndex`]): the same automaton, one pass over the text, at
+//! almost no cost per pattern. A verdict reads the occurrences inside its window from that list, and
+//! a rule keeps the words of its own patterns only.
 
 use crate::fxhash::FxHashMap;
-use crate::scan::{anchored_automaton, Scanner};
 use crate::view::View;
 
 pub const VETOED: u8 = 0;
@@ -30,25 +30,16 @@ pub struct Word {
 /// (`words[i]` for `patterns[i]`) and whether a context word is required.
 pub type RuleWords = (Vec<Vec<u8>>, Vec<Vec<Word>>, bool);
 
-/// The context rules of an engine and the automaton of all their patterns.
+/// The context rules of an engine and the patterns of all of them.
 pub struct Contexts {
-    automaton: Option<Scanner>,
-    /// A bit per hash of the first three bytes some pattern has after its space (a shorter pattern
-    /// sets the bits of every continuation): 8 KB, in the CPU caches, that turn away most words of
-    /// a window before the automaton is walked.
-    heads: Vec<u64>,
+    /// Every distinct pattern (a space and a key), numbered as the rules' words refer to them.
+    pub patterns: Vec<Vec<u8>>,
     pub rules: Vec<ContextRule>,
 }
 
-/// Bits of [`Contexts::heads`] (a power of two).
-const HEAD_BITS: usize = 1 << 16;
-
-/// The [`Contexts::heads`] bit of the three bytes after a space (zero past the text's end).
-#[inline]
-fn head_bit(a: u8, b: u8, c: u8) -> usize {
-    let key = u64::from(a) << 16 | u64::from(b) << 8 | u64::from(c);
-    (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 48) as usize % HEAD_BITS
-}
+/// The occurrences of the context patterns in one text's `data`, as `(pattern, start, end)` with
+/// `start` the index of the pattern's space, in order of `end`.
+pub type Occurrences = [(u32, i64, i64)];
 
 /// One rule: the words behind each of its patterns, by pattern id of the shared automaton (sorted).
 pub struct ContextRule {
@@ -93,31 +84,13 @@ impl Contexts {
                 has_own,
             });
         }
-        let mut heads = vec![0u64; HEAD_BITS / 64];
-        for pattern in &patterns {
-            let fixed = |k: usize| pattern.get(k).map_or(0..=255, |&b| b..=b);
-            for a in fixed(1) {
-                for b in fixed(2) {
-                    for c in fixed(3) {
-                        let bit = head_bit(a, b, c);
-                        heads[bit / 64] |= 1 << (bit % 64);
-                    }
-                }
-            }
+        if patterns.iter().any(|p| p.len() < 2 || p[0] != b' ') {
+            return Err("a context pattern is not a space and a key".into());
         }
         Ok(Contexts {
-            automaton: anchored_automaton(&patterns)?,
-            heads,
+            patterns,
             rules: built,
         })
-    }
-
-    /// Whether some pattern may start at `hay[at]` (a space), by the three bytes after it.
-    #[inline]
-    fn may_start(&self, hay: &[u8], at: usize) -> bool {
-        let byte = |k: usize| hay.get(at + k).copied().unwrap_or(0);
-        let bit = head_bit(byte(1), byte(2), byte(3));
-        self.heads[bit / 64] & (1 << (bit % 64)) != 0
     }
 
     /// Whether rule `rule` has negative words naming its term.
@@ -126,14 +99,19 @@ impl Contexts {
     }
 
     /// `VETOED` (a negative word within `window`), `MISSING` (context words required, none there)
-    /// or `OK`, for a hit at `view.data[d_start..d_end]` under rule `rule`; `own`: whether the
-    /// negative words naming the term apply to this hit. `exact(word, d_start, d_end)` compares a
-    /// lossy word with the folded text there.
+    /// or `OK`, for a hit at `view.data[d_start..d_end]` under rule `rule`; `found`: the context
+    /// patterns' occurrences in `view.data`; `own`: whether the negative words naming the term apply
+    /// to this hit. `exact(word, d_start, d_end)` compares a lossy word with the folded text there.
+    ///
+    /// The window is `data[d_lo..d_hi]` with the space before it, followed by one (virtual) space:
+    /// an occurrence counts when it starts at that space or later and ends by `d_hi`, and a word
+    /// ending at `d_hi` is whole.
     #[allow(clippy::too_many_arguments)]
     pub fn verdict<E>(
         &self,
         rule: usize,
         view: &View<'_>,
+        found_in_text: &Occurrences,
         d_start: i64,
         d_end: i64,
         window: i64,
@@ -141,34 +119,34 @@ impl Contexts {
         mut exact: impl FnMut(&str, i64, i64) -> Result<bool, E>,
     ) -> Result<u8, E> {
         let this = &self.rules[rule];
-        let Some(ac) = self.automaton.as_ref().filter(|_| !this.words.is_empty()) else {
+        if this.words.is_empty() {
             return Ok(OK);
-        };
+        }
         let (d_lo, d_hi) = view.window(d_start, d_end, window);
         let base = d_lo - 1;
-        // The window, followed by one (virtual) space: a match may not end on that space.
-        let hay = &view.data[base as usize..d_hi as usize];
-        let at = |i: usize| if i < hay.len() { hay[i] } else { b' ' };
+        let data = &view.data;
+        let space_at = |i: i64| i >= d_hi || data[i as usize] == b' ';
         let mut found = false;
-        // Every pattern starts with a space: walks from the spaces of the window find them all (most
-        // end after a byte or two), in fewer steps than a scan of every byte; a space whose next
-        // three bytes begin no pattern is passed over.
-        let spaces = (0..hay.len()).filter(|&i| hay[i] == b' ' && self.may_start(hay, i));
-        let mut hits = Vec::new(); // the outcome does not depend on their order
-        ac.anchored(hay, spaces, |pid, s, e| hits.push((pid, s, e)));
-        for (pid, s, e) in hits {
+        let first = found_in_text.partition_point(|&(_, _, e)| e <= base);
+        for &(pid, s, e) in &found_in_text[first..] {
+            if e > d_hi {
+                break;
+            }
+            if s < base {
+                continue; // begins before the window
+            }
             let Ok(k) = this.words.binary_search_by_key(&pid, |(id, _)| *id) else {
                 continue; // another rule's pattern
             };
-            let w_start = base + s as i64 + 1;
+            let w_start = s + 1;
             for word in &this.words[k].1 {
                 let w_end = if word.prefix {
-                    base + hay[e..]
+                    data[e as usize..d_hi as usize]
                         .iter()
                         .position(|&b| b == b' ')
-                        .map_or(hay.len(), |p| e + p) as i64
-                } else if at(e) == b' ' {
-                    base + e as i64
+                        .map_or(d_hi, |p| e + p as i64)
+                } else if space_at(e) {
+                    e
                 } else {
                     continue;
                 };
@@ -179,11 +157,11 @@ impl Contexts {
                     continue; // about another occurrence of the term's word, or not for this hit
                 }
                 if let Some(key) = &word.exact {
-                    if !exact(key, w_start, base + e as i64)? {
+                    if !exact(key, w_start, e)? {
                         continue;
                     }
                 }
-                if word.gaps && !view.separated(w_start, base + e as i64) {
+                if word.gaps && !view.separated(w_start, e) {
                     continue;
                 }
                 if word.negative {

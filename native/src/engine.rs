@@ -81,14 +81,15 @@ impl Engine {
             .map(|(stand_in, flags, letter)| CharTables::new(stand_in, flags, letter))
             .transpose()
             .map_err(value_error)?;
+        let contexts = enginebuild::contexts(contexts)?;
         let keys = enginebuild::key_index(
             folded_patterns,
             folded_keys,
             cased_patterns,
             cased_keys,
+            &contexts,
             anchored_above,
         )?;
-        let contexts = enginebuild::contexts(contexts)?;
         let rules = enginebuild::rules(rules);
         enginebuild::check_indexes(&keys, &groups, &rules, &contexts)?;
         if heads.len() != rules.len() {
@@ -262,7 +263,7 @@ impl Engine {
         let hits = self
             .keys
             .select(probe.view, raw, |key, s, e| probe.key_holds(key, s, e))?;
-        let found = self.apply_rules(probe.view, &hits, places, probe)?;
+        let found = self.apply_rules(probe.view, &hits, &raw.context, places, probe)?;
         for &(rule, _, _) in &found {
             let r = rule as usize;
             for item in

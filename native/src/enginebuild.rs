@@ -43,6 +43,7 @@ pub(crate) fn key_index(
     folded_keys: Vec<(i64, Vec<KeyArg>)>,
     cased_patterns: Vec<Vec<u8>>,
     cased_keys: Vec<(bool, u32)>,
+    contexts: &Contexts,
     anchored_above: usize,
 ) -> PyResult<KeyIndex> {
     if folded_patterns.len() != folded_keys.len() || cased_patterns.len() != cased_keys.len() {
@@ -73,6 +74,7 @@ pub(crate) fn key_index(
         patterns,
         cased_patterns,
         cased_keys,
+        &contexts.patterns,
         anchored_above,
     )
     .map_err(value_error)

@@ -41,15 +41,18 @@ pub struct Hit {
 ///
 /// When the patterns are many (above `anchored_above` bytes: the whole gazetteer), most names,
 /// which can only start at a minority of the word starts, are left out of that scan (which costs per
-/// byte of text, and more the larger the automaton) and looked up ([`Names`]) from those word
-/// starts only (with few patterns the extra passes would cost more than they save):
-/// - cased patterns whose first letter is an ASCII capital, in their letter case, over the case-kept
-///   projection, from word starts with an ASCII capital;
-/// - folded patterns whose first byte is a bucket byte (non-ASCII word characters), over `data`,
-///   from word starts with a bucket byte;
+/// byte of text, and more the larger the automaton) and looked up ([`Names`], one table) from those
+/// word starts only (with few patterns the extra passes would cost more than they save):
+/// - cased patterns whose first letter is an ASCII capital, in lower case, from word starts with an
+///   ASCII capital, and kept where the case-kept projection holds them in their letter case;
+/// - folded patterns whose first byte is a bucket byte (non-ASCII word characters), from word
+///   starts with a bucket byte;
 /// - folded patterns starting with an ASCII letter whose keys are all case-sensitive and start with
-///   an ASCII capital, over `data`, from word starts where the case-kept projection is not a
-///   lower-case letter (the capital a hit's case check needs, or a character it cannot tell).
+///   an ASCII capital, from word starts where the case-kept projection is not a lower-case letter
+///   (the capital a hit's case check needs, or a character it cannot tell).
+///
+/// All of them are looked up over `data`, one lookup per word start, where `data` is the case-kept
+/// projection in lower case; elsewhere the cased ones are looked up over that lower case apart.
 pub struct KeyIndex {
     pub scanner: Option<Scanner>,
     pub patterns: Vec<Pattern>,
@@ -57,23 +60,24 @@ pub struct KeyIndex {
     pub cased: Vec<Vec<u8>>,
     /// Per cased pattern: (gaps must be separators, payload group).
     pub cased_keys: Vec<(bool, u32)>,
-    /// The folded then cased pattern of each pattern id of `scanner`.
+    /// The folded then cased pattern of each pattern id of `scanner` (the context patterns follow).
     scanned_folded: Vec<u32>,
     scanned_cased: Vec<u32>,
-    /// The capitalised cased patterns (found from their word starts), and the cased pattern of each id.
-    capitals: Option<Names>,
-    capitalised: Vec<u32>,
-    /// The other folded patterns found from their word starts, and the folded pattern of each id.
+    /// The patterns found from their word starts, in one table: the folded pattern of each id below
+    /// `named.len()`, then the cased pattern (in lower case there) of each id above.
     names: Option<Names>,
     named: Vec<u32>,
+    capitalised: Vec<u32>,
     /// Whether some named pattern starts with an ASCII letter (its starts need the case-kept text).
     named_cased: bool,
 }
 
-/// Raw overlapping hits of both automata (no Python needed): (pattern, start, end) each.
+/// Raw overlapping hits of both automata (no Python needed): (pattern, start, end) each; and the
+/// occurrences of the context patterns in `data`, in order of their ends.
 pub struct RawHits {
     pub folded: Vec<(u32, i64, i64)>,
     pub cased: Vec<(u32, i64, i64)>,
+    pub context: Vec<(u32, i64, i64)>,
 }
 
 /// Whether folded pattern `bytes` with `pattern`'s keys is looked up from word starts (see [`KeyIndex`]).
@@ -142,11 +146,13 @@ fn push_bytes(mut mask: u64, base: usize, last: usize, out: &mut Vec<usize>) {
 }
 
 impl KeyIndex {
+    /// `context`: the context patterns, found by the same scan ([`RawHits::context`]).
     pub fn new(
         folded: Vec<Vec<u8>>,
         patterns: Vec<Pattern>,
         cased: Vec<Vec<u8>>,
         cased_keys: Vec<(bool, u32)>,
+        context: &[Vec<u8>],
         anchored_above: usize,
     ) -> Result<Self, String> {
         let total: usize = folded.iter().chain(&cased).map(Vec::len).sum();
@@ -176,16 +182,21 @@ impl KeyIndex {
                 .iter()
                 .map(|&i| cased[i as usize].to_ascii_lowercase()),
         );
+        all.extend_from_slice(context);
         let scanner = automaton(&all)?;
         drop(all);
-        let table = |ids: &[u32], from: &[Vec<u8>]| -> Result<Option<Names>, String> {
-            if ids.is_empty() {
-                return Ok(None);
-            }
-            Names::new(&pick(ids, from)).map(Some)
+        let mut looked_up = pick(&named, &folded);
+        looked_up.extend(
+            capitalised
+                .iter()
+                .map(|&i| cased[i as usize].to_ascii_lowercase()),
+        );
+        let names = if looked_up.is_empty() {
+            None
+        } else {
+            Some(Names::new(&looked_up)?)
         };
-        let capitals = table(&capitalised, &cased)?;
-        let names = table(&named, &folded)?;
+        drop(looked_up);
         let named_cased = named.iter().any(|&i| folded[i as usize][1] < 0x80);
         Ok(KeyIndex {
             scanner,
@@ -194,10 +205,9 @@ impl KeyIndex {
             cased_keys,
             scanned_folded,
             scanned_cased,
-            capitals,
-            capitalised,
             names,
             named,
+            capitalised,
             named_cased,
         })
     }
@@ -214,14 +224,18 @@ impl KeyIndex {
         let mut hits = RawHits {
             folded: Vec::with_capacity(expected),
             cased: Vec::with_capacity(expected),
+            context: Vec::new(),
         };
         let n = self.scanned_folded.len() as u32;
+        let keys = n + self.scanned_cased.len() as u32;
         let separate = view.cased.as_deref(); // its lower case differs from `data`: scan it too
         if let Some(ac) = &self.scanner {
             ac.overlapping(&view.data, |pid, s, e| {
                 if pid < n {
                     let f = self.scanned_folded[pid as usize];
                     hits.folded.push((f, s as i64, e as i64));
+                } else if pid >= keys {
+                    hits.context.push((pid - keys, s as i64, e as i64));
                 } else if separate.is_none() {
                     let c = self.scanned_cased[(pid - n) as usize];
                     if view.cased_at(s, &self.cased[c as usize]) {
@@ -231,7 +245,7 @@ impl KeyIndex {
             });
             if let Some(kept) = separate.filter(|_| !self.scanned_cased.is_empty()) {
                 ac.overlapping(&kept.to_ascii_lowercase(), |pid, s, e| {
-                    if pid >= n {
+                    if pid >= n && pid < keys {
                         let c = self.scanned_cased[(pid - n) as usize];
                         if view.cased_at(s, &self.cased[c as usize]) {
                             hits.cased.push((c, s as i64, e as i64));
@@ -240,24 +254,49 @@ impl KeyIndex {
                 });
             }
         }
-        if self.capitals.is_none() && self.names.is_none() {
+        let Some(table) = &self.names else {
+            return hits;
+        };
+        let kept = view.case_kept();
+        let (mut starts, mut capitals) =
+            (Vec::with_capacity(expected), Vec::with_capacity(expected));
+        name_starts(&view.data, kept.as_deref(), &mut starts, &mut capitals);
+        let folded = self.named.len() as u32;
+        // A capitalised pattern holds where the case-kept projection has its bytes (its lower case
+        // is in the table).
+        let cased_hit = |pid: u32, s: usize, e: usize| -> Option<(u32, i64, i64)> {
+            let c = self.capitalised[(pid - folded) as usize];
+            let kept = kept.as_deref()?;
+            (kept.get(s..e) == Some(&self.cased[c as usize][..])).then_some((c, s as i64, e as i64))
+        };
+        if separate.is_none() {
+            // `data` is the case-kept projection in lower case: one lookup per start serves both
+            // kinds (the capitals' starts are among the others).
+            table.find(&view.data, starts.into_iter(), |pid, s, e| {
+                if pid < folded {
+                    hits.folded
+                        .push((self.named[pid as usize], s as i64, e as i64));
+                } else if let Some(hit) = cased_hit(pid, s, e) {
+                    hits.cased.push(hit);
+                }
+            });
             return hits;
         }
-        let kept = view.case_kept();
-        let (mut names, mut capitals) =
-            (Vec::with_capacity(expected), Vec::with_capacity(expected));
-        name_starts(&view.data, kept.as_deref(), &mut names, &mut capitals);
-        if let Some(ac) = &self.names {
-            ac.find(&view.data, names.into_iter(), |pid, s, e| {
+        table.find(&view.data, starts.into_iter(), |pid, s, e| {
+            if pid < folded {
                 hits.folded
                     .push((self.named[pid as usize], s as i64, e as i64));
-            });
-        }
-        if let (Some(ac), Some(kept)) = (&self.capitals, kept.as_deref()) {
-            // A capitalised pattern is a space then a capital: its starts are word starts.
-            ac.find(kept, capitals.into_iter(), |pid, s, e| {
-                hits.cased
-                    .push((self.capitalised[pid as usize], s as i64, e as i64));
+            }
+        });
+        if let Some(lower) = kept
+            .as_deref()
+            .filter(|_| !self.capitalised.is_empty())
+            .map(<[u8]>::to_ascii_lowercase)
+        {
+            table.find(&lower, capitals.into_iter(), |pid, s, e| {
+                if pid >= folded {
+                    hits.cased.extend(cased_hit(pid, s, e));
+                }
             });
         }
         hits

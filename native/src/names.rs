@@ -4,6 +4,7 @@
 //! its spaces, so the lookups from a start stop at the first text no pattern begins with: about
 //! two lookups per start, where an automaton walk takes one dependent load per byte.
 
+use crate::fxhash::FxHashMap;
 use crate::swar::{load, space_bytes};
 
 /// One table entry (32 bytes, one per half cache line): a pattern, or a prefix of patterns, as
@@ -17,7 +18,8 @@ struct Slot {
     start: u32,
     /// The key's length, and [`LONGER`] when some pattern is longer than these bytes and a space.
     len: u32,
-    /// The pattern these bytes and a closing space are, or [`NONE`].
+    /// The pattern these bytes and a closing space are, or [`NONE`]; with [`MORE`] set, further
+    /// patterns of the same bytes are in [`Names::more`].
     pattern: u32,
     /// The key's first [`HEAD`] bytes, zero-padded.
     head: [u8; HEAD],
@@ -27,6 +29,7 @@ const HEAD: usize = 16;
 
 const NONE: u32 = u32::MAX;
 const LONGER: u32 = 1 << 31;
+const MORE: u32 = 1 << 31;
 const FREE: Slot = Slot {
     check: 0,
     start: 0,
@@ -46,6 +49,8 @@ pub struct Names {
     filter_mask: u64,
     /// The patterns, one after another (entries point into them).
     bytes: Vec<u8>,
+    /// The further patterns of a key several patterns share, by its first pattern.
+    more: FxHashMap<u32, Vec<u32>>,
 }
 
 #[inline]
@@ -107,14 +112,15 @@ fn finish(state: u64) -> u64 {
 const SEED: u64 = 0x2545_F491_4F6C_DD1D;
 
 impl Names {
-    /// The table of `patterns` (each a space, bytes, a space; pattern `i` reported as `i`).
+    /// The table of `patterns` (each a space, bytes, a space; pattern `i` reported as `i`; patterns
+    /// of the same bytes are all reported, in order).
     pub fn new(patterns: &[Vec<u8>]) -> Result<Self, String> {
         let total: usize = patterns.iter().map(Vec::len).sum();
         let entries: usize = patterns
             .iter()
             .map(|p| p.iter().skip(1).filter(|&&b| b == b' ').count())
             .sum();
-        if total >= LONGER as usize || patterns.len() >= NONE as usize {
+        if total >= LONGER as usize || patterns.len() >= MORE as usize {
             return Err("too many name bytes".into());
         }
         let size = (entries + entries / 3 + 1).next_power_of_two();
@@ -127,6 +133,7 @@ impl Names {
             filter: vec![0; filter_bits / 64],
             filter_mask: filter_bits as u64 - 1,
             bytes: Vec::with_capacity(total),
+            more: FxHashMap::default(),
         };
         for (id, pattern) in patterns.iter().enumerate() {
             let start = names.bytes.len();
@@ -189,7 +196,13 @@ impl Names {
             if slot.check == check && self.key(&slot) == key {
                 let slot = &mut self.slots[i];
                 if pattern != NONE {
-                    slot.pattern = pattern;
+                    if slot.pattern == NONE {
+                        slot.pattern = pattern;
+                    } else {
+                        slot.pattern |= MORE;
+                        let first = slot.pattern & !MORE;
+                        self.more.entry(first).or_default().push(pattern);
+                    }
                 }
                 slot.len |= flag;
                 return hash;
@@ -273,7 +286,13 @@ impl Names {
                 return;
             };
             if slot.pattern != NONE {
-                each(slot.pattern, start, end + 1);
+                let first = slot.pattern & !MORE;
+                each(first, start, end + 1);
+                if slot.pattern & MORE != 0 {
+                    for &other in &self.more[&first] {
+                        each(other, start, end + 1);
+                    }
+                }
             }
             if slot.len & LONGER == 0 {
                 return;

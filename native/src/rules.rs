@@ -218,6 +218,7 @@ impl Engine {
         &self,
         view: &View<'_>,
         hits: &[Hit],
+        context: &context::Occurrences,
         places: &[(i64, i64, String)],
         probe: &Probe<'_, '_>,
     ) -> PyResult<Vec<(u32, i64, i64)>> {
@@ -267,6 +268,7 @@ impl Engine {
                     let verdict = self.contexts.verdict(
                         c as usize,
                         view,
+                        context,
                         hit.s,
                         hit.e,
                         rule.window,

@@ -40,12 +40,6 @@ pub fn automaton(patterns: &[Vec<u8>]) -> Result<Option<Scanner>, String> {
     scanner(patterns, StartKind::Unanchored)
 }
 
-/// The scanner of `patterns` for anchored walks only ([`Scanner::anchored`]; None when there are
-/// none): its DFA has an anchored start only.
-pub fn anchored_automaton(patterns: &[Vec<u8>]) -> Result<Option<Scanner>, String> {
-    scanner(patterns, StartKind::Anchored)
-}
-
 /// A DFA with starts `starts` up to `DFA_MAX_KEY_BYTES` pattern bytes, a contiguous NFA above.
 fn scanner(patterns: &[Vec<u8>], starts: StartKind) -> Result<Option<Scanner>, String> {
     if patterns.is_empty() {
@@ -138,7 +132,8 @@ const STREAMS: usize = 4;
 
 /// [`overlapping`] over `STREAMS` consecutive segments of a long `hay`, with the same results in the
 /// same order. The state after any position depends only on the `longest` bytes before it, so the
-/// scan of a segment starts that many bytes early and reports only the matches ending inside it.
+/// scan of a segment starts that many bytes early (its warm-up, which reports nothing); then the
+/// segments are scanned side by side, a byte of each per step, the short end of the last one apart.
 fn interleaved<A: Automaton>(
     ac: &A,
     longest: usize,
@@ -152,25 +147,46 @@ fn interleaved<A: Automaton>(
     let Ok(start) = ac.start_state(Anchored::No) else {
         return;
     };
-    let steps = segment + longest; // every stream ends at its segment's end after `steps` bytes
+    let starts: [usize; STREAMS] = std::array::from_fn(|i| i * segment);
     let ends: [usize; STREAMS] = std::array::from_fn(|i| ((i + 1) * segment).min(hay.len()));
     let mut sids = [start; STREAMS];
+    // Warm-up: the `longest` bytes before each segment but the first (the segment is longer).
+    for step in 0..longest {
+        for i in 1..STREAMS {
+            let at = starts[i] - longest + step;
+            sids[i] = ac.next_state(Anchored::No, sids[i], hay[at]);
+        }
+    }
     let mut found: [Vec<(u32, usize, usize)>; STREAMS] = Default::default();
-    for step in 0..steps {
+    let mut report = |i: usize, sid, at: usize| {
+        for k in 0..ac.match_len(sid) {
+            let pid = ac.match_pattern(sid, k);
+            found[i].push((pid.as_u32(), at + 1 - ac.pattern_len(pid), at + 1));
+        }
+    };
+    let common = ends[STREAMS - 1] - starts[STREAMS - 1]; // the last segment is the shortest
+    let segments: [&[u8]; STREAMS] = std::array::from_fn(|i| &hay[starts[i]..starts[i] + common]);
+    #[allow(clippy::needless_range_loop)] // one index into every segment
+    for step in 0..common {
         for i in 0..STREAMS {
-            let Some(at) = (ends[i] + step).checked_sub(steps) else {
-                continue;
-            };
-            if at >= ends[i] {
-                continue; // the last segment may be short
-            }
-            let sid = ac.next_state(Anchored::No, sids[i], hay[at]);
+            let sid = ac.next_state(Anchored::No, sids[i], segments[i][step]);
             sids[i] = sid;
-            if ac.is_special(sid) && ac.is_match(sid) && at + 1 > i * segment {
-                for k in 0..ac.match_len(sid) {
-                    let pid = ac.match_pattern(sid, k);
-                    found[i].push((pid.as_u32(), at + 1 - ac.pattern_len(pid), at + 1));
-                }
+            if ac.is_special(sid) && ac.is_match(sid) {
+                report(i, sid, starts[i] + step);
+            }
+        }
+    }
+    for i in 0..STREAMS - 1 {
+        for (at, &byte) in hay
+            .iter()
+            .enumerate()
+            .take(ends[i])
+            .skip(starts[i] + common)
+        {
+            let sid = ac.next_state(Anchored::No, sids[i], byte);
+            sids[i] = sid;
+            if ac.is_special(sid) && ac.is_match(sid) {
+                report(i, sid, at);
             }
         }
     }

@@ -82,6 +82,31 @@ def test_keys_looked_up_from_word_starts_match_like_the_reference(
     assert walked.match(text, places) == RegexMatcher(lists).match(text, places)
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["Strasse and Stra\u00dfe", "STRASSE, Stra\u00dfe. strasse Strasse", "Stra\u00dfe Strasse Stra\u00dfe"],
+)
+def test_names_of_the_same_bytes_in_the_lookup_table_are_all_found(text: str) -> None:
+    """A case-sensitive name kept in its letter case ("Strasse") and one checked after folding
+    ("Straße" folds to "strasse") share one entry of the table names are looked up in; each term
+    still finds its own."""
+    lists = [
+        Watchlist(
+            watchlist_id="w",
+            threshold=1.0,
+            enabled=True,
+            terms=[
+                Term(term_id="kept", case_sensitive_aliases=["Strasse"]),
+                Term(term_id="folded", case_sensitive_aliases=["Stra\u00dfe"]),
+                Term(term_id="both", case_sensitive_aliases=["Strasse", "Stra\u00dfe"]),
+            ],
+        )
+    ]
+    expected = RegexMatcher(lists).match(text)
+    assert {m.term_id for m in expected} == {"kept", "folded", "both"}
+    assert AutomatonMatcher(lists, anchored_above=0).match(text) == expected
+
+
 @settings(max_examples=150, deadline=None)
 @given(watchlists(), st.text(max_size=80))
 def test_arbitrary_unicode_never_raises_and_slices_the_text(lists: list[Watchlist], text: str) -> None:
