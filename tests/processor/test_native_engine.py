@@ -186,6 +186,24 @@ def test_matches_across_segment_borders_are_all_found() -> None:
         assert matcher.match(text) == RegexMatcher(matcher.watchlists).match(text)
 
 
+def test_context_words_across_segment_borders_are_all_found() -> None:
+    """Context words are found by the scan that finds the keys: one that straddles a segment border
+    still counts, and a negative word there still vetoes."""
+    term = Term(
+        term_id="p",
+        aliases=["sham"],
+        context_words=["bilad al"],
+        negative_context=["shampoo"],
+        context_window_chars=12,
+    )
+    matcher = AutomatonMatcher([Watchlist(watchlist_id="w", terms=[term])])
+    for shift in range(12):  # every context word straddles every segment border at some shift
+        text = "x" * shift + " bilad al sham" * 200 + " sham shampoo" * 100
+        found = matcher.match(text)
+        assert len(found) == 200
+        assert found == RegexMatcher(matcher.watchlists).match(text)
+
+
 SHOUTING = [
     "IS",
     "EU",
