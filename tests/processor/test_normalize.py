@@ -219,7 +219,12 @@ def test_footer_search_only_at_line_starts_finds_the_same(text: str) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(footer_pieces, st.integers(0, 80))
+@example("Report \U0001f4f0\n\u00a9 2016 Example\n\nmore", 0)  # outside the BMP: the Python search masks
+@example("Report \U0001f4f0\n\u00a9 2016 Example\n\nmore", 60)
+@example("Report\n\u00a9 2016 Example\n\nmore", 60)
 def test_masking_is_the_same_with_or_without_the_marker_shortcut(text: str, lines: int) -> None:
+    """Masked spans are those of :func:`boilerplate_spans`, whichever search finds them (the compiled one,
+    or for texts outside the BMP the Python one, with or without its marker shortcut)."""
     text = "line\n" * lines + text  # few lines: no shortcut; many: the marker check first
     spans = normalize.boilerplate_spans(text)
     expected = list(text)
