@@ -79,6 +79,7 @@ __all__ = [
     "GAUGE_INTERVAL_SECONDS",
     "MAX_IN_FLIGHT_RECORDS",
     "AlerterService",
+    "close_component",
 ]
 
 log = logging.getLogger(__name__)
@@ -283,7 +284,7 @@ class AlerterService:
         if self._api is not None:
             await self._api.stop()  # its shutdown hook ends the event streams
         if self._stream is not None:
-            await self._close("alert stream", self._stream.stop())
+            await close_component("alert stream", self._stream.stop())
         self._stopping.set()
         await kafka.cancel_follower(self._gauges, "alerter gauges")
         if self.dead_letters is not None:
@@ -292,20 +293,20 @@ class AlerterService:
             await self._drain(self._task)
         if self._scheduler is not None:
             drain = self._settings.shutdown_deadline_seconds * _SCHEDULE_SHARE
-            await self._close("schedule", self._scheduler.stop(drain))
+            await close_component("schedule", self._scheduler.stop(drain))
         if self._consumer is not None:
-            await self._close("consumer", self._consumer.stop())
+            await close_component("consumer", self._consumer.stop())
         if self._ledger is not None:
-            await self._close("ledger", self._ledger.stop())
+            await close_component("ledger", self._ledger.stop())
         if self._producer is not None:
-            await self._close("producer", self._producer.stop())
+            await close_component("producer", self._producer.stop())
         if self._articles is not None:
-            await self._close("article lookup", self._articles.stop())
+            await close_component("article lookup", self._articles.stop())
         for view in (self._view, self._endpoint_view, self._feeds_view):
             if view is not None:
-                await self._close("view", view.stop())
+                await close_component("view", view.stop())
         for channel in self.channels.values():
-            await self._close(f"{channel.name} channel", channel.close())
+            await close_component(f"{channel.name} channel", channel.close())
         if self._health is not None:
             await self._health.stop()
 
@@ -326,12 +327,6 @@ class AlerterService:
         results = await asyncio.gather(task, return_exceptions=True)
         if isinstance(results[0], BaseException) and not isinstance(results[0], asyncio.CancelledError):
             log.error("consume loop had failed", extra={"error": repr(results[0])})
-
-    async def _close(self, what: str, closing: Awaitable[Any]) -> None:
-        try:
-            await closing
-        except (KafkaError, OSError) as exc:
-            log.warning("error while closing", extra={"component": what, "error": repr(exc)})
 
     def _subscriptions_changed(self, _key: str, _value: Subscription | None) -> None:
         if self._view is not None:
@@ -464,3 +459,19 @@ def _max_poll_interval_ms(settings: Settings) -> int:
     """Long enough for one batch: each alert makes one attempt here (retries wait on the schedule)."""
     worst = 2 * max(settings.webhook_timeout_seconds, settings.smtp_timeout_seconds)
     return int(max(300.0, worst + 60.0) * 1000)
+
+
+async def close_component(what: str, closing: Awaitable[Any]) -> None:
+    """Await ``closing`` (one component's stop); a failure is logged and the shutdown goes on to the
+    next component."""
+    try:
+        await closing
+    except (KafkaError, OSError) as exc:
+        log.warning("error while closing", extra={"component": what, "error": repr(exc)})
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise  # this shutdown itself is cancelled
+        # aiokafka's consumer.stop() re-raises the cancellation of its own fetch tasks when the
+        # broker went away first (aio-libs/aiokafka#647): the consumer is closed all the same.
+        log.warning("error while closing", extra={"component": what, "error": "CancelledError"})
