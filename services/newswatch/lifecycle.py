@@ -10,9 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from typing import Protocol
+from collections.abc import Awaitable
+from typing import Any, Protocol
 
-__all__ = ["Service", "run_until_signalled"]
+from aiokafka.errors import KafkaError
+
+__all__ = ["Service", "close_component", "run_until_signalled"]
 
 log = logging.getLogger(__name__)
 
@@ -67,3 +70,19 @@ async def run_until_signalled(service: Service, deadline_seconds: float) -> int:
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
+
+
+async def close_component(what: str, closing: Awaitable[Any]) -> None:
+    """Await ``closing`` (one component's stop, in a service's ``stop()``); a failure is logged and the
+    shutdown goes on to the next component."""
+    try:
+        await closing
+    except (KafkaError, OSError) as exc:
+        log.warning("error while closing", extra={"component": what, "error": repr(exc)})
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise  # this shutdown itself is cancelled
+        # aiokafka's consumer.stop() re-raises the cancellation of its own fetch tasks when the
+        # broker went away first (aio-libs/aiokafka#647): the consumer is closed all the same.
+        log.warning("error while closing", extra={"component": what, "error": "CancelledError"})

@@ -65,6 +65,7 @@ from newswatch.alerter.targets import TargetIndex
 from newswatch.alerter.window import OffsetWindow
 from newswatch.contracts import timestamp
 from newswatch.errors import InvalidMessageError
+from newswatch.lifecycle import close_component
 from newswatch.observability import HealthServer
 from newswatch.settings import Settings
 from newswatch.topics import ALERTS, ALERTS_DLQ, ENDPOINTS, FEEDS, SUBSCRIPTIONS, TopicSpec
@@ -79,7 +80,6 @@ __all__ = [
     "GAUGE_INTERVAL_SECONDS",
     "MAX_IN_FLIGHT_RECORDS",
     "AlerterService",
-    "close_component",
 ]
 
 log = logging.getLogger(__name__)
@@ -459,19 +459,3 @@ def _max_poll_interval_ms(settings: Settings) -> int:
     """Long enough for one batch: each alert makes one attempt here (retries wait on the schedule)."""
     worst = 2 * max(settings.webhook_timeout_seconds, settings.smtp_timeout_seconds)
     return int(max(300.0, worst + 60.0) * 1000)
-
-
-async def close_component(what: str, closing: Awaitable[Any]) -> None:
-    """Await ``closing`` (one component's stop); a failure is logged and the shutdown goes on to the
-    next component."""
-    try:
-        await closing
-    except (KafkaError, OSError) as exc:
-        log.warning("error while closing", extra={"component": what, "error": repr(exc)})
-    except asyncio.CancelledError:
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():
-            raise  # this shutdown itself is cancelled
-        # aiokafka's consumer.stop() re-raises the cancellation of its own fetch tasks when the
-        # broker went away first (aio-libs/aiokafka#647): the consumer is closed all the same.
-        log.warning("error while closing", extra={"component": what, "error": "CancelledError"})

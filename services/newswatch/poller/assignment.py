@@ -31,6 +31,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
 from newswatch import kafka
+from newswatch.lifecycle import close_component
 from newswatch.poller.metrics import PollerMetrics
 from newswatch.settings import Settings
 from newswatch.topics import FEEDS
@@ -152,7 +153,8 @@ class FeedAssignment(ConsumerRebalanceListener):  # type: ignore[misc]  # aiokaf
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         if self._consumer is not None:
-            await self._consumer.stop()  # sends LeaveGroup: the others rebalance at once
+            # sends LeaveGroup: the others rebalance at once
+            await close_component("assignment consumer", self._consumer.stop())
         self._assigned = frozenset()
         self._metrics.assigned_partitions.set(0)
 

@@ -32,6 +32,7 @@ from prometheus_client import CollectorRegistry
 from newswatch import kafka
 from newswatch.errors import FeedError, NewswatchError
 from newswatch.feeds import validate_feed_url
+from newswatch.lifecycle import close_component
 from newswatch.observability import HealthServer
 from newswatch.poller.assignment import FIRST_ASSIGNMENT_WAIT_SECONDS, FeedAssignment
 from newswatch.poller.checker import FeedChecker
@@ -280,12 +281,12 @@ class PollerService:
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
         if self._view is not None:
-            await self._view.stop()
+            await close_component("view", self._view.stop())
         if self._producer is not None:
             try:
                 await self._producer.flush()
             finally:
-                await self._producer.stop()
+                await close_component("producer", self._producer.stop())
         await self._fetcher.close()
         await self._health.stop()
         self._ended.set()

@@ -1,4 +1,4 @@
-"""The alerter's shutdown goes on past a component whose stop fails (unit: no broker)."""
+"""A service's shutdown goes on past a component whose stop fails (unit: no broker)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from aiokafka.errors import KafkaConnectionError
 
-from newswatch.alerter.service import close_component
+from newswatch.lifecycle import close_component
 
 
 async def _stray_cancellation() -> None:
@@ -36,7 +36,7 @@ async def test_a_failed_stop_is_logged_and_the_shutdown_goes_on(
         await close_component("alert stream", stop())
         closed.append("producer")  # the next component is still closed
 
-    with caplog.at_level(logging.WARNING, logger="newswatch.alerter.service"):
+    with caplog.at_level(logging.WARNING, logger="newswatch.lifecycle"):
         await shutdown()
     assert closed == ["producer"]
     [record] = [r for r in caplog.records if r.getMessage() == "error while closing"]
