@@ -693,6 +693,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.serve:
         sys.exit(serve(args))
+    if args.profile:
+        if not Path(PY_SPY).exists():
+            parser.error(f"--profile needs py-spy at {PY_SPY} (.venv/bin/python -m pip install py-spy)")
+        Path(args.profile).mkdir(parents=True, exist_ok=True)
     run_on_broker(args.shared_broker, lambda: bench(args))
 
 
