@@ -26,10 +26,12 @@ from collections.abc import Awaitable, Coroutine, Iterable, Sequence
 from typing import Any
 
 import faust
+from faust.transport.consumer import ConsumerThread
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from mode.services import WaitResults
 
 from newswatch.kafka import key_partition
+from newswatch.lifecycle import close_component
 from newswatch.processor.agents import Outgoing
 
 __all__ = ["ORIGIN_HEADER", "FaustOutputs", "ProcessorApp"]
@@ -63,8 +65,24 @@ async def _carry_on(coro: Coroutine[Any, Any, Any], waiting: Any) -> Any:
             return stop.value
 
 
+class _ConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
+    """Faust's consumer thread, whose aiokafka consumer is closed through
+    :func:`~newswatch.lifecycle.close_component`: when the broker went away first, aiokafka's
+    ``stop()`` re-raises the cancellation of its own fetch task (aio-libs/aiokafka#647), and in
+    Faust's version that ends the thread with an error the worker's shutdown then waits on for ever."""
+
+    async def on_thread_stop(self) -> None:
+        # Faust's own, with the close of its base class (the thread's method queue) kept first.
+        await ConsumerThread.on_thread_stop(self)
+        if self._consumer is not None:
+            await close_component("faust consumer", self._consumer.stop())
+
+
 class _Consumer(aiokafka_driver.Consumer):
     """Faust's aiokafka consumer, delivering records inline when possible (module docstring, 3)."""
+
+    def _new_consumer_thread(self) -> aiokafka_driver.AIOKafkaConsumerThread:
+        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     async def wait_first(self, *coros: Any, timeout: Any = None) -> Any:  # noqa: ASYNC109 - mode's signature
         """Faust's ``wait_first``, except for the fetcher's per-record call (a delivery coroutine and
