@@ -229,6 +229,10 @@ impl KeyIndex {
         let n = self.scanned_folded.len() as u32;
         let keys = n + self.scanned_cased.len() as u32;
         let separate = view.cased.as_deref(); // its lower case differs from `data`: scan it too
+                                              // That lower case, made once for the scan and the name lookups that read it.
+        let separate_lower = separate
+            .filter(|_| !self.scanned_cased.is_empty() || !self.capitalised.is_empty())
+            .map(<[u8]>::to_ascii_lowercase);
         if let Some(ac) = &self.scanner {
             ac.overlapping(&view.data, |pid, s, e| {
                 if pid < n {
@@ -243,8 +247,11 @@ impl KeyIndex {
                     }
                 }
             });
-            if let Some(kept) = separate.filter(|_| !self.scanned_cased.is_empty()) {
-                ac.overlapping(&kept.to_ascii_lowercase(), |pid, s, e| {
+            if let Some(lower) = separate_lower
+                .as_deref()
+                .filter(|_| !self.scanned_cased.is_empty())
+            {
+                ac.overlapping(lower, |pid, s, e| {
                     if pid >= n && pid < keys {
                         let c = self.scanned_cased[(pid - n) as usize];
                         if view.cased_at(s, &self.cased[c as usize]) {
@@ -288,12 +295,11 @@ impl KeyIndex {
                     .push((self.named[pid as usize], s as i64, e as i64));
             }
         });
-        if let Some(lower) = kept
+        if let Some(lower) = separate_lower
             .as_deref()
             .filter(|_| !self.capitalised.is_empty())
-            .map(<[u8]>::to_ascii_lowercase)
         {
-            table.find(&lower, capitals.into_iter(), |pid, s, e| {
+            table.find(lower, capitals.into_iter(), |pid, s, e| {
                 if pid >= folded {
                     hits.cased.extend(cased_hit(pid, s, e));
                 }

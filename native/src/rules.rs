@@ -12,6 +12,7 @@ use crate::engine::Engine;
 use crate::fxhash::FxHashMap;
 use crate::keys::{Hit, Key};
 use crate::scan::prefetch;
+use crate::textcues;
 use crate::titlewords::{self, TitleWords};
 use crate::view::View;
 
@@ -197,7 +198,7 @@ fn ascii_neighbour(before: &[u32], after: &[u32]) -> Option<bool> {
         return None;
     }
     // ``str.split`` on ASCII: runs of space, \t-\r and \x1c-\x1f.
-    let space = |c: &u32| *c == 0x20 || (0x09..=0x0d).contains(c) || (0x1c..=0x1f).contains(c);
+    let space = |c: &u32| char::from_u32(*c).is_some_and(textcues::space);
     let last = before.split(space).rev().find(|t| !t.is_empty());
     let first = after.split(space).find(|t| !t.is_empty());
     // The neighbour without non-word characters must be two or more capitals A-Z.

@@ -4,6 +4,7 @@
 //! case); a hit whose word or neighbouring words hold a non-ASCII character is left to Python.
 
 use crate::fxhash::FxHashSet;
+use crate::textcues;
 
 /// Characters read for each neighbouring word (`automaton._TITLE_REACH`).
 pub const REACH: usize = 40;
@@ -13,9 +14,9 @@ pub struct TitleWords {
     places: FxHashSet<Vec<u8>>,
 }
 
-/// `str.isspace` of an ASCII code point.
+/// `str.isspace` of a code point read here (ASCII: [`textcues::space`]).
 fn space(c: u32) -> bool {
-    c == 0x20 || (0x09..=0x0d).contains(&c) || (0x1c..=0x1f).contains(&c)
+    char::from_u32(c).is_some_and(textcues::space)
 }
 
 fn ascii(points: &[u32]) -> Option<Vec<u8>> {
