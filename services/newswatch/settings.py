@@ -263,6 +263,13 @@ class Settings:
         default=0.02,
         metadata=_help("longest wait to fill a processor batch before handling it", _range(0.0, 5.0)),
     )
+    processor_enrich_processes: int = field(
+        default=0,
+        metadata=_help(
+            "processes forked per processor worker to enrich batches beside it (0 = the worker alone)",
+            _range(0, 64),
+        ),
+    )
     processor_seen_max_articles: int = field(
         default=500_000,
         metadata=_help(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from newswatch.processor.dedupe import Deduplicator
 from newswatch.processor.dupindex import Entry, NearDupIndex
 from newswatch.processor.duprecords import decode_record
 from newswatch.processor.enrich import alert_id
+from newswatch.processor.enrichpool import EnrichPool
 from newswatch.processor.metrics import MAX_WATCHLIST_LABELS, ProcessorMetrics
 from newswatch.processor.places import default_gazetteer
 from newswatch.processor.runtime import region_table
@@ -66,7 +67,13 @@ class FakeOutputs:
 
 
 class Rig:
-    def __init__(self, index: NearDupIndex | None = None, seen: SeenLog | None = None) -> None:
+    def __init__(
+        self,
+        index: NearDupIndex | None = None,
+        seen: SeenLog | None = None,
+        pool: Callable[[ProcessorMetrics], EnrichPool] | None = None,
+    ) -> None:
+        """``pool``: makes the enrichment processes (started here) from the rig's metrics."""
         self.registry = CollectorRegistry()
         self.metrics = ProcessorMetrics(self.registry)
         self.watchlists = WatchlistRegistry(default_watchlist(), self.metrics)
@@ -74,12 +81,16 @@ class Rig:
         self.seen = seen if seen is not None else SeenLog(100_000, 3)
         self.index = index if index is not None else NearDupIndex()
         self.outputs = FakeOutputs()
+        self.pool = pool(self.metrics) if pool is not None else None
+        if self.pool is not None:
+            self.pool.start()
         self.processor = ArticleProcessor(
             self.watchlists,
             default_gazetteer(),
             Deduplicator(self.seen, self.index, SEEN_LOG, INDEX_LOG),
             self.outputs,
             self.metrics,
+            pool=self.pool,
         )
 
     def value(self, name: str, **labels: str) -> float:

@@ -1,5 +1,7 @@
 """The processor worker as a process against the real broker: outputs, dedupe, near-duplicates across
-feeds, DLQ, reload, SIGTERM, restart, and two workers sharing the partitions.
+feeds, DLQ, reload, SIGTERM, restart, and two workers sharing the partitions. The single-worker tests
+run twice: with the worker enriching alone, and with one enrichment process beside it
+(``NEWSWATCH_PROCESSOR_ENRICH_PROCESSES=1``).
 
 The workers run with unique consumer groups starting at the end of the raw topic. Other processors on
 the same broker may read this module's raw articles too: every assertion filters by this module's keys
@@ -97,11 +99,14 @@ class Worker:
         return value
 
 
-@pytest.fixture(scope="module")
-def worker(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
+@pytest.fixture(scope="module", params=[0, 1], ids=["alone", "enrich-process"])
+def worker(
+    kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Worker]:
     tmp = tmp_path_factory.mktemp("processor")
     port = free_port()
     env = {
+        "NEWSWATCH_PROCESSOR_ENRICH_PROCESSES": str(request.param),
         **{k: v for k, v in os.environ.items() if not k.startswith("NEWSWATCH_")},
         "NEWSWATCH_KAFKA_BOOTSTRAP": kafka_bootstrap,
         "NEWSWATCH_TOPIC_PARTITIONS": "3",
@@ -284,6 +289,53 @@ async def test_article_is_enriched_and_alerted(worker: Worker, seed_text: str) -
     assert worker.metric("newswatch_processor_neardup_index_articles") >= 1
 
 
+async def test_articles_of_one_batch_are_all_enriched(worker: Worker) -> None:
+    """Eight new articles in one produce request reach the worker as one batch; with an enrichment
+    process, part of them is enriched there, and the outputs are the same as the worker's own."""
+    run = uuid.uuid4().hex[:12]
+    texts = [
+        (f"Daesh fighters shelled Palmyra again, report {run} {i}", {"isis", "palmyra"}) if i % 2 == 0
+        else (f"The harvest festival {run} {i} drew a large crowd", set())
+        for i in range(8)
+    ]  # fmt: skip
+    articles = [_article(f"it-batch-{run}-{i}", title) for i, (title, _) in enumerate(texts)]
+    pooled = worker.metric("newswatch_processor_enrich_pool_articles_total")
+    consumer = await _tail(worker.settings, ARTICLES_ENRICHED.name, ALERTS.name)
+    producer = make_producer(worker.settings, "test")
+    await producer.start()
+    try:
+        for article in articles:
+            value, headers = contracts.encode(article)
+            await producer.send(ARTICLES_RAW.name, value=value, key=article.article_id.encode(),
+                                headers=headers, partition=1)  # fmt: skip
+        await producer.flush()
+        keys = {a.article_id.encode() for a in articles}
+        records = await _collect(consumer, keys, lambda f: len({r.key for r in f
+                                 if r.topic == ARTICLES_ENRICHED.name}) == len(keys))  # fmt: skip
+        records += await _collect(consumer, keys, lambda f: False, wait_seconds=1.0)
+    finally:
+        await producer.stop()
+        await consumer.stop()
+    enriched, alerts = _outputs(records)
+    for article, (_, terms) in zip(articles, texts, strict=True):
+        (out,) = enriched[article.article_id.encode()]
+        assert out.article.title == article.title
+        assert {m.term_id for m in out.matches} == terms
+        for m in out.matches:
+            assert out.article.title[m.start : m.end] == m.matched_text
+    assert sorted(a.article_id for a in alerts) == sorted(
+        a.article_id for a, (_, t) in zip(articles, texts, strict=True) if t
+    )
+    processes = int(worker.env["NEWSWATCH_PROCESSOR_ENRICH_PROCESSES"])
+    if processes:
+        assert (
+            await worker.metric_reaches("newswatch_processor_enrich_pool_articles_total", pooled + 1) > pooled
+        )
+    else:
+        assert worker.metric("newswatch_processor_enrich_pool_articles_total") == 0
+    assert worker.metric("newswatch_processor_enrich_pool_failures_total") == 0
+
+
 async def test_same_article_twice_gives_one_alert(worker: Worker) -> None:
     aid = f"it-dup-{uuid.uuid4().hex}"
     sentinel = f"it-sentinel-{uuid.uuid4().hex}"
@@ -379,12 +431,24 @@ async def test_new_watchlist_is_hot_reloaded(worker: Worker) -> None:
 
 
 def test_sigterm_stops_the_worker_with_exit_code_zero(worker: Worker) -> None:
+    """... and its enrichment processes with it."""
+    processes = _children(worker.proc.pid)
+    assert len(processes) == int(worker.env["NEWSWATCH_PROCESSOR_ENRICH_PROCESSES"])
     worker.proc.send_signal(signal.SIGTERM)
     try:
         code = worker.proc.wait(timeout=60)
     except subprocess.TimeoutExpired:
         pytest.fail(f"worker ignored SIGTERM:\n{worker.log.read_text()[-4000:]}")
     assert code == 0, worker.log.read_text()[-4000:]
+    assert not [pid for pid in processes if Path(f"/proc/{pid}").exists()]
+
+
+def _children(pid: int) -> list[int]:
+    """The process's child processes (the worker's enrichment processes)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(p) for p in (task / "children").read_text().split()]
+    return found
 
 
 async def test_restarted_worker_recovers_its_tables_and_still_drops_duplicates(worker: Worker) -> None:

@@ -8,7 +8,9 @@
    ``newswatch-dlq-reason`` (``invalid_message``) and ``newswatch-dlq-error`` (the detail);
 2. skip it if its article_id was processed before, or earlier in the batch (outcome ``duplicate``);
 3. enrich it (the batch's articles to process are enriched together beforehand, step by step:
-   :func:`~newswatch.processor.enrich.enrich_batch`), find its near-duplicate cluster
+   :func:`~newswatch.processor.enrich.enrich_batch`; with enrichment processes,
+   :mod:`~newswatch.processor.enrichpool`, the later ones there while the worker enriches and decides
+   the first ones), find its near-duplicate cluster
    (:class:`~newswatch.processor.dedupe.Deduplicator`), derive alerts from the current
    :class:`WatchlistRegistry` snapshot and drop those for watch lists another article of the cluster
    was already alerted for ("alerted once"); index it locally;
@@ -47,6 +49,7 @@ from typing import Any
 
 from newswatch.processor.dedupe import Deduplicator, Done
 from newswatch.processor.enrich import alerts_for, enrich, enrich_batch
+from newswatch.processor.enrichpool import Enriched, EnrichPool, Pending
 from newswatch.processor.messages import (
     DLQ_ERROR_HEADER,
     DLQ_REASON_HEADER,
@@ -64,8 +67,6 @@ from newswatch.processor.places import Gazetteer
 from newswatch.processor.regions import RegionTable, default_regions
 from newswatch.processor.registry import Snapshot, WatchlistRegistry
 from newswatch.topics import ALERTS, ARTICLES_ENRICHED
-from newswatch.v1.article_pb2 import Article
-from newswatch.v1.enriched_pb2 import EnrichedArticle
 
 __all__ = [
     "DLQ_ERROR_HEADER",
@@ -92,14 +93,17 @@ class ArticleProcessor:
         outputs: Outputs,
         metrics: ProcessorMetrics,
         regions: RegionTable | None = None,
+        pool: EnrichPool | None = None,
     ) -> None:
-        """``regions``: the country -> regions table (default: the packaged one)."""
+        """``regions``: the country -> regions table (default: the packaged one); ``pool``: processes
+        that enrich beside the worker (default: the worker enriches alone)."""
         self._registry = registry
         self._gazetteer = gazetteer
         self._dedupe = dedupe
         self._outputs = outputs
         self._metrics = metrics
         self._regions = regions or default_regions()
+        self._pool = pool
         self._changelog: Awaitable[Any] | None = None  # the previous batch's changelog writes
 
     async def process(
@@ -121,11 +125,23 @@ class ArticleProcessor:
         started = time.monotonic()
         decoded = [_decode(message, started) for message in messages]
         snapshot = self._registry.snapshot
-        enriched = self._enrich_ahead(decoded, snapshot)
+        firsts = self._firsts(decoded)
+        enriched, pending = self._enrich_ahead(decoded, firsts, snapshot)
+        # Without enrichment processes every result is there; with them, the messages before the first
+        # one they enrich are decided while they work.
+        until = len(decoded)
+        if pending is not None and len(pending.ready) < len(firsts):
+            until = firsts[len(pending.ready)]
         done = [
             self._prepare(item, enriched.pop(at, None), in_batch, outgoing, snapshot)
-            for at, item in enumerate(decoded)
+            for at, item in enumerate(decoded[:until])
         ]
+        if pending is not None:
+            enriched.update(await self._enrich_rest(firsts, pending))
+            done += [
+                self._prepare(item, enriched.pop(at, None), in_batch, outgoing, snapshot)
+                for at, item in enumerate(decoded[until:], until)
+            ]
         if outgoing:
             await (await self._outputs.publish(outgoing))
         records = self._dedupe.commit(
@@ -149,34 +165,53 @@ class ArticleProcessor:
         if changelog is not None:
             await changelog
 
-    def _enrich_ahead(
-        self, decoded: Sequence[_Decoded], snapshot: Snapshot
-    ) -> dict[int, EnrichedArticle | Exception]:
-        """The enrichment of the first message of each seen key not seen before, for the whole batch at
-        once (``enrich_batch``: step by step, faster than article by article), keyed by the message's
-        position. Later copies in the batch are enriched only if needed (their first failed), as one
-        by one they always were."""
-        first: dict[str, tuple[int, Article]] = {}
+    def _firsts(self, decoded: Sequence[_Decoded]) -> list[int]:
+        """The positions of the messages to enrich: the first of each seen key not seen before. Later
+        copies in the batch are enriched only if needed (their first failed), as one by one they always
+        were."""
+        first: dict[str, int] = {}
         for at, item in enumerate(decoded):
-            key, article = item.seen_key, item.article
-            if article is not None and key not in first and not self._dedupe.seen(key):
-                first[key] = (at, article)
-        if not first:
-            return {}
-        positions = [at for at, _ in first.values()]
+            key = item.seen_key
+            if item.article is not None and key not in first and not self._dedupe.seen(key):
+                first[key] = at
+        return list(first.values())
+
+    def _enrich_ahead(
+        self, decoded: Sequence[_Decoded], firsts: Sequence[int], snapshot: Snapshot
+    ) -> tuple[dict[int, Enriched], Pending | None]:
+        """The enrichment of the messages at ``firsts``, by position, for the whole batch at once
+        (``enrich_batch``: step by step, faster than article by article). With a pool: the results of
+        the first ones (enriched here, with their signatures) and the rest under way, else all of them
+        and None. A fault outside any one article's steps leaves the articles to be enriched one by one
+        (no results)."""
+        if not firsts:
+            return {}, None
+        articles = [article for at in firsts if (article := decoded[at].article) is not None]
         try:
-            results = enrich_batch(
-                [article for _, article in first.values()], snapshot.matcher, self._gazetteer, self._regions
-            )
-        except Exception:  # a fault outside any one article's steps: each is enriched alone instead
+            if self._pool is not None:
+                raws = [decoded[at].message.value or b"" for at in firsts]
+                pending = self._pool.begin(articles, raws, snapshot)
+                return dict(zip(firsts, pending.ready, strict=False)), pending
+            enriched = enrich_batch(articles, snapshot.matcher, self._gazetteer, self._regions)
+        except Exception:
+            log.exception("batch enrichment failed; enriching article by article")
+            return {}, None
+        return {at: (out, None) for at, out in zip(firsts, enriched, strict=True)}, None
+
+    async def _enrich_rest(self, firsts: Sequence[int], pending: Pending) -> dict[int, Enriched]:
+        """The results ``pending`` had not yet, by position (none after a fault outside any one
+        article's steps: those are enriched one by one)."""
+        try:
+            rest = await pending.rest()
+        except Exception:
             log.exception("batch enrichment failed; enriching article by article")
             return {}
-        return dict(zip(positions, results, strict=True))
+        return dict(zip(firsts[len(pending.ready) :], rest, strict=True))
 
     def _prepare(
         self,
         item: _Decoded,
-        ahead: EnrichedArticle | Exception | None,
+        ahead: Enriched | None,
         in_batch: set[str],
         outgoing: list[Outgoing],
         snapshot: Snapshot,
@@ -193,13 +228,15 @@ class ArticleProcessor:
         if seen_key in in_batch or self._dedupe.seen(seen_key):
             return _Done(message, "duplicate", started)
         try:
+            sig: bytes | None = None
             if ahead is None:
                 enriched = enrich(article, snapshot.matcher, self._gazetteer, self._regions)
-            elif isinstance(ahead, Exception):
-                raise ahead
             else:
-                enriched = ahead
-            assessment = self._dedupe.assess(article)
+                done, sig = ahead
+                if isinstance(done, Exception):
+                    raise done
+                enriched = done
+            assessment = self._dedupe.assess(article, sig)
             enriched.duplicate_of = assessment.duplicate_of
             alerts = []
             for alert in alerts_for(enriched, snapshot.watchlists, weights=snapshot.weights):

@@ -41,6 +41,7 @@ from newswatch.kafka import ensure_topics, make_producer, wait_for_broker
 from newswatch.processor.agents import ArticleProcessor, RawMessage
 from newswatch.processor.dedupe import Deduplicator
 from newswatch.processor.duplog import TABLE_NAME, changelog_config
+from newswatch.processor.enrichpool import EnrichPool
 from newswatch.processor.faustapp import ORIGIN_HEADER, FaustOutputs, ProcessorApp
 from newswatch.processor.runtime import APP_ID, ProcessorRuntime, Sidecar, consumer_lag, region_table
 from newswatch.processor.seen import SEEN_TABLE, SeenLog
@@ -110,13 +111,15 @@ def build_app(
     app_id: str | None = None,
     offset_reset: str = "earliest",
     partitions: int | None = None,
+    pool: EnrichPool | None = None,
 ) -> faust.App:
     """The Faust app with its tables and the raw-article agent (not started).
 
     ``app_id`` is also the consumer group and the prefix of the changelog topics (default: the
     runtime's). ``offset_reset`` applies to partitions the group has no committed offset for
     (earliest | latest). ``partitions`` is the raw topic's partition count, which the tables must share
-    (default: the runtime's).
+    (default: the runtime's). ``pool``: the enrichment processes beside the worker, started and closed by
+    the caller (default: none).
     """
     app_id = app_id or runtime.app_id
     partitions = partitions or runtime.partitions
@@ -181,7 +184,7 @@ def build_app(
     )
     outputs = FaustOutputs(app, app_id)
     processor = ArticleProcessor(
-        runtime.watchlists, runtime.gazetteer, dedupe, outputs, runtime.metrics, runtime.regions
+        runtime.watchlists, runtime.gazetteer, dedupe, outputs, runtime.metrics, runtime.regions, pool
     )
     source = app.topic(ARTICLES_RAW.name, key_type=bytes, value_type=bytes)
     batch_max = settings.processor_batch_max_articles
@@ -253,6 +256,9 @@ def run_worker(settings: Settings, *, app_id: str | None = None, offset_reset: s
     Once the gazetteer, matcher and app are built, every object they hold is frozen out of the cyclic
     garbage collector (``gc.freeze``): they live as long as the worker, and collections that walked
     them again cost about a fifth of the worker's CPU per article (``bench/pipeline.py``).
+    With ``processor_enrich_processes`` > 0 the enrichment processes are forked after that, before
+    Faust starts its threads, and stopped after the worker has stopped
+    (:mod:`newswatch.processor.enrichpool`).
     """
     app_id = app_id or settings.processor_group_id
     try:
@@ -272,11 +278,36 @@ def run_worker(settings: Settings, *, app_id: str | None = None, offset_reset: s
         return 1
     (settings.data_dir / "processor").mkdir(parents=True, exist_ok=True)
     runtime = ProcessorRuntime(settings, app_id=app_id, partitions=partitions)
-    app = build_app(settings, runtime, offset_reset=offset_reset)
+    pool = None
+    if settings.processor_enrich_processes:
+        pool = EnrichPool(
+            settings.processor_enrich_processes,
+            runtime.gazetteer,
+            runtime.regions,
+            runtime.metrics,
+        )
+    app = build_app(settings, runtime, offset_reset=offset_reset, pool=pool)
     # The gazetteer, matcher and app are built: move their objects out of the collector's sight
     # (they live as long as the worker; every full collection would walk them again).
     gc.collect()
     gc.freeze()
+    try:
+        if pool is not None:
+            try:
+                pool.start()  # forked processes share the frozen objects' pages
+            except (OSError, RuntimeError) as exc:
+                log.error("processor cannot start its enrichment processes", extra={"error": repr(exc)})
+                return 1
+        return _run(app, runtime, loop, app_id, partitions)
+    finally:
+        if pool is not None:
+            pool.close()
+
+
+def _run(
+    app: faust.App, runtime: ProcessorRuntime, loop: asyncio.AbstractEventLoop, app_id: str, partitions: int
+) -> int:
+    """Run the Faust worker of ``app`` with the runtime's sidecar until it stops; its exit code."""
     worker = faust.Worker(
         app,
         Sidecar(runtime),

@@ -111,10 +111,12 @@ class Deduplicator:
     def seen(self, key: str) -> bool:
         return key in self._seen
 
-    def assess(self, article: Article) -> Assessment:
-        """The article's cluster and the watch lists already alerted for in it (pure lookup)."""
+    def assess(self, article: Article, sig: bytes | None = None) -> Assessment:
+        """The article's cluster and the watch lists already alerted for in it (pure lookup).
+        ``sig``: its near-duplicate signature if computed already (``b""``: too short for one)."""
         digest = _digest(fingerprint(article))
-        sig = signature(article_text(article)) or b""
+        if sig is None:
+            sig = signature(article_text(article)) or b""
         found = self._index.find(article.article_id, digest, sig, self._clock())
         cluster = found.cluster_id if found is not None else article.article_id
         return Assessment(

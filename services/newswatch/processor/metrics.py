@@ -26,6 +26,11 @@ newswatch_processor_dlq_messages_total             counter    reason: invalid_me
 newswatch_processor_watchlist_reloads_total        counter    -
 newswatch_processor_watchlist_errors_total         counter    -  (watch lists on Kafka that were refused)
 newswatch_processor_watchlists_active              gauge      -
+newswatch_processor_enrich_pool_articles_total     counter    -  (articles the enrichment processes enriched)
+newswatch_processor_enrich_pool_failures_total     counter    -  (chunks of a batch the enrichment processes
+                                                              did not enrich; the worker enriched them)
+newswatch_processor_enrich_worker_share_ratio      gauge      -  (share of a batch the worker enriches itself
+                                                              beside its enrichment processes; 1 without)
 =================================================  =========  =============================================
 
 ``watchlist`` labels are bounded: the first :data:`MAX_WATCHLIST_LABELS` watch-list ids the worker
@@ -173,6 +178,22 @@ class ProcessorMetrics:
         )
         self.watchlists_active = Gauge(
             f"{_PREFIX}_watchlists_active", "Enabled watch lists in the matcher", registry=registry
+        )
+        self.enrich_pool_articles = Counter(
+            f"{_PREFIX}_enrich_pool_articles",
+            "Articles enriched by the enrichment processes beside the worker",
+            registry=registry,
+        )
+        self.enrich_worker_share = Gauge(
+            f"{_PREFIX}_enrich_worker_share_ratio",
+            "Share of each batch the worker enriches itself beside its enrichment processes (1 without them)",
+            registry=registry,
+        )
+        self.enrich_worker_share.set(1.0)
+        self.enrich_pool_failures = Counter(
+            f"{_PREFIX}_enrich_pool_failures",
+            "Chunks of a batch the enrichment processes did not enrich (the worker enriched them)",
+            registry=registry,
         )
         for outcome in ARTICLE_OUTCOMES:
             self.articles.labels(outcome=outcome)
