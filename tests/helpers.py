@@ -6,6 +6,7 @@ import asyncio
 import socket
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -25,3 +26,20 @@ async def wait_until(predicate: Callable[[], bool], within_seconds: float, what:
             pytest.fail(f"timed out after {within_seconds:g}s waiting for {what}")
         await asyncio.sleep(0.1)
     return time.monotonic() - started
+
+
+def child_pids(pid: int) -> list[int]:
+    """The process's child processes, from ``/proc`` (Linux)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(p) for p in (task / "children").read_text().split()]
+    return found
+
+
+def process_alive(pid: int) -> bool:
+    """Whether the process exists and is not a zombie (``/proc``, Linux)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

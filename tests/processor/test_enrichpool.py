@@ -3,6 +3,7 @@ reloads, survives a dead process and an article or chunk that fails, and stops i
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -25,6 +26,7 @@ from newswatch.processor.registry import Snapshot, WatchlistRegistry
 from newswatch.processor.watchlist import default_watchlist, parse_watchlists
 from newswatch.v1.article_pb2 import Article
 from newswatch.v1.enriched_pb2 import EnrichedArticle
+from tests.helpers import process_alive
 from tests.processor.test_agents import Rig, syndicated_pair
 
 REPO = Path(__file__).resolve().parents[2]
@@ -187,6 +189,31 @@ async def test_a_chunk_that_fails_in_a_process_is_enriched_in_the_worker(
         rig.pool.close()
 
 
+async def test_a_chunk_not_answered_in_time_is_enriched_in_the_worker_and_the_pool_replaced(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def stuck(*_: object) -> None:
+        time.sleep(600)  # as a process that never answers
+
+    monkeypatch.setattr(enrichpool, "build_matcher", stuck)  # in the processes only: the worker has its own
+    rig = Pool(1)
+    rig.pool = EnrichPool(1, rig.gazetteer, rig.regions, rig.metrics, chunk_timeout=1.0)
+    rig.pool.start()
+    try:
+        (pid,) = rig.pool.pids
+        batch = articles()
+        started = time.monotonic()
+        got = await rig.enrich(batch)
+        assert time.monotonic() - started < 30
+        assert [comparable(r) for r in got] == [comparable(r) for r in rig.here(batch)]
+        assert rig.value("newswatch_processor_enrich_pool_failures_total") == 1
+        _wait_gone(pid)
+        (replaced,) = rig.pool.pids
+        assert replaced != pid
+    finally:
+        rig.pool.close()
+
+
 async def test_close_stops_the_processes_and_is_idempotent() -> None:
     rig = Pool(2)
     rig.pool.start()
@@ -194,12 +221,37 @@ async def test_close_stops_the_processes_and_is_idempotent() -> None:
     rig.pool.close()
     rig.pool.close()
     assert rig.pool.pids == []
-    assert not [pid for pid in pids if _alive(pid)]
+    assert not [pid for pid in pids if process_alive(pid)]
     batch = articles(TEXTS[:3])
     got = await rig.enrich(batch)  # enriched in the worker
     assert [comparable(r) for r in got] == [comparable(r) for r in rig.here(batch)]
     with pytest.raises(RuntimeError, match="closed"):
         rig.pool.start()
+
+
+async def test_close_kills_a_process_that_does_not_stop(monkeypatch: pytest.MonkeyPatch) -> None:
+    def stuck(*_: object) -> None:
+        time.sleep(600)
+
+    monkeypatch.setattr(enrichpool, "build_matcher", stuck)
+    rig = Pool(1)
+    rig.pool = EnrichPool(1, rig.gazetteer, rig.regions, rig.metrics, chunk_timeout=600.0)
+    rig.pool.start()
+    (pid,) = rig.pool.pids
+    batch = articles()
+    raws = [a.SerializeToString() for a in batch]
+    pending = rig.pool.begin(batch, raws, rig.watchlists.snapshot)
+    await asyncio.sleep(0.5)  # the process is in its chunk now
+    queued = [rig.pool.begin(batch, raws, rig.watchlists.snapshot) for _ in range(3)]  # behind it
+    started = time.monotonic()
+    rig.pool.close(grace=1.0)
+    assert time.monotonic() - started < 10
+    assert not process_alive(pid)
+    expected = [comparable(r) for r in rig.here(batch)]
+    # The chunk the process never answered, and those it never began (cancelled), are enriched here.
+    for under_way in (pending, *queued):
+        rest = await under_way.rest()
+        assert [comparable(r) for r in under_way.ready + rest] == expected
 
 
 def test_a_pool_needs_a_process() -> None:
@@ -225,7 +277,7 @@ def test_processes_exit_when_the_worker_is_killed(tmp_path: Path) -> None:
         try:
             assert proc.stdout is not None
             pids = [int(p) for p in proc.stdout.readline().split()]
-            assert len(pids) == 2 and all(_alive(pid) for pid in pids)
+            assert len(pids) == 2 and all(process_alive(pid) for pid in pids)
         finally:
             proc.kill()
     for pid in pids:
@@ -234,18 +286,10 @@ def test_processes_exit_when_the_worker_is_killed(tmp_path: Path) -> None:
 
 def _wait_gone(pid: int, seconds: float = 20.0) -> None:
     deadline = time.monotonic() + seconds
-    while _alive(pid):
+    while process_alive(pid):
         if time.monotonic() > deadline:
             pytest.fail(f"process {pid} still runs")
         time.sleep(0.05)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
 
 
 async def test_the_processor_with_processes_publishes_what_it_publishes_alone(seed_text: str) -> None:

@@ -39,7 +39,7 @@ from newswatch.topics import ALERTS, ARTICLES_ENRICHED, ARTICLES_RAW, ARTICLES_R
 from newswatch.v1.alert_pb2 import Alert
 from newswatch.v1.article_pb2 import Article
 from newswatch.v1.enriched_pb2 import EnrichedArticle
-from tests.helpers import free_port
+from tests.helpers import child_pids, free_port, process_alive
 from tests.processor.test_agents import syndicated_pair
 
 pytestmark = pytest.mark.integration
@@ -432,7 +432,7 @@ async def test_new_watchlist_is_hot_reloaded(worker: Worker) -> None:
 
 def test_sigterm_stops_the_worker_with_exit_code_zero(worker: Worker) -> None:
     """... and its enrichment processes with it."""
-    processes = _children(worker.proc.pid)
+    processes = child_pids(worker.proc.pid)
     assert len(processes) == int(worker.env["NEWSWATCH_PROCESSOR_ENRICH_PROCESSES"])
     worker.proc.send_signal(signal.SIGTERM)
     try:
@@ -440,15 +440,7 @@ def test_sigterm_stops_the_worker_with_exit_code_zero(worker: Worker) -> None:
     except subprocess.TimeoutExpired:
         pytest.fail(f"worker ignored SIGTERM:\n{worker.log.read_text()[-4000:]}")
     assert code == 0, worker.log.read_text()[-4000:]
-    assert not [pid for pid in processes if Path(f"/proc/{pid}").exists()]
-
-
-def _children(pid: int) -> list[int]:
-    """The process's child processes (the worker's enrichment processes)."""
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        found += [int(p) for p in (task / "children").read_text().split()]
-    return found
+    assert not [pid for pid in processes if process_alive(pid)]
 
 
 async def test_restarted_worker_recovers_its_tables_and_still_drops_duplicates(worker: Worker) -> None:

@@ -21,7 +21,9 @@ chunk, under a version number; a process builds its matcher again when the versi
 reload reaches every process at its next chunk.
 
 Metrics: ``newswatch_processor_enrich_pool_articles_total`` counts the articles the processes enriched.
-Faults: when a process dies (killed, out of memory) the pool is broken; the worker logs it, counts
+Faults: when a process dies (killed, out of memory), or a chunk is not answered within
+:data:`CHUNK_TIMEOUT_SECONDS` of its submission (its processes are then killed), the pool is broken;
+the worker logs it, counts
 ``newswatch_processor_enrich_pool_failures_total``, enriches the chunks that did not come back itself
 and forks a new pool (then from a threaded process: the children only run enrichment). Any other error
 of a chunk as a whole is handled the same way without the new pool. The pool's processes ignore SIGINT
@@ -55,7 +57,14 @@ from newswatch.v1.article_pb2 import Article
 from newswatch.v1.enriched_pb2 import EnrichedArticle
 from newswatch.v1.watchlist_pb2 import Watchlist
 
-__all__ = ["EnrichPool", "Enriched", "enrich_with_signatures"]
+__all__ = [
+    "CHUNK_TIMEOUT_SECONDS",
+    "CLOSE_GRACE_SECONDS",
+    "EnrichPool",
+    "Enriched",
+    "Pending",
+    "enrich_with_signatures",
+]
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +81,11 @@ class _Inherited:
     regions: RegionTable
 
 
+#: How long the worker waits for a chunk's answer, from its submission (a normal one takes tens of
+#: milliseconds; the first after a watch-list reload also builds the process's matcher).
+CHUNK_TIMEOUT_SECONDS = 60.0
+#: How long closing the pool waits for its processes before it kills them.
+CLOSE_GRACE_SECONDS = 5.0
 #: Bounds of the worker's share of a batch, and how far one batch moves it towards its balance.
 _SHARE_MIN, _SHARE_MAX, _SHARE_SMOOTHING = 0.05, 0.95, 0.2
 _PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h): a signal for this process when its parent ends
@@ -144,10 +158,12 @@ class EnrichPool:
         gazetteer: Gazetteer,
         regions: RegionTable,
         metrics: ProcessorMetrics | None = None,
+        chunk_timeout: float = CHUNK_TIMEOUT_SECONDS,
     ) -> None:
         if processes < 1:
             raise ValueError("an enrichment pool needs at least one process")
         self.processes = processes
+        self.chunk_timeout = chunk_timeout
         self._gazetteer = gazetteer
         self._regions = regions
         self._metrics = metrics
@@ -187,13 +203,24 @@ class EnrichPool:
             return []
         return sorted(p.pid for p in executor._processes.values() if p.pid is not None)
 
-    def close(self) -> None:
-        """Stop the processes (waits for chunks under way); idempotent."""
+    def close(self, grace: float = CLOSE_GRACE_SECONDS) -> None:
+        """Stop the processes: a chunk under way may finish within ``grace`` seconds, then they are
+        killed; idempotent."""
         self._closed = True
         executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=True, cancel_futures=True)
-            log.info("enrichment processes stopped", extra={"processes": self.processes})
+        if executor is None:
+            return
+        processes = list(executor._processes.values())
+        executor.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + grace
+        killed = 0
+        for process in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+                process.join()
+                killed += 1
+        log.info("enrichment processes stopped", extra={"processes": self.processes, "killed": killed})
 
     async def enrich(
         self, articles: Sequence[Article], raws: Sequence[bytes], snapshot: Snapshot
@@ -257,14 +284,18 @@ class EnrichPool:
         and still the pool's (the other chunks of a batch it broke find it replaced)."""
         if self._metrics is not None:
             self._metrics.enrich_pool_failures.inc()
-        broken = isinstance(exc, BrokenProcessPool)
+        hung = isinstance(exc, TimeoutError)
+        broken = hung or isinstance(exc, BrokenProcessPool)
         log.error(
             "enrichment chunk not enriched by the pool; enriched in the worker",
-            extra={"error": repr(exc), "pool_broken": broken},
+            extra={"error": repr(exc), "pool_broken": broken, "timeout_seconds": self.chunk_timeout},
         )
         if not broken or self._executor is not executor:
             return
         self._executor = None
+        if hung:  # its processes may never answer: they go, and the pool's other chunks fail at once
+            for process in list(executor._processes.values()):
+                process.kill()
         executor.shutdown(wait=False, cancel_futures=True)
         if self._closed:
             return
@@ -317,7 +348,15 @@ class Pending:
                 results += pool._here(chunk.articles, self._snapshot)
                 continue
             try:
-                answers = await asyncio.wrap_future(chunk.future)
+                wait = self._started + pool.chunk_timeout - time.perf_counter()
+                answers = await asyncio.wait_for(asyncio.wrap_future(chunk.future), max(0.0, wait))
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise
+                # The pool was closed before the chunk ran: it is enriched here.
+                results += pool._here(chunk.articles, self._snapshot)
+                continue
             except Exception as exc:  # noqa: BLE001 - the chunk is enriched here instead
                 pool._failed(exc, chunk.executor)
                 results += pool._here(chunk.articles, self._snapshot)
