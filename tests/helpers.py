@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -43,3 +46,26 @@ def process_alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+def wait_gone(pid: int, seconds: float = 20.0) -> None:
+    """Fail unless the process ends within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while process_alive(pid):
+        if time.monotonic() > deadline:
+            pytest.fail(f"process {pid} still runs")
+        time.sleep(0.05)
+
+
+def kill_parent_of(script: str, cwd: Path) -> list[int]:
+    """Run ``script`` (Python, with this checkout's package) until it prints a line of pids, check that
+    they run, SIGKILL the script and return them."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "services")}
+    with subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, env=env, cwd=cwd) as proc:
+        try:
+            assert proc.stdout is not None
+            pids = [int(p) for p in proc.stdout.readline().split()]
+            assert pids and all(process_alive(pid) for pid in pids)
+        finally:
+            proc.kill()
+    return pids

@@ -1,16 +1,19 @@
-"""A service's shutdown goes on past a component whose stop fails (unit: no broker)."""
+"""A service's shutdown goes on past a component whose stop fails (unit: no broker); a child process
+that asked for it ends with its parent."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiokafka.errors import KafkaConnectionError
 
 from newswatch.lifecycle import close_component
+from tests.helpers import kill_parent_of, wait_gone
 
 
 async def _stray_cancellation() -> None:
@@ -56,3 +59,17 @@ async def test_a_cancelled_shutdown_is_cancelled() -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+def test_a_child_that_asked_for_it_ends_when_its_parent_is_killed(tmp_path: Path) -> None:
+    """As the supervisor's children do (SIGTERM), before exec."""
+    parent = (
+        "import signal, subprocess, sys, time\n"
+        "from newswatch.lifecycle import signal_when_parent_dies\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'],\n"
+        "                         preexec_fn=lambda: signal_when_parent_dies(signal.SIGTERM))\n"
+        "print(child.pid, flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    (child,) = kill_parent_of(parent, tmp_path)
+    wait_gone(child)

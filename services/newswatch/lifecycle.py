@@ -8,14 +8,17 @@ to call twice and after a failed ``start()``.
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import logging
 import signal
+import sys
 from collections.abc import Awaitable
 from typing import Any, Protocol
 
 from aiokafka.errors import KafkaError
 
-__all__ = ["Service", "close_component", "run_until_signalled"]
+__all__ = ["Service", "close_component", "run_until_signalled", "signal_when_parent_dies"]
 
 log = logging.getLogger(__name__)
 
@@ -86,3 +89,14 @@ async def close_component(what: str, closing: Awaitable[Any]) -> None:
         # aiokafka's consumer.stop() re-raises the cancellation of its own fetch tasks when the
         # broker went away first (aio-libs/aiokafka#647): the consumer is closed all the same.
         log.warning("error while closing", extra={"component": what, "error": "CancelledError"})
+
+
+_PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h)
+
+
+def signal_when_parent_dies(sig: signal.Signals) -> None:
+    """Ask Linux to send this process ``sig`` when its parent ends, even by SIGKILL (elsewhere: nothing).
+    Call it in the child (before exec, or first thing in a forked process)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)

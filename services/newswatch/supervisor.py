@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
-import ctypes.util
 import logging
 import signal
 import sys
 import time
 from dataclasses import dataclass, field
+
+from newswatch.lifecycle import signal_when_parent_dies
 
 __all__ = ["SERVICES", "supervise"]
 
@@ -24,7 +24,6 @@ log = logging.getLogger(__name__)
 
 SERVICES = ("poller", "processor", "alerter")
 _MAX_BACKOFF_SECONDS = 30.0
-_PR_SET_PDEATHSIG = 1
 
 
 @dataclass
@@ -37,9 +36,7 @@ class _Child:
 
 def _stop_with_parent() -> None:
     """In the child, before exec: ask Linux for SIGTERM when the supervisor dies (even by SIGKILL)."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    signal_when_parent_dies(signal.SIGTERM)
 
 
 async def _spawn(child: _Child, config: str | None) -> None:

@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -26,10 +24,9 @@ from newswatch.processor.registry import Snapshot, WatchlistRegistry
 from newswatch.processor.watchlist import default_watchlist, parse_watchlists
 from newswatch.v1.article_pb2 import Article
 from newswatch.v1.enriched_pb2 import EnrichedArticle
-from tests.helpers import process_alive
+from tests.helpers import kill_parent_of, process_alive, wait_gone
 from tests.processor.test_agents import Rig, syndicated_pair
 
-REPO = Path(__file__).resolve().parents[2]
 TEXTS = [
     "Heavy clashes with ISIS fighters near Palmyra, Syria, on Sunday.",
     "Les combattants de l'État islamique ont quitté Palmyre, selon l'OSDH.",
@@ -131,7 +128,7 @@ async def test_a_dead_process_is_replaced_and_its_chunk_enriched_in_the_worker(p
     before = pool.pool.pids
     assert len(before) == 2
     os.kill(before[0], signal.SIGKILL)
-    _wait_gone(before[0])
+    wait_gone(before[0])
     got = await pool.enrich(batch)
     assert [comparable(r) for r in got] == [comparable(r) for r in pool.here(batch)]
     assert pool.value("newswatch_processor_enrich_pool_failures_total") >= 1
@@ -207,7 +204,7 @@ async def test_a_chunk_not_answered_in_time_is_enriched_in_the_worker_and_the_po
         assert time.monotonic() - started < 30
         assert [comparable(r) for r in got] == [comparable(r) for r in rig.here(batch)]
         assert rig.value("newswatch_processor_enrich_pool_failures_total") == 1
-        _wait_gone(pid)
+        wait_gone(pid)
         (replaced,) = rig.pool.pids
         assert replaced != pid
     finally:
@@ -270,26 +267,10 @@ def test_processes_exit_when_the_worker_is_killed(tmp_path: Path) -> None:
         "print(*pool.pids, flush=True)\n"
         "time.sleep(120)\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(REPO / "services")}
-    with subprocess.Popen(
-        [sys.executable, "-c", script], stdout=subprocess.PIPE, env=env, cwd=tmp_path
-    ) as proc:
-        try:
-            assert proc.stdout is not None
-            pids = [int(p) for p in proc.stdout.readline().split()]
-            assert len(pids) == 2 and all(process_alive(pid) for pid in pids)
-        finally:
-            proc.kill()
+    pids = kill_parent_of(script, tmp_path)
+    assert len(pids) == 2
     for pid in pids:
-        _wait_gone(pid)
-
-
-def _wait_gone(pid: int, seconds: float = 20.0) -> None:
-    deadline = time.monotonic() + seconds
-    while process_alive(pid):
-        if time.monotonic() > deadline:
-            pytest.fail(f"process {pid} still runs")
-        time.sleep(0.05)
+        wait_gone(pid)
 
 
 async def test_the_processor_with_processes_publishes_what_it_publishes_alone(seed_text: str) -> None:

@@ -34,18 +34,17 @@ them when the worker ends without closing it (``PR_SET_PDEATHSIG``: SIGKILL).
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import logging
 import multiprocessing
 import os
 import signal
-import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
+from newswatch.lifecycle import signal_when_parent_dies
 from newswatch.processor.enrich import enrich_batch
 from newswatch.processor.keywords import Matcher, build_matcher
 from newswatch.processor.metrics import ProcessorMetrics
@@ -88,7 +87,6 @@ CHUNK_TIMEOUT_SECONDS = 60.0
 CLOSE_GRACE_SECONDS = 5.0
 #: Bounds of the worker's share of a batch, and how far one batch moves it towards its balance.
 _SHARE_MIN, _SHARE_MAX, _SHARE_SMOOTHING = 0.05, 0.95, 0.2
-_PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h): a signal for this process when its parent ends
 
 # Set in the worker just before it forks; read in the processes only.
 _inherited: _Inherited | None = None
@@ -113,9 +111,7 @@ def _start_process(worker: int) -> None:
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    signal_when_parent_dies(signal.SIGKILL)
     if os.getppid() != worker:  # the worker died before the line above
         os._exit(1)
 
@@ -176,7 +172,8 @@ class EnrichPool:
             metrics.enrich_worker_share.set(self._share)
 
     def start(self) -> None:
-        """Fork the processes now and wait until each has answered (call before Faust starts)."""
+        """Fork the processes now and wait until each has answered, at most ``chunk_timeout`` seconds
+        (call before Faust starts). Raises RuntimeError or OSError (TimeoutError) if they do not."""
         global _inherited
         if self._closed:
             raise RuntimeError("the enrichment pool is closed")
@@ -187,11 +184,14 @@ class EnrichPool:
             initializer=_start_process,
             initargs=(os.getpid(),),
         )
-        # The fork context starts every process at the first submit.
-        for done in [executor.submit(_ready) for _ in range(self.processes)]:
-            if not done.result():
-                executor.shutdown(cancel_futures=True)
-                raise RuntimeError("enrichment process started without the worker's gazetteer")
+        try:
+            # The fork context starts every process at the first submit.
+            for done in [executor.submit(_ready) for _ in range(self.processes)]:
+                if not done.result(timeout=self.chunk_timeout):
+                    raise RuntimeError("enrichment process started without the worker's gazetteer")
+        except BaseException:
+            _stop(executor)
+            raise
         self._executor = executor
         log.info("enrichment processes started", extra={"processes": self.processes})
 
@@ -294,9 +294,9 @@ class EnrichPool:
             return
         self._executor = None
         if hung:  # its processes may never answer: they go, and the pool's other chunks fail at once
-            for process in list(executor._processes.values()):
-                process.kill()
-        executor.shutdown(wait=False, cancel_futures=True)
+            _stop(executor)
+        else:
+            executor.shutdown(wait=False, cancel_futures=True)
         if self._closed:
             return
         try:
@@ -369,6 +369,13 @@ class Pending:
         if answered and pool._metrics is not None:
             pool._metrics.enrich_pool_articles.inc(answered)
         return results
+
+
+def _stop(executor: ProcessPoolExecutor) -> None:
+    """Kill the executor's processes and shut it down without waiting."""
+    for process in list(executor._processes.values()):
+        process.kill()
+    executor.shutdown(wait=False, cancel_futures=True)
 
 
 def _read(article: Article, answer: tuple[bytes | str, bytes | None]) -> Enriched:
