@@ -301,20 +301,13 @@ async def test_articles_of_one_batch_are_all_enriched(worker: Worker) -> None:
     articles = [_article(f"it-batch-{run}-{i}", title) for i, (title, _) in enumerate(texts)]
     pooled = worker.metric("newswatch_processor_enrich_pool_articles_total")
     consumer = await _tail(worker.settings, ARTICLES_ENRICHED.name, ALERTS.name)
-    producer = make_producer(worker.settings, "test")
-    await producer.start()
     try:
-        for article in articles:
-            value, headers = contracts.encode(article)
-            await producer.send(ARTICLES_RAW.name, value=value, key=article.article_id.encode(),
-                                headers=headers, partition=1)  # fmt: skip
-        await producer.flush()
+        await _produce_together(worker.settings, articles, partition=1)
         keys = {a.article_id.encode() for a in articles}
         records = await _collect(consumer, keys, lambda f: len({r.key for r in f
                                  if r.topic == ARTICLES_ENRICHED.name}) == len(keys))  # fmt: skip
         records += await _collect(consumer, keys, lambda f: False, wait_seconds=1.0)
     finally:
-        await producer.stop()
         await consumer.stop()
     enriched, alerts = _outputs(records)
     for article, (_, terms) in zip(articles, texts, strict=True):
@@ -412,22 +405,44 @@ async def test_new_watchlist_is_hot_reloaded(worker: Worker) -> None:
     (watchlist,) = parse_watchlists(
         {"id": wid, "name": "test list", "terms": [{"id": "z", "aliases": [word]}]}
     )
+    pooled = worker.metric("newswatch_processor_enrich_pool_articles_total")
     await apply_watchlists(worker.settings, [watchlist])
     consumer = await _tail(worker.settings, ALERTS.name)
     alerts: list[Alert] = []
     try:
         deadline = time.monotonic() + 30
-        while not alerts and time.monotonic() < deadline:
-            aid = f"it-wl-{uuid.uuid4().hex}"
-            value, headers = contracts.encode(_article(aid, f"A report on {word} today"))
-            await _produce(worker.settings, [(ARTICLES_RAW.name, aid.encode(), value, headers, None)])
-            records = await _collect(consumer, {aid.encode()}, lambda f: bool(f), wait_seconds=3)
+        # Four articles in one batch: with an enrichment process, some are enriched there, which has
+        # to build its matcher for the new list too. Before the reload reached the worker: none alerted.
+        while len(alerts) < 4 and time.monotonic() < deadline:
+            run = uuid.uuid4().hex
+            batch = [_article(f"it-wl-{run}-{i}", f"A report {i} on {word} today") for i in range(4)]
+            await _produce_together(worker.settings, batch, partition=2)
+            keys = {a.article_id.encode() for a in batch}
+            records = await _collect(consumer, keys, lambda f: len(f) == 4, wait_seconds=5)
             alerts = [contracts.decode(Alert, r.value, r.headers) for r in records]
     finally:
         await consumer.stop()
         await _produce(worker.settings, [(WATCHLISTS.name, wid.encode(), None, [], None)])  # tombstone
-    assert [a.watchlist_id for a in alerts] == [wid]
-    assert alerts[0].matches[0].matched_text == word
+    assert len(alerts) == 4 and {a.watchlist_id for a in alerts} == {wid}
+    assert all(a.matches[0].matched_text == word for a in alerts)
+    if int(worker.env["NEWSWATCH_PROCESSOR_ENRICH_PROCESSES"]):
+        assert (
+            await worker.metric_reaches("newswatch_processor_enrich_pool_articles_total", pooled + 1) > pooled
+        )
+
+
+async def _produce_together(settings: Settings, articles: list[Article], partition: int) -> None:
+    """The articles in one produce request to one partition (the worker reads them as one batch)."""
+    producer = make_producer(settings, "test")
+    await producer.start()
+    try:
+        for article in articles:
+            value, headers = contracts.encode(article)
+            key = article.article_id.encode()
+            await producer.send(ARTICLES_RAW.name, value=value, key=key, headers=headers, partition=partition)
+        await producer.flush()
+    finally:
+        await producer.stop()
 
 
 def test_sigterm_stops_the_worker_with_exit_code_zero(worker: Worker) -> None:
