@@ -132,16 +132,17 @@ class ArticleProcessor:
         until = len(decoded)
         if pending is not None and len(pending.ready) < len(firsts):
             until = firsts[len(pending.ready)]
-        done = [
-            self._prepare(item, enriched.pop(at, None), in_batch, outgoing, snapshot)
-            for at, item in enumerate(decoded[:until])
-        ]
-        if pending is not None:
-            enriched.update(await self._enrich_rest(firsts, pending))
-            done += [
+
+        def decide(start: int, end: int) -> list[_Done]:
+            return [
                 self._prepare(item, enriched.pop(at, None), in_batch, outgoing, snapshot)
-                for at, item in enumerate(decoded[until:], until)
+                for at, item in enumerate(decoded[start:end], start)
             ]
+
+        done = decide(0, until)
+        if until < len(decoded) and pending is not None:
+            enriched.update(await self._enrich_rest(firsts, pending))
+            done += decide(until, len(decoded))
         if outgoing:
             await (await self._outputs.publish(outgoing))
         records = self._dedupe.commit(
