@@ -444,9 +444,12 @@ async def run_variant(
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
-            cpu = worker.cpu_seconds()
+            cpu, broker_cpu = worker.cpu_seconds(), broker_cpu_seconds()
             figures: dict[str, Any] = await drain(consumer, worker, keys)
             figures["cpu_ms"] = (worker.cpu_seconds() - cpu) * 1000 / len(keys)
+            if broker_cpu is not None:
+                figures["broker_cpu_ms"] = (broker_cpu_seconds() or 0.0) - broker_cpu
+                figures["broker_cpu_ms"] *= 1000 / len(keys)
             # Batch figures of the backlog alone (the paced load below comes in small batches).
             figures.update(batch_figures(worker))
         finally:
@@ -553,9 +556,11 @@ async def bench(args: argparse.Namespace) -> None:
             settings, variant, stub, groups[variant, stub], keys, env, logdir, args, articles
         )
         label = f"{variant}{' (stub enrich)' if stub else ''}"
+        broker = figures.get("broker_cpu_ms")
         print(
             f"{label:32s} {figures['rate']:8.0f} articles/s  {figures['cpu_ms']:5.2f} CPU ms/article  "
-            f"RSS {figures['rss_mb']:4.0f} MB (peak {figures['hwm_mb']:4.0f} MB)",
+            f"RSS {figures['rss_mb']:4.0f} MB (peak {figures['hwm_mb']:4.0f} MB)"
+            + ("" if broker is None else f"  broker {broker:4.2f} CPU ms/article"),
             flush=True,
         )
         if "pss_mb" in figures:
@@ -632,6 +637,20 @@ def goal(results: dict[tuple[str, bool], dict[str, Any]], processes: int) -> Non
         print(
             f"goal {what} < {GOAL_PEAK_RSS_MB:.0f} MB with the gazetteer loaded: {peak:.0f} MB -> {verdict}"
         )
+        if "broker_cpu_ms" in figures:
+            budget(figures["cpu_ms"], figures["broker_cpu_ms"])
+
+
+def budget(worker_ms: float, broker_ms: float) -> None:
+    """How many cores the goal rate needs at the CPU cost per article just measured (the worker with
+    its enrichment processes, and the broker it reads from and writes to), against this machine's."""
+    cores = (worker_ms + broker_ms) * GOAL_ARTICLES_PER_SECOND / 1000
+    print(
+        f"    CPU budget: at {worker_ms:.2f} ms (worker) + {broker_ms:.2f} ms (broker) per article, "
+        f"{GOAL_ARTICLES_PER_SECOND:,.0f} articles/s needs {cores:.1f} cores busy; this machine has "
+        f"{os.cpu_count()}, so at most {os.cpu_count() or 1:d} / {(worker_ms + broker_ms) / 1000:.5f} = "
+        f"{(os.cpu_count() or 1) * 1000 / (worker_ms + broker_ms):,.0f} articles/s at these costs"
+    )
 
 
 # --- inside the worker processes ---------------------------------------------------------------------
@@ -655,7 +674,7 @@ def serve(args: argparse.Namespace) -> int:
             return [stub_enrich(article) for article in articles]
 
         agents.enrich = stub_enrich  # type: ignore[attr-defined]
-        agents.enrich_batch = stub_batch  # type: ignore[attr-defined]
+        agents.enrich_batch = stub_batch  # type: ignore[attr-defined,assignment]
     if args.serve == "faust-nosig":  # near-duplicates by exact fingerprint only: what signatures cost
         from newswatch.processor import dedupe
 
@@ -771,6 +790,15 @@ def run_on_broker(shared: bool, run: Callable[[], Coroutine[Any, Any, None]]) ->
         asyncio.run(run())
 
 
+#: The pid of the broker :func:`own_broker` started (None: a shared broker, not measured).
+BROKER_PID: int | None = None
+
+
+def broker_cpu_seconds() -> float | None:
+    """CPU time the benchmark's own broker used so far (None with a shared broker)."""
+    return None if BROKER_PID is None else cpu_seconds(BROKER_PID)
+
+
 @contextlib.contextmanager
 def own_broker() -> Iterator[str]:
     """A fresh single-node broker for this run (deploy/kafka/kafka.sh), stopped at the end: the
@@ -778,13 +806,16 @@ def own_broker() -> Iterator[str]:
     port = free_port_pair()
     env = {**os.environ, "KAFKA_PORT": str(port), "KAFKA_FRESH": "1", "KAFKA_HEAP": "768m"}
     subprocess.run([BASH, str(KAFKA_SH), "up"], check=True, env=env, timeout=300, stdout=subprocess.DEVNULL)
+    home = Path(os.environ.get("KAFKA_HOME", HERE.parent / ".cache" / "kafka"))
+    global BROKER_PID  # one broker per benchmark run
+    BROKER_PID = int((home / f"broker-{port}" / "broker.pid").read_text())
     try:
         yield f"127.0.0.1:{port}"
     finally:
         subprocess.run(
             [BASH, str(KAFKA_SH), "down"], check=False, env=env, timeout=120, stdout=subprocess.DEVNULL
         )
-        home = Path(os.environ.get("KAFKA_HOME", HERE.parent / ".cache" / "kafka"))
+        BROKER_PID = None
         shutil.rmtree(home / f"broker-{port}", ignore_errors=True)  # its data: the run's backlog
 
 
