@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what newswatch needs on a fresh Debian machine: Java + Maven for the local Kafka broker, kcat
-# and protoc for the wire-format tests, Chromium and its driver for the console's browser tests (each only
-# when missing), and the Python virtualenv with the compiled matcher core (native/, built with cargo
-# through maturin), the package and its development tools.
+# and protoc for the wire-format tests, Chromium and its driver for the console's browser tests, Prometheus
+# and promtool for the monitoring tests (each only when missing), and the Python virtualenv with the
+# compiled matcher core (native/, built with cargo through maturin), the package and its development tools.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
@@ -17,6 +17,9 @@ command -v protoc >/dev/null || need_apt+=(protobuf-compiler)
 # The console's browser tests drive Debian's Chromium through its chromedriver (Selenium, no download).
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 [ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
+# The deploy tests check the scrape configs and alert rules with promtool and scrape the running
+# pipeline with a real Prometheus on loopback (the package ships both binaries).
+{ command -v prometheus >/dev/null && command -v promtool >/dev/null; } || need_apt+=(prometheus)
 if [ "${#need_apt[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "bootstrap: installing ${need_apt[*]} with apt-get"

@@ -158,6 +158,14 @@ class Pipeline:
         assert proc.returncode == 0, f"newswatch {' '.join(args)} failed:\n{out.decode()}\n{err.decode()}"
         return out.decode()
 
+    async def watch(self, name: str, feed_url: str, webhook_url: str, secret: str) -> None:
+        """Add the feed (checked every 2 s) and a webhook subscription, both called ``name``."""
+        await self.cli("feeds", "add", feed_url, "--title", name, "--interval", "2")
+        await self.cli(
+            "subscriptions", "add", "--id", name.replace(" ", "-"), "--name", name,
+            "--webhook", webhook_url, "--secret", secret,
+        )  # fmt: skip
+
     def start(self, name: str, *args: str) -> None:
         with (self.logdir / f"{name}.log").open("ab") as log:  # the child keeps its own descriptor
             self.procs[name] = subprocess.Popen(

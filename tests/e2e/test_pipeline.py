@@ -77,11 +77,7 @@ async def test_seed_article_reaches_a_signed_webhook_and_survives_a_processor_ki
     feed.items = [seed_item(seed_text, run), *written_items(run, 0, 5)]
     pipe = Pipeline(pipeline_env(kafka_bootstrap, tmp_path / "data"), tmp_path / "logs")
     try:
-        await pipe.cli("feeds", "add", feed.url, "--title", f"e2e {run}", "--interval", "2")
-        await pipe.cli(
-            "subscriptions", "add", "--id", f"e2e-{run}", "--name", f"e2e {run}",
-            "--webhook", receiver.url, "--secret", SECRET,
-        )  # fmt: skip
+        await pipe.watch(f"e2e {run}", feed.url, receiver.url, SECRET)
         await consumers_start_at_end(pipe.env)
         pipe.start("alerter", "run", "alerter")
         pipe.start("processor", "run", "processor")

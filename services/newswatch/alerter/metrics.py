@@ -8,6 +8,7 @@ is created at zero so that dashboards and rate() see it before the first event.
 name                                                        type        meaning
 ==========================================================  ==========  ======================================
 newswatch_alerter_alerts_consumed_total                     counter     records read from newswatch.alerts.v1
+newswatch_alerter_consumer_lag_records                      gauge       assigned alerts records not read yet
 newswatch_alerter_deliveries_total{channel,outcome}         counter     delivery attempts by outcome
 newswatch_alerter_delivery_duration_seconds{channel}        histogram   time of one delivery attempt
 newswatch_alerter_retries_total{channel}                    counter     attempts scheduled after a failure
@@ -103,6 +104,14 @@ class AlerterMetrics:
             "Records read from newswatch.alerts.v1",
             namespace=ns,
             subsystem=sub,
+            registry=registry,
+        )
+        self.consumer_lag = Gauge(
+            "consumer_lag",
+            "Records of the alerts partitions assigned to this alerter not read yet",
+            namespace=ns,
+            subsystem=sub,
+            unit="records",
             registry=registry,
         )
         self.deliveries = Counter(

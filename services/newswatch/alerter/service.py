@@ -20,9 +20,9 @@ every :data:`COMMIT_INTERVAL_SECONDS`, per partition, the offset after the unbro
 records is committed. Delivery is therefore at least once: an alert whose outcome is not durable is
 never committed. A broker error while producing ends the loop; :meth:`AlerterService.wait` raises.
 
-Every :data:`GAUGE_INTERVAL_SECONDS` the endpoints-by-state gauge (the subscriptions in scope) is
-refreshed; the DLQ depth (dead letters not since delivered or replayed,
-:mod:`~newswatch.alerter.deadletters`) follows its topics.
+Every :data:`GAUGE_INTERVAL_SECONDS` the endpoints-by-state gauge (the subscriptions in scope) and the
+consumer lag (records of the assigned alerts partitions not read yet) are refreshed; the DLQ depth (dead
+letters not since delivered or replayed, :mod:`~newswatch.alerter.deadletters`) follows its topics.
 
 An endpoint failing for ``endpoint_disable_after_seconds`` gets its subscription written back disabled
 (``disabled_reason`` set); the owner is told by email (``owner_email``, when SMTP is configured and an
@@ -367,7 +367,24 @@ class AlerterService:
                 mine = (s for s in self._view.items.values() if self._in_scope(s.subscription_id))
                 for state, count in count_states(mine, self.endpoints).items():
                     self.metrics.endpoints.labels(state=state).set(count)
+            await self._measure_lag()
             await asyncio.sleep(GAUGE_INTERVAL_SECONDS)
+
+    async def _measure_lag(self) -> None:
+        """Set the consumer-lag gauge: high-water mark minus position, summed over assigned partitions."""
+        consumer = self._consumer
+        if consumer is None:
+            return
+        lag = 0
+        try:
+            for tp in consumer.assignment():
+                high = consumer.highwater(tp)
+                if high is not None:
+                    lag += max(0, high - await consumer.position(tp))
+        except (AssertionError, KafkaError) as exc:  # a rebalance is on: measure next time
+            log.debug("consumer lag not measured", extra={"error": repr(exc)})
+            return
+        self.metrics.consumer_lag.set(lag)
 
     async def _publish(
         self, topic: TopicSpec, key: str, message: Message | None, headers: Sequence[tuple[str, bytes]]

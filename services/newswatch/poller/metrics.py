@@ -18,6 +18,13 @@ newswatch_poller_articles_unchanged_total              counter    entries alread
 newswatch_poller_publish_errors_total                  counter    articles Kafka did not accept
 newswatch_poller_feeds                                 gauge      state: ok, degraded, failing
 newswatch_poller_checks_in_flight                      gauge      feed checks running now
+newswatch_poller_oldest_success_age_seconds            gauge      time since the least recent successful
+                                                                  check of a scheduled feed (counted from
+                                                                  when it was scheduled until its first
+                                                                  success); 0 without feeds
+newswatch_poller_stale_feeds                           gauge      scheduled feeds with no successful check
+                                                                  for STALE_AFTER_INTERVALS (3) of their
+                                                                  intervals (see scheduler.interval_for)
 newswatch_poller_scheduler_lag_seconds                 histogram  check start minus due time
 newswatch_poller_assigned_partitions                   gauge      feeds-topic partitions this poller owns
 newswatch_poller_rebalances_total                      counter    assignments received from the group
@@ -129,6 +136,16 @@ class PollerMetrics:
         self.feeds = Gauge(_PREFIX + "feeds", "Scheduled feeds by health", ["state"], registry=registry)
         self.checks_in_flight = Gauge(
             _PREFIX + "checks_in_flight", "Feed checks running now", registry=registry
+        )
+        self.oldest_success_age = Gauge(
+            _PREFIX + "oldest_success_age_seconds",
+            "Seconds since the least recent successful check of a scheduled feed (0 without feeds)",
+            registry=registry,
+        )
+        self.stale_feeds = Gauge(
+            _PREFIX + "stale_feeds",
+            "Scheduled feeds with no successful check for three of their intervals",
+            registry=registry,
         )
         self.scheduler_lag = Histogram(
             _PREFIX + "scheduler_lag_seconds",

@@ -24,6 +24,10 @@ Rules (pure functions, table-tested with a fake clock and a seeded random source
 - a Retry-After from the server is honoured (clamped to ``retry_after_max_seconds``): the next check is
   never earlier than it;
 - health: ``ok`` after a success, ``degraded`` after 1 .. failing_after-1 failures, then ``failing``;
+- freshness: a feed is stale when its last successful check (or, before any, its scheduling) is more than
+  :data:`STALE_AFTER_INTERVALS` of its intervals ago; the scheduler reports the stale feeds and the age of
+  the least recent success in ``newswatch_poller_stale_feeds`` and
+  ``newswatch_poller_oldest_success_age_seconds``, computed when the metrics are read;
 - our own outage (:mod:`~newswatch.poller.outage`, when a detector is given): while the poller is offline,
   a network-level failure (connection error, timeout) is not counted — the feed's failure count and
   health stay as they were and it is retried after ``OutageRule.retry_seconds``. When the poller turns
@@ -56,6 +60,7 @@ from newswatch.poller.outage import NETWORK_ERRORS, OutageDetector
 from newswatch.v1.feed_pb2 import Feed
 
 __all__ = [
+    "STALE_AFTER_INTERVALS",
     "CheckOutcome",
     "CheckReport",
     "Clock",
@@ -71,6 +76,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+STALE_AFTER_INTERVALS = 3.0  # a feed is stale after this many of its intervals without a success
 
 
 class Clock(Protocol):
@@ -175,6 +182,7 @@ class _Slot:
     removed: bool = field(default=False)
     hints: Hints | None = None  # of the last check that brought any
     network_failures_at: list[float] = field(default_factory=list)  # counted since the last success
+    last_success: float = 0.0  # clock time of the last successful check (of scheduling before any)
 
 
 class Scheduler:
@@ -204,6 +212,8 @@ class Scheduler:
         self._inflight: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
         self._stopping = False
+        metrics.oldest_success_age.set_function(self.oldest_success_age)
+        metrics.stale_feeds.set_function(self.stale_feeds)
 
     # catalogue changes -------------------------------------------------------------------------
     def upsert(self, feed: Feed) -> None:
@@ -213,7 +223,10 @@ class Scheduler:
             return
         slot = self._slots.get(feed.feed_id)
         if slot is None:
-            self._slots[feed.feed_id] = _Slot(feed, first_check_at(self._clock(), self._policy, self._rng))
+            now = self._clock()
+            self._slots[feed.feed_id] = _Slot(
+                feed, first_check_at(now, self._policy, self._rng), last_success=now
+            )
         else:
             if feed.poll_interval_seconds != slot.feed.poll_interval_seconds and not slot.running:
                 slot.due = min(slot.due, self._clock() + interval_for(feed, self._policy, slot.hints))
@@ -240,6 +253,21 @@ class Scheduler:
         """Consecutive failures counted for a scheduled feed (None when not scheduled)."""
         slot = self._slots.get(feed_id)
         return slot.failures if slot else None
+
+    def oldest_success_age(self) -> float:
+        """Seconds since the least recent successful check of a scheduled feed; 0 without feeds."""
+        if not self._slots:
+            return 0.0
+        return max(0.0, self._clock() - min(s.last_success for s in self._slots.values()))
+
+    def stale_feeds(self) -> int:
+        """Scheduled feeds without a successful check for :data:`STALE_AFTER_INTERVALS` intervals."""
+        now = self._clock()
+        return sum(
+            1
+            for s in self._slots.values()
+            if now - s.last_success > STALE_AFTER_INTERVALS * interval_for(s.feed, self._policy, s.hints)
+        )
 
     # the loop ----------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -307,6 +335,7 @@ class Scheduler:
         counted = True
         if outcome.ok:
             slot.failures = 0
+            slot.last_success = now
             slot.network_failures_at.clear()
             slot.due = after_success(now, interval, self._policy, self._rng)
             self._metrics.interval.observe(interval)
