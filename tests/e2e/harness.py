@@ -166,6 +166,11 @@ class Pipeline:
             "--webhook", webhook_url, "--secret", secret,
         )  # fmt: skip
 
+    async def unwatch(self, name: str, feed_url: str) -> None:
+        """Remove what :meth:`watch` added under ``name``."""
+        await self.cli("subscriptions", "remove", name.replace(" ", "-"))
+        await self.cli("feeds", "remove", feed_url)
+
     def start(self, name: str, *args: str) -> None:
         with (self.logdir / f"{name}.log").open("ab") as log:  # the child keeps its own descriptor
             self.procs[name] = subprocess.Popen(

@@ -146,8 +146,7 @@ async def running(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
         yield state
         for service in SERVICES:
             assert await pipe.terminate(service) == 0, pipe.log(service)
-        await pipe.cli("subscriptions", "remove", f"obs-{run}")
-        await pipe.cli("feeds", "remove", feed.url)
+        await pipe.unwatch(f"obs {run}", feed.url)
     finally:
         pipe.stop_all()
         await feed.stop()

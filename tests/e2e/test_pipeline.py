@@ -120,8 +120,7 @@ async def test_seed_article_reaches_a_signed_webhook_and_survives_a_processor_ki
 
         for name in ("poller", "processor", "alerter"):
             assert await pipe.terminate(name) == 0, pipe.log(name)
-        await pipe.cli("subscriptions", "remove", f"e2e-{run}")
-        await pipe.cli("feeds", "remove", feed.url)
+        await pipe.unwatch(f"e2e {run}", feed.url)
     finally:
         pipe.stop_all()
         await feed.stop()
